@@ -1,0 +1,93 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  uniqueIndex,
+  uuid,
+  varchar,
+} from 'drizzle-orm/pg-core';
+import { between, createdAt, id, timestamptz, updatedAt } from './columns';
+import { users } from './users';
+
+export const documentStatusEnum = pgEnum('document_status', ['UPLOADING', 'PROCESSING', 'READY', 'ERROR']);
+
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
+
+/** The text search configuration of every search vector and query; one place to change it. */
+export const SEARCH_CONFIG = 'english';
+const searchConfig = sql.raw(`'${SEARCH_CONFIG}'::regconfig`);
+
+export const documents = pgTable(
+  'documents',
+  {
+    id: id(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    title: varchar('title', { length: 255 }).notNull(),
+    description: text('description'),
+    originalFilename: varchar('original_filename', { length: 255 }),
+    fileSize: bigint('file_size', { mode: 'number' }),
+    fileMimeType: varchar('file_mime_type', { length: 100 }),
+    filePath: varchar('file_path', { length: 500 }),
+    storageProvider: varchar('storage_provider', { length: 50 }).notNull().default('MINIO'),
+    /** Markdown content after conversion. */
+    content: text('content'),
+    /** SHA-256 (hex) of the content, for duplicate detection. */
+    contentHash: varchar('content_hash', { length: 64 }),
+    status: documentStatusEnum('status').notNull().default('UPLOADING'),
+    processingError: text('processing_error'),
+    processingProgress: integer('processing_progress').notNull().default(0),
+    language: varchar('language', { length: 10 }).notNull().default('en'),
+    wordCount: integer('word_count'),
+    readingTimeMinutes: integer('reading_time_minutes'),
+    tags: jsonb('tags').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    isPublic: boolean('is_public').notNull().default(false),
+    viewCount: integer('view_count').notNull().default(0),
+    downloadCount: integer('download_count').notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    deletedAt: timestamptz('deleted_at'),
+    /** Title ranks above description above content (weights A, B, C). */
+    searchVector: tsvector('search_vector')
+      .notNull()
+      .generatedAlwaysAs(
+        sql`setweight(to_tsvector(${searchConfig}, coalesce(title, '')), 'A') || setweight(to_tsvector(${searchConfig}, coalesce(description, '')), 'B') || setweight(to_tsvector(${searchConfig}, coalesce(content, '')), 'C')`,
+      ),
+  },
+  (t) => [
+    between('documents_processing_progress_range', t.processingProgress, 0, 100),
+    // The two expression indexes are the specification's; ranked search uses search_vector.
+    index('idx_documents_content_gin').using('gin', sql`to_tsvector(${searchConfig}, ${t.content})`),
+    index('idx_documents_title_gin').using('gin', sql`to_tsvector(${searchConfig}, ${t.title})`),
+    index('idx_documents_user_id').on(t.userId),
+    index('idx_documents_status').on(t.status),
+    index('idx_documents_created_at').on(t.createdAt),
+    index('idx_documents_content_hash').on(t.contentHash),
+    index('idx_documents_search_vector').using('gin', t.searchVector).where(sql`deleted_at IS NULL`),
+    index('idx_documents_title_trgm').using('gin', t.title.op('gin_trgm_ops')).where(sql`deleted_at IS NULL`),
+  ],
+);
+
+export const documentVersions = pgTable(
+  'document_versions',
+  {
+    id: id(),
+    documentId: uuid('document_id')
+      .notNull()
+      .references(() => documents.id, { onDelete: 'cascade' }),
+    versionNumber: integer('version_number').notNull(),
+    content: text('content'),
+    changeSummary: text('change_summary'),
+    createdBy: uuid('created_by').references(() => users.id),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('idx_document_versions_unique').on(t.documentId, t.versionNumber)],
+);
