@@ -1,0 +1,14 @@
+import * as path from 'node:path';
+import { MIGRATIONS_DIR, ROOT, SCHEMA_ENTRY } from '../db/paths';
+import { checkSchemaMatchesMigrations } from '../db/schema-check';
+import { runCli, say } from './run';
+
+const USAGE = `usage: npm run db:check
+
+Fails when the TypeScript schema (schema/*.ts) and the committed migrations (schema/migrations)
+disagree, or when the migration folder is inconsistent. Needs no database.`;
+
+runCli(USAGE, {}, async () => {
+  await checkSchemaMatchesMigrations({ schema: path.join(ROOT, SCHEMA_ENTRY), migrations: path.join(ROOT, MIGRATIONS_DIR) });
+  say('schema and migrations agree.');
+});

@@ -1,0 +1,38 @@
+import { connect, parseDatabaseUrl } from '../db/connection';
+import { readMigrations } from '../db/migration-files';
+import { DEFAULT_LOCK_TIMEOUT_SECONDS, migrate } from '../db/migrator';
+import { numberFlag, runCli, say } from './run';
+
+const USAGE = `usage: npm run db:migrate -- [--dry-run] [--lock-timeout SECONDS]
+
+Applies the pending migrations of schema/migrations to the database in DATABASE_URL, each in its
+own transaction, under a lock that makes concurrent runs safe. Refuses to run when an applied
+migration was edited or removed.
+
+  --dry-run               list what would be applied; change nothing
+  --lock-timeout SECONDS  how long to wait for another run's lock (default ${DEFAULT_LOCK_TIMEOUT_SECONDS})`;
+
+runCli(USAGE, { 'dry-run': { type: 'boolean' }, 'lock-timeout': { type: 'string' } }, async (values) => {
+  const lockTimeoutSeconds = numberFlag(values, 'lock-timeout', DEFAULT_LOCK_TIMEOUT_SECONDS);
+  const migrations = readMigrations();
+  const target = parseDatabaseUrl(process.env.DATABASE_URL);
+  const client = await connect(target, 'db:migrate');
+  try {
+    const dryRun = Boolean(values['dry-run']);
+    const result = await migrate(client, migrations, { dryRun, lockTimeoutSeconds, log: say });
+    if (dryRun) {
+      if (result.pending.length === 0) {
+        say(`dry run: ${target.display} is up to date (${result.applied.length} migrations applied); nothing would change.`);
+      } else {
+        say(`dry run: ${result.pending.length} migration(s) would be applied to ${target.display}; nothing was changed:`);
+        for (const m of result.pending) say(`  ${m.name}  (${m.file}, ${m.statements.length} statements)`);
+      }
+    } else if (result.appliedNow.length === 0) {
+      say(`${target.display} is up to date (${result.applied.length} migrations applied).`);
+    } else {
+      say(`${target.display} is up to date: applied ${result.appliedNow.length} migration(s) now, ${result.applied.length + result.appliedNow.length} in all.`);
+    }
+  } finally {
+    await client.end();
+  }
+});

@@ -1,0 +1,139 @@
+import { Client } from 'pg';
+
+/** An error whose message is written for the person running the command; printed without a stack. */
+export class UserFacingError extends Error {
+  override name = 'UserFacingError';
+}
+
+/** A validated connection target. `display` is safe to print: it never holds the password. */
+export interface DatabaseTarget {
+  /** The variable the URL came from, for messages. */
+  source: string;
+  url: string;
+  display: string;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  connectTimeoutMs: number;
+}
+
+const EXAMPLE = 'postgres://USER:PASSWORD@HOST:5432/pronunciation_assistant';
+export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 5;
+
+/**
+ * Validates a PostgreSQL URL before anything connects. Messages never repeat the value: a
+ * malformed URL may still hold a password.
+ */
+export function parseDatabaseUrl(value: string | undefined, source = 'DATABASE_URL'): DatabaseTarget {
+  if (value === undefined || value.trim() === '') {
+    throw new UserFacingError(`${source} is not set. Set it to the database to use, e.g. ${source}=${EXAMPLE}`);
+  }
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new UserFacingError(
+      `${source} is not a valid URL (its value is not shown: it may hold a password). Expected ${EXAMPLE}; ` +
+        'percent-encode special characters in the user name and password.',
+    );
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new UserFacingError(`${source} must start with postgres:// or postgresql://, not ${url.protocol}//`);
+  }
+  const socketHost = url.searchParams.get('host');
+  if (url.hostname === '' && !socketHost) {
+    throw new UserFacingError(`${source} names no host. Expected ${EXAMPLE}`);
+  }
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (database === '' || database.includes('/')) {
+    throw new UserFacingError(`${source} names no database: put it after the host and port, as in ${EXAMPLE}`);
+  }
+  const timeoutParam = url.searchParams.get('connect_timeout');
+  const timeoutSeconds = timeoutParam === null ? DEFAULT_CONNECT_TIMEOUT_SECONDS : Number(timeoutParam);
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+    throw new UserFacingError(
+      `${source} has connect_timeout=${timeoutParam}: it must be a positive number of seconds (default ${DEFAULT_CONNECT_TIMEOUT_SECONDS}).`,
+    );
+  }
+  const user = decodeURIComponent(url.username);
+  const host = url.hostname || (socketHost as string);
+  const port = url.port === '' ? 5432 : Number(url.port);
+  const display = `${url.protocol}//${user ? `${encodeURIComponent(user)}@` : ''}${url.hostname ? `${url.hostname}:${port}` : ''}/${database}`;
+  return {
+    source,
+    url: value.trim(),
+    display,
+    host,
+    port,
+    database,
+    user,
+    password: decodeURIComponent(url.password),
+    connectTimeoutMs: Math.round(timeoutSeconds * 1000),
+  };
+}
+
+/** Removes every spelling of the target's password from a text meant for output. */
+export function redact(text: string, target: Pick<DatabaseTarget, 'password'> | undefined): string {
+  if (!target || target.password === '') return text;
+  let out = text;
+  for (const form of new Set([target.password, encodeURIComponent(target.password)])) {
+    out = out.split(form).join('***');
+  }
+  return out;
+}
+
+interface PgLikeError {
+  code?: string;
+  message?: string;
+}
+
+/** Turns a failed connect into a message that says what is wrong and how to fix it. */
+export function describeConnectError(error: unknown, target: DatabaseTarget): UserFacingError {
+  const e = (error ?? {}) as PgLikeError;
+  const where = `PostgreSQL at ${target.display} (from ${target.source})`;
+  const seconds = target.connectTimeoutMs / 1000;
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: `connection refused: is the server running and listening on ${target.host}:${target.port}?`,
+    ENOTFOUND: `host "${target.host}" not found: check the host name in ${target.source}`,
+    EAI_AGAIN: `host "${target.host}" could not be resolved now: check DNS or the host name`,
+    EHOSTUNREACH: `host ${target.host} is unreachable from here`,
+    ECONNRESET: 'the server closed the connection: check that it accepts connections from here',
+    '28P01': `password authentication failed for user "${target.user}": check the user and password in ${target.source}`,
+    '28000': `the server refused user "${target.user}" (pg_hba.conf or role settings): check the user in ${target.source}`,
+    '3D000': `database "${target.database}" does not exist: create it or fix the database name in ${target.source}`,
+    '57P03': 'the server is starting up or shutting down: try again in a moment',
+    '53300': 'the server has no free connection slots: try again later or raise max_connections',
+  };
+  const code = e.code ?? '';
+  const message = e.message ?? String(error);
+  let reason = reasons[code];
+  if (!reason && /timeout/i.test(message)) {
+    reason = `no answer within ${seconds} s: check the host and port, firewalls, and that the server is up (connect_timeout in the URL sets the limit)`;
+  }
+  if (!reason && /SSL|TLS|certificate/i.test(message)) {
+    reason = `TLS failed (${message}): check sslmode and the certificates in ${target.source}`;
+  }
+  return new UserFacingError(`cannot connect to ${where}: ${redact(reason ?? message, target)}`);
+}
+
+/**
+ * Connects with a bounded timeout, never hanging. The returned client has an error listener, so a
+ * server that goes away surfaces as a failed query rather than an uncaught exception.
+ */
+export async function connect(target: DatabaseTarget, applicationName: string): Promise<Client> {
+  const client = new Client({
+    connectionString: target.url,
+    connectionTimeoutMillis: target.connectTimeoutMs,
+    application_name: applicationName,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw describeConnectError(error, target);
+  }
+  return client;
+}

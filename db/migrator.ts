@@ -1,0 +1,197 @@
+import type { Client } from 'pg';
+import { UserFacingError } from './connection';
+import type { Migration } from './migration-files';
+
+/**
+ * drizzle's bookkeeping table, so that `drizzle-kit migrate` and this runner agree on what is
+ * applied. We add a nullable `name` column, which drizzle ignores, to name a deleted file.
+ */
+export const MIGRATIONS_SCHEMA = 'drizzle';
+export const MIGRATIONS_TABLE = '__drizzle_migrations';
+const TABLE = `"${MIGRATIONS_SCHEMA}"."${MIGRATIONS_TABLE}"`;
+
+/** Advisory locks are per database, so one key serialises every runner of this project on it. */
+export const LOCK_NAME = 'pronunciation-assistant:migrate';
+const LOCK_KEY = `hashtextextended('${LOCK_NAME}', 0)`;
+export const DEFAULT_LOCK_TIMEOUT_SECONDS = 300;
+
+export interface AppliedMigration {
+  id: number;
+  hash: string;
+  createdAt: number;
+  name: string | null;
+}
+
+export interface MigrationStatus {
+  applied: AppliedMigration[];
+  pending: Migration[];
+}
+
+export interface MigrateOptions {
+  /** List what would be applied; take no lock and change nothing. */
+  dryRun?: boolean;
+  /** How long to wait for another run's lock before giving up. */
+  lockTimeoutSeconds?: number;
+  log?: (line: string) => void;
+}
+
+export interface MigrateResult extends MigrationStatus {
+  /** Applied by this run (empty on a dry run). */
+  appliedNow: Migration[];
+}
+
+export class MigrationError extends UserFacingError {
+  override name = 'MigrationError';
+}
+
+async function tableExists(client: Client): Promise<boolean> {
+  const { rows } = await client.query<{ exists: boolean }>(
+    'SELECT to_regclass($1) IS NOT NULL AS exists',
+    [`${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`],
+  );
+  return rows[0].exists;
+}
+
+/** Creates the table as drizzle does, plus `name`; only ever called under the lock. */
+async function ensureTable(client: Client): Promise<void> {
+  if (!(await tableExists(client))) {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${MIGRATIONS_SCHEMA}"`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`);
+  }
+  await client.query(`ALTER TABLE ${TABLE} ADD COLUMN IF NOT EXISTS name text`);
+}
+
+async function readApplied(client: Client): Promise<AppliedMigration[]> {
+  if (!(await tableExists(client))) return [];
+  const hasName = (
+    await client.query(
+      `SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = 'name'`,
+      [MIGRATIONS_SCHEMA, MIGRATIONS_TABLE],
+    )
+  ).rowCount;
+  const { rows } = await client.query<{ id: number; hash: string; created_at: string; name: string | null }>(
+    `SELECT id, hash, created_at, ${hasName ? 'name' : 'NULL AS name'} FROM ${TABLE} ORDER BY created_at, id`,
+  );
+  return rows.map((r) => ({ id: r.id, hash: r.hash, createdAt: Number(r.created_at), name: r.name }));
+}
+
+/**
+ * Compares the database's history with the files. Every problem is reported at once, each naming
+ * its file, because any of them means the files no longer describe the database.
+ */
+export function verifyHistory(applied: AppliedMigration[], migrations: Migration[]): Migration[] {
+  const byTime = new Map(migrations.map((m) => [m.createdAt, m]));
+  const problems: string[] = [];
+  for (const row of applied) {
+    const file = byTime.get(row.createdAt);
+    if (!file) {
+      const label = row.name ? `${row.name}.sql` : `the migration with journal time ${row.createdAt}`;
+      problems.push(`${label} was applied to this database but is no longer among the migration files (removed or renamed).`);
+    } else if (file.hash !== row.hash) {
+      problems.push(`${file.file} was changed after it was applied (applied sha256 ${row.hash.slice(0, 12)}, file ${file.hash.slice(0, 12)}).`);
+    }
+  }
+  const lastApplied = applied.length > 0 ? Math.max(...applied.map((r) => r.createdAt)) : -Infinity;
+  const appliedTimes = new Set(applied.map((r) => r.createdAt));
+  const pending = migrations.filter((m) => !appliedTimes.has(m.createdAt));
+  for (const m of pending.filter((p) => p.createdAt < lastApplied)) {
+    problems.push(`${m.file} is older than the newest applied migration, so drizzle's migrator would skip it; regenerate it.`);
+  }
+  if (problems.length > 0) {
+    throw new MigrationError(
+      `refusing to migrate, nothing was changed:\n  - ${problems.join('\n  - ')}\n` +
+        'Applied migrations must stay as they were: restore them from version control and put changes in a new migration.',
+    );
+  }
+  return pending;
+}
+
+export async function migrationStatus(client: Client, migrations: Migration[]): Promise<MigrationStatus> {
+  const applied = await readApplied(client);
+  return { applied, pending: verifyHistory(applied, migrations) };
+}
+
+async function acquireLock(client: Client, timeoutSeconds: number, log: (line: string) => void): Promise<void> {
+  const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${LOCK_KEY}) AS ok`);
+  if (rows[0].ok) return;
+  const holders = await client.query<{ pid: number; application_name: string }>(
+    `SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND ((l.classid::bigint << 32) | l.objid::bigint) = ${LOCK_KEY}`,
+  );
+  const who = holders.rows.map((h) => `pid ${h.pid}${h.application_name ? ` (${h.application_name})` : ''}`).join(', ');
+  log(`waiting up to ${timeoutSeconds} s for another migration run to finish${who ? `: ${who}` : ''}`);
+  try {
+    await client.query(`SET lock_timeout = '${Math.round(timeoutSeconds * 1000)}ms'`);
+    await client.query(`SELECT pg_advisory_lock(${LOCK_KEY})`);
+  } catch (error) {
+    if ((error as { code?: string }).code === '55P03') {
+      throw new MigrationError(
+        `another migration run${who ? ` (${who})` : ''} held the lock for over ${timeoutSeconds} s; nothing was changed. ` +
+          'Wait for it, or raise --lock-timeout.',
+      );
+    }
+    throw error;
+  } finally {
+    await client.query('RESET lock_timeout').catch(() => undefined);
+  }
+}
+
+function describeFailure(m: Migration, index: number, error: unknown): MigrationError {
+  const e = error as { message?: string; position?: string; code?: string; detail?: string; hint?: string };
+  const statement = m.statements[index];
+  let line = statement.line;
+  if (e.position) line += statement.sql.slice(0, Number(e.position) - 1).split('\n').length - 1;
+  const excerpt = statement.sql.length > 300 ? `${statement.sql.slice(0, 300)} ...` : statement.sql;
+  const extra = [e.detail, e.hint].filter(Boolean).join(' ');
+  const noTransaction = e.code === '25001' ? ' Statements that cannot run inside a transaction are not supported.' : '';
+  return new MigrationError(
+    `${m.file} failed at statement ${index + 1} of ${m.statements.length} (line ${line}): ${e.message ?? String(error)}` +
+      `${extra ? ` (${extra})` : ''}.${noTransaction}\n${excerpt.replace(/^/gm, '    ')}\n` +
+      `${m.name} was rolled back completely: nothing of it was applied.`,
+  );
+}
+
+async function applyOne(client: Client, m: Migration): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    for (let i = 0; i < m.statements.length; i++) {
+      try {
+        await client.query(m.statements[i].sql);
+      } catch (error) {
+        throw describeFailure(m, i, error);
+      }
+    }
+    await client.query(`INSERT INTO ${TABLE} (hash, created_at, name) VALUES ($1, $2, $3)`, [m.hash, m.createdAt, m.name]);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Applies pending migrations, each in its own transaction, under an advisory lock so that
+ * concurrent runs apply each migration once. The history is verified before anything changes.
+ */
+export async function migrate(client: Client, migrations: Migration[], options: MigrateOptions = {}): Promise<MigrateResult> {
+  const log = options.log ?? (() => undefined);
+  if (options.dryRun) {
+    return { ...(await migrationStatus(client, migrations)), appliedNow: [] };
+  }
+  await acquireLock(client, options.lockTimeoutSeconds ?? DEFAULT_LOCK_TIMEOUT_SECONDS, log);
+  try {
+    const before = await migrationStatus(client, migrations);
+    if (before.pending.length > 0) await ensureTable(client);
+    const appliedNow: Migration[] = [];
+    for (const m of before.pending) {
+      const started = process.hrtime.bigint();
+      await applyOne(client, m);
+      appliedNow.push(m);
+      log(`applied ${m.name} (${m.statements.length} statements, ${Number((process.hrtime.bigint() - started) / 1_000_000n)} ms)`);
+    }
+    return { ...before, appliedNow };
+  } finally {
+    await client.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`).catch(() => undefined);
+  }
+}
