@@ -12,7 +12,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import { between, createdAt, id, oneOf, timestamptz } from './columns';
 import { conversations, conversationSessions } from './conversations';
-import { users } from './users';
+import { ownerUserId } from './users';
 
 export const audioFormatEnum = pgEnum('audio_format', ['WEBM', 'MP3', 'WAV', 'OGG']);
 
@@ -35,9 +35,7 @@ export const audioRecordings = pgTable(
   'audio_recordings',
   {
     id: id(),
-    userId: uuid('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: ownerUserId(),
     conversationSessionId: uuid('conversation_session_id').references(() => conversationSessions.id, {
       onDelete: 'cascade',
     }),

@@ -14,7 +14,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import { between, createdAt, id, oneOf, timestamptz, updatedAt } from './columns';
 import { documents } from './documents';
-import { users } from './users';
+import { ownerUserId } from './users';
 
 export const conversationStatusEnum = pgEnum('conversation_status', ['ACTIVE', 'COMPLETED', 'PAUSED']);
 export const scriptGenerationModeEnum = pgEnum('script_generation_mode', [
@@ -45,9 +45,7 @@ export const conversations = pgTable(
   'conversations',
   {
     id: id(),
-    userId: uuid('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: ownerUserId(),
     documentId: uuid('document_id').references(() => documents.id, { onDelete: 'set null' }),
     title: varchar('title', { length: 255 }).notNull(),
     description: text('description'),
@@ -92,9 +90,7 @@ export const conversationSessions = pgTable(
     conversationId: uuid('conversation_id')
       .notNull()
       .references(() => conversations.id, { onDelete: 'cascade' }),
-    userId: uuid('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: ownerUserId(),
     startedAt: timestamptz('started_at').notNull().defaultNow(),
     endedAt: timestamptz('ended_at'),
     durationSeconds: integer('duration_seconds'),

@@ -14,7 +14,7 @@ import {
   varchar,
 } from 'drizzle-orm/pg-core';
 import { between, createdAt, id, timestamptz, updatedAt } from './columns';
-import { users } from './users';
+import { ownerUserId, users } from './users';
 
 export const documentStatusEnum = pgEnum('document_status', ['UPLOADING', 'PROCESSING', 'READY', 'ERROR']);
 
@@ -28,9 +28,7 @@ export const documents = pgTable(
   'documents',
   {
     id: id(),
-    userId: uuid('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: ownerUserId(),
     title: varchar('title', { length: 255 }).notNull(),
     description: text('description'),
     originalFilename: varchar('original_filename', { length: 255 }),
@@ -86,6 +84,7 @@ export const documentVersions = pgTable(
     versionNumber: integer('version_number').notNull(),
     content: text('content'),
     changeSummary: text('change_summary'),
+    // NO ACTION, checked at commit: see migrations/0003_deferred_authorship_checks.sql.
     createdBy: uuid('created_by').references(() => users.id),
     createdAt: createdAt(),
   },

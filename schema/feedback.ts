@@ -14,7 +14,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import { audioRecordings } from './audio';
 import { between, createdAt, id, timestamptz, updatedAt } from './columns';
-import { users } from './users';
+import { ownerUserId, users } from './users';
 
 export const feedbackTypeEnum = pgEnum('feedback_type', ['PRONUNCIATION', 'FLUENCY', 'RHYTHM', 'INTONATION']);
 
@@ -47,9 +47,7 @@ export const pronunciationFeedback = pgTable(
     audioRecordingId: uuid('audio_recording_id')
       .notNull()
       .references(() => audioRecordings.id, { onDelete: 'cascade' }),
-    userId: uuid('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: ownerUserId(),
     feedbackType: feedbackTypeEnum('feedback_type').notNull(),
     overallScore: numeric('overall_score', { precision: 5, scale: 2, mode: 'number' }),
     detailedScores: jsonb('detailed_scores').$type<CategoryScores>(),
@@ -66,6 +64,7 @@ export const pronunciationFeedback = pgTable(
     confidenceLevel: numeric('confidence_level', { precision: 5, scale: 2, mode: 'number' }),
     isAutomated: boolean('is_automated').notNull().default(true),
     /** Set when a human reviewed the automated feedback. */
+    // NO ACTION, checked at commit: see migrations/0003_deferred_authorship_checks.sql.
     reviewedBy: uuid('reviewed_by').references(() => users.id),
     reviewerNotes: text('reviewer_notes'),
     createdAt: createdAt(),
@@ -85,9 +84,7 @@ export const userProgress = pgTable(
   'user_progress',
   {
     id: id(),
-    userId: uuid('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: ownerUserId(),
     /** pronunciation, fluency, rhythm, intonation */
     skillArea: varchar('skill_area', { length: 50 }).notNull(),
     currentLevel: numeric('current_level', { precision: 5, scale: 2, mode: 'number' }),

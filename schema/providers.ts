@@ -12,7 +12,7 @@ import {
   varchar,
 } from 'drizzle-orm/pg-core';
 import { createdAt, id, updatedAt } from './columns';
-import { users } from './users';
+import { ownerUserId, users } from './users';
 
 export const aiProviderEnum = pgEnum('ai_provider', ['OPENAI', 'GOOGLE', 'AWS', 'AZURE', 'LOCAL']);
 export type AiProviderName = (typeof aiProviderEnum.enumValues)[number];
@@ -87,9 +87,7 @@ export const apiUsageLogs = pgTable(
   'api_usage_logs',
   {
     id: id(),
-    userId: uuid('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: ownerUserId(),
     providerId: uuid('provider_id')
       .notNull()
       .references(() => aiProviders.id, { onDelete: 'cascade' }),

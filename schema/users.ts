@@ -44,13 +44,17 @@ export const users = pgTable(
   ],
 );
 
+/** `user_id` of a row that belongs to a user and goes when the user is deleted. */
+export const ownerUserId = () =>
+  uuid('user_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' });
+
 export const userSessions = pgTable(
   'user_sessions',
   {
     id: id(),
-    userId: uuid('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: ownerUserId(),
     token: varchar('token', { length: 255 }).notNull().unique('user_sessions_token_key'),
     ipAddress: inet('ip_address'),
     userAgent: text('user_agent'),
