@@ -7,3 +7,4 @@ export * from './feedback';
 export * from './providers';
 export * from './system';
 export * from './relations';
+export * from './document-search';

@@ -1,0 +1,99 @@
+import { and, desc, eq, isNull, or, sql } from 'drizzle-orm';
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { documents, SEARCH_CONFIG } from './documents';
+
+export interface DocumentSearchOptions {
+  /** The searching user: their own documents and every public one are searched. */
+  userId: string;
+  /** What the user typed: words, "quoted phrases", -exclusions and `or`, as web search engines take. */
+  query: string;
+  /** At most this many results (default 20, at most 100). */
+  limit?: number;
+}
+
+export interface DocumentSearchResult {
+  id: string;
+  userId: string;
+  title: string;
+  description: string | null;
+  isPublic: boolean;
+  createdAt: Date;
+  /** ts_rank: title (A) weighs more than description (B), which weighs more than content (C). */
+  rank: number;
+}
+
+export const DEFAULT_SEARCH_LIMIT = 20;
+const MAX_SEARCH_LIMIT = 100;
+
+function clampLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_SEARCH_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, not ${limit}`);
+  return Math.min(limit, MAX_SEARCH_LIMIT);
+}
+
+type Database = NodePgDatabase<Record<string, unknown>>;
+
+/** The query behind searchDocuments, unexecuted: `.toSQL()` gives the exact SQL, for EXPLAIN. */
+export function documentSearchQuery(db: Database, options: DocumentSearchOptions) {
+  const limit = clampLimit(options.limit);
+  const tsquery = sql`websearch_to_tsquery(${SEARCH_CONFIG}::regconfig, ${options.query})`;
+  const rank = sql<number>`ts_rank(${documents.searchVector}, ${tsquery})`.mapWith(Number);
+  return db
+    .select({
+      id: documents.id,
+      userId: documents.userId,
+      title: documents.title,
+      description: documents.description,
+      isPublic: documents.isPublic,
+      createdAt: documents.createdAt,
+      rank,
+    })
+    .from(documents)
+    .where(
+      and(
+        sql`${documents.searchVector} @@ ${tsquery}`,
+        isNull(documents.deletedAt),
+        or(eq(documents.userId, options.userId), eq(documents.isPublic, true)),
+      ),
+    )
+    .orderBy(desc(rank), desc(documents.createdAt), documents.id)
+    .limit(limit);
+}
+
+/**
+ * Ranked full-text search over a user's own documents and public ones, never soft-deleted ones.
+ * Served by the partial GIN index on `search_vector` (idx_documents_search_vector).
+ */
+export async function searchDocuments(db: Database, options: DocumentSearchOptions): Promise<DocumentSearchResult[]> {
+  if (options.query.trim() === '') return [];
+  return documentSearchQuery(db, options);
+}
+
+export interface TitleMatch {
+  id: string;
+  title: string;
+  /** pg_trgm word_similarity of the query to the title, 0-1. */
+  similarity: number;
+}
+
+/**
+ * Typo-tolerant title lookup ("pronounciation" finds "Pronunciation"), served by the trigram
+ * index idx_documents_title_trgm. Same visibility rules as searchDocuments.
+ */
+export async function findDocumentsByTitle(db: Database, options: DocumentSearchOptions): Promise<TitleMatch[]> {
+  const limit = clampLimit(options.limit);
+  if (options.query.trim() === '') return [];
+  const similarity = sql<number>`word_similarity(${options.query}, ${documents.title})`.mapWith(Number);
+  return db
+    .select({ id: documents.id, title: documents.title, similarity })
+    .from(documents)
+    .where(
+      and(
+        sql`${options.query} <% ${documents.title}`,
+        isNull(documents.deletedAt),
+        or(eq(documents.userId, options.userId), eq(documents.isPublic, true)),
+      ),
+    )
+    .orderBy(desc(similarity), documents.id)
+    .limit(limit);
+}
