@@ -32,6 +32,8 @@ export function parseDatabaseUrl(value: string | undefined, source = 'DATABASE_U
   }
   let url: URL;
   try {
+    // WHATWG URL takes "localhost:5432/db" as a URL with the scheme "localhost:"; we do not.
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) throw new TypeError('no scheme');
     url = new URL(value.trim());
   } catch {
     throw new UserFacingError(

@@ -102,7 +102,7 @@ export function readMigrations(dir: string = migrationsPath): Migration[] {
     }
     const statements = splitStatements(text);
     if (statements.length === 0 || (statements.length === 1 && statements[0].sql === CUSTOM_TEMPLATE)) {
-      throw new UserFacingError(`${displayPath(file)} holds no SQL yet: write the migration or delete it with its journal entry.`);
+      throw new UserFacingError(`${displayPath(file)} holds no SQL yet: write the migration, or remove it with \`npx drizzle-kit drop\`.`);
     }
     return { name: entry.tag, file: displayPath(file), createdAt: entry.when, hash: hashMigration(text), statements };
   });
