@@ -1,0 +1,40 @@
+import { describeConnectError, parseDatabaseUrl, redact } from '../db/connection';
+
+describe('parseDatabaseUrl', () => {
+  it('reads host, port, database, user and a percent-encoded password, and displays no password', () => {
+    const t = parseDatabaseUrl('postgresql://app%40x:p%40ss%2Fw0rd@db.internal:6432/pronunciation_assistant?sslmode=require');
+    expect(t).toMatchObject({ host: 'db.internal', port: 6432, database: 'pronunciation_assistant', user: 'app@x', password: 'p@ss/w0rd', connectTimeoutMs: 5000 });
+    expect(t.display).toBe('postgresql://app%40x@db.internal:6432/pronunciation_assistant');
+  });
+
+  it('defaults the port to 5432 and takes connect_timeout in seconds, as libpq does', () => {
+    expect(parseDatabaseUrl('postgres://u:p@h/db?connect_timeout=2.5')).toMatchObject({ port: 5432, connectTimeoutMs: 2500 });
+  });
+
+  it('names the variable it was given', () => {
+    expect(() => parseDatabaseUrl(undefined, 'MIGRATOR_DATABASE_URL')).toThrow('MIGRATOR_DATABASE_URL is not set');
+  });
+});
+
+describe('redact', () => {
+  it('removes the password in plain and percent-encoded form', () => {
+    const target = parseDatabaseUrl('postgres://u:p%40ss@h/db');
+    expect(redact('failed for p@ss and p%40ss', target)).toBe('failed for *** and ***');
+  });
+});
+
+describe('describeConnectError', () => {
+  const target = parseDatabaseUrl('postgres://app:hunter22@db:5432/pa');
+  it.each([
+    [{ code: '3D000', message: 'database "pa" does not exist' }, 'database "pa" does not exist: create it or fix the database name in DATABASE_URL'],
+    [{ code: 'ENOTFOUND', message: 'getaddrinfo ENOTFOUND db' }, 'host "db" not found'],
+    [{ code: '57P03', message: 'the database system is starting up' }, 'starting up or shutting down'],
+    [{ message: 'The server does not support SSL connections' }, 'TLS failed (The server does not support SSL connections): check sslmode'],
+    [{ message: 'weird failure with hunter22 inside' }, 'weird failure with *** inside'],
+  ])('%j', (error, expected) => {
+    const message = describeConnectError(error, target).message;
+    expect(message).toContain('cannot connect to PostgreSQL at postgres://app@db:5432/pa (from DATABASE_URL): ');
+    expect(message).toContain(expected);
+    expect(message).not.toContain('hunter22');
+  });
+});

@@ -1,0 +1,39 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ROOT } from '../db/paths';
+import { checkSchemaMatchesMigrations } from '../db/schema-check';
+import { npmRun } from './helpers/db';
+
+describe('npm run db:check', () => {
+  it('passes on the committed schema and migrations', async () => {
+    const r = await npmRun('db:check');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('schema and migrations agree.');
+  });
+
+  describe('on a copy of the schema', () => {
+    // Inside the repository, so that the copy resolves drizzle-orm from node_modules.
+    const scratch = path.join(ROOT, '.tmp', `db-check-${process.pid}`);
+    const paths = { schema: path.join(scratch, 'schema', 'index.ts'), migrations: path.join(scratch, 'schema', 'migrations') };
+    beforeEach(() => fs.cpSync(path.join(ROOT, 'schema'), path.join(scratch, 'schema'), { recursive: true }));
+    afterEach(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+    it('fails when the TypeScript schema has a change with no migration, and shows the SQL', async () => {
+      const file = path.join(scratch, 'schema', 'system.ts');
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace("  category: varchar('category', { length: 100 }),", "  category: varchar('category', { length: 100 }),\n  owner: text('owner'),"));
+      await expect(checkSchemaMatchesMigrations(paths)).rejects.toThrow(
+        /the TypeScript schema and the committed migrations disagree\. Run `npm run db:generate`[\s\S]*ALTER TABLE "system_settings" ADD COLUMN "owner" text;/,
+      );
+    });
+
+    it('fails when a migration file is missing', async () => {
+      fs.rmSync(path.join(paths.migrations, '0002_updated_at_triggers.sql'));
+      await expect(checkSchemaMatchesMigrations(paths)).rejects.toThrow(/0002_updated_at_triggers\.sql is listed in .*_journal\.json but cannot be read/);
+    });
+
+    it('passes on an unchanged copy', async () => {
+      await expect(checkSchemaMatchesMigrations(paths)).resolves.toBeUndefined();
+    });
+  });
+});
