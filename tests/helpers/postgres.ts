@@ -119,7 +119,14 @@ export async function startPostgres(options: { settings?: Record<string, string>
       if (/could not bind|already in use/i.test(String(error))) continue;
       break;
     }
+    // A server must not outlive the process that started it, even one that never calls stop().
+    const killOnExit = () => {
+      child.kill('SIGKILL');
+      fs.rmSync(root, { recursive: true, force: true });
+    };
+    process.once('exit', killOnExit);
     const stop = async () => {
+      process.removeListener('exit', killOnExit);
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGINT');

@@ -1,0 +1,104 @@
+/**
+ * Times the schema commands end to end, as a user or the post-deploy step runs them.
+ *
+ *   npm run bench:migrate [-- --runs 7]
+ *
+ * Each run makes fresh databases on a throwaway PostgreSQL 15 (durability on, as in production:
+ * no fsync=off) and times, as separate processes:
+ *   - `npm run db:migrate` on an empty database, then `npm run db:seed`, then `npm run db:migrate`
+ *     again (nothing to apply);
+ *   - the same two migrate runs without npm (`node cli/launch.js db-migrate`), which is what
+ *     `npm run` starts: the difference is npm's own start-up;
+ *   - `drizzle-kit migrate` on an empty database, with the same migrations;
+ * and, in this process, the runner's own time (`migrate()` from db/migrator.ts) on an empty database.
+ * Prints the median, minimum and maximum of each, in milliseconds, as a Markdown table.
+ */
+import { spawn } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client } from 'pg';
+import { readMigrations } from '../db/migration-files';
+import { migrate } from '../db/migrator';
+import { ROOT } from '../db/paths';
+import { createDatabase, startPostgres } from '../tests/helpers/postgres';
+
+function timeCommand(command: string, args: string[], env: Record<string, string>): Promise<number> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} failed (${code}): ${stderr}`));
+      else resolve(Number(process.hrtime.bigint() - started) / 1e6);
+    });
+  });
+}
+
+const npmRun = (script: string, url: string) => timeCommand('npm', ['run', '--silent', script], { DATABASE_URL: url });
+const launch = (command: string, url: string) => timeCommand(process.execPath, [path.join(ROOT, 'cli', 'launch.js'), command], { DATABASE_URL: url });
+const drizzleKit = path.join(ROOT, 'node_modules', 'drizzle-kit', 'bin.cjs');
+
+async function inProcessMigrate(url: string): Promise<number> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const started = process.hrtime.bigint();
+    await migrate(client, readMigrations());
+    return Number(process.hrtime.bigint() - started) / 1e6;
+  } finally {
+    await client.end();
+  }
+}
+
+function stats(samples: number[]): string {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+  return `${median.toFixed(0)} | ${sorted[0].toFixed(0)} | ${sorted[sorted.length - 1].toFixed(0)}`;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' } } });
+  const runs = Number(values.runs);
+  const server = await startPostgres({ fast: false });
+  const results: Record<string, number[]> = {
+    'npm run db:migrate (empty database)': [],
+    'npm run db:seed (after it)': [],
+    'npm run db:migrate + db:seed': [],
+    'npm run db:migrate (no-op rerun)': [],
+    'node cli/launch.js db-migrate (empty database)': [],
+    'node cli/launch.js db-migrate (no-op rerun)': [],
+    'drizzle-kit migrate (empty database)': [],
+    'migrate() in process, no process start (empty database)': [],
+  };
+  try {
+    // One unmeasured run compiles the commands into .build/, as the first use after a change does.
+    await npmRun('db:migrate', await createDatabase(server, 'warmup'));
+    for (let i = 0; i < runs; i++) {
+      const url = await createDatabase(server, 'bench');
+      const migrate = await npmRun('db:migrate', url);
+      const seed = await npmRun('db:seed', url);
+      results['npm run db:migrate (empty database)'].push(migrate);
+      results['npm run db:seed (after it)'].push(seed);
+      results['npm run db:migrate + db:seed'].push(migrate + seed);
+      results['npm run db:migrate (no-op rerun)'].push(await npmRun('db:migrate', url));
+      const direct = await createDatabase(server, 'bench_direct');
+      results['node cli/launch.js db-migrate (empty database)'].push(await launch('db-migrate', direct));
+      results['node cli/launch.js db-migrate (no-op rerun)'].push(await launch('db-migrate', direct));
+      results['migrate() in process, no process start (empty database)'].push(await inProcessMigrate(await createDatabase(server, 'bench_lib')));
+      const other = await createDatabase(server, 'bench_kit');
+      results['drizzle-kit migrate (empty database)'].push(await timeCommand(process.execPath, [drizzleKit, 'migrate'], { DATABASE_URL: other }));
+    }
+  } finally {
+    await server.stop();
+  }
+  console.log(`${runs} runs on ${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, PostgreSQL 15 (fsync on)\n`);
+  console.log('| command | median ms | min ms | max ms |\n|---|---|---|---|');
+  for (const [name, samples] of Object.entries(results)) console.log(`| ${name} | ${stats(samples)} |`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
