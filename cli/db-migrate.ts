@@ -1,25 +1,37 @@
 import { connect, parseDatabaseUrl } from '../db/connection';
 import { readMigrations } from '../db/migration-files';
-import { DEFAULT_LOCK_TIMEOUT_SECONDS, migrate } from '../db/migrator';
-import { numberFlag, runCli, say } from './run';
+import {
+  DEFAULT_DDL_LOCK_TIMEOUT_SECONDS,
+  DEFAULT_LOCK_TIMEOUT_SECONDS,
+  MAX_TIMEOUT_SECONDS,
+  migrate,
+  MIN_TIMEOUT_SECONDS,
+} from '../db/migrator';
+import { runCli, say, secondsFlag } from './run';
 
-const USAGE = `usage: npm run db:migrate -- [--dry-run] [--lock-timeout SECONDS]
+const USAGE = `usage: npm run db:migrate -- [--dry-run] [--lock-timeout SECONDS] [--ddl-lock-timeout SECONDS]
 
 Applies the pending migrations of schema/migrations to the database in DATABASE_URL, each in its
 own transaction, under a lock that makes concurrent runs safe. Refuses to run when an applied
-migration was edited or removed.
+migration was edited or removed. DATABASE_URL must reach PostgreSQL directly (or through PgBouncer
+in session mode): the lock is held by the session.
 
-  --dry-run               list what would be applied; change nothing
-  --lock-timeout SECONDS  how long to wait for another run's lock (default ${DEFAULT_LOCK_TIMEOUT_SECONDS})`;
+  --dry-run                   list what would be applied; change nothing
+  --lock-timeout SECONDS      how long to wait for another run's lock (default ${DEFAULT_LOCK_TIMEOUT_SECONDS})
+  --ddl-lock-timeout SECONDS  how long a migration's statement may wait for a table lock before the
+                              migration is rolled back (default ${DEFAULT_DDL_LOCK_TIMEOUT_SECONDS})`;
 
-runCli(USAGE, { 'dry-run': { type: 'boolean' }, 'lock-timeout': { type: 'string' } }, async (values) => {
-  const lockTimeoutSeconds = numberFlag(values, 'lock-timeout', DEFAULT_LOCK_TIMEOUT_SECONDS);
+const FLAGS = { 'dry-run': { type: 'boolean' }, 'lock-timeout': { type: 'string' }, 'ddl-lock-timeout': { type: 'string' } } as const;
+
+runCli(USAGE, FLAGS, async (values) => {
+  const lockTimeoutSeconds = secondsFlag(values, 'lock-timeout', DEFAULT_LOCK_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS);
+  const ddlLockTimeoutSeconds = secondsFlag(values, 'ddl-lock-timeout', DEFAULT_DDL_LOCK_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS);
   const migrations = readMigrations();
   const target = parseDatabaseUrl(process.env.DATABASE_URL);
   const client = await connect(target, 'db:migrate');
   try {
     const dryRun = Boolean(values['dry-run']);
-    const result = await migrate(client, migrations, { dryRun, lockTimeoutSeconds, log: say });
+    const result = await migrate(client, migrations, { dryRun, lockTimeoutSeconds, ddlLockTimeoutSeconds, log: say });
     if (dryRun) {
       if (result.pending.length === 0) {
         say(`dry run: ${target.display} is up to date (${result.applied.length} migrations applied); nothing would change.`);

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { type DatabaseTarget, parseDatabaseUrl, redact, UserFacingError } from '../db/connection';
+import { parseDatabaseUrl, redact, UserFacingError } from '../db/connection';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | undefined>;
@@ -7,8 +7,13 @@ type Values = Record<string, string | boolean | undefined>;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-/** The target from DATABASE_URL if it parses, so that every message can be scrubbed of its password. */
-function targetForRedaction(): DatabaseTarget | undefined {
+/** A bad flag or flag value: exit status 2, with the usage. */
+export class UsageError extends UserFacingError {
+  override name = 'UsageError';
+}
+
+/** The password in DATABASE_URL, if it parses, to scrub from text we did not write. */
+function passwordToRedact(): { password: string } | undefined {
   try {
     return parseDatabaseUrl(process.env.DATABASE_URL);
   } catch {
@@ -16,48 +21,48 @@ function targetForRedaction(): DatabaseTarget | undefined {
   }
 }
 
-/** Prints through the password filter; commands print nothing any other way. */
 export function say(line: string): void {
-  process.stdout.write(`${redact(line, targetForRedaction())}\n`);
+  process.stdout.write(`${line}\n`);
 }
 
 /**
  * Runs a command: parses flags strictly (a typo is an error, not ignored), prints a clear message
- * for expected failures and exits non-zero on any failure, never printing a password.
+ * for expected failures and exits non-zero on any failure. Our messages never hold the password;
+ * anything unexpected (a stack trace, say) is scrubbed of it before it is printed.
  */
 export function runCli(usage: string, options: Options, main: (values: Values) => Promise<void>): void {
+  const fail = (code: number, text: string) => {
+    process.stderr.write(`${text}\n`);
+    process.exit(code);
+  };
   let values: Values;
   try {
     values = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true }).values as Values;
   } catch (error) {
-    process.stderr.write(`error: ${(error as Error).message}\n\n${usage}\n`);
-    process.exit(EXIT_USAGE);
+    return fail(EXIT_USAGE, `error: ${(error as Error).message}\n\n${usage}`);
   }
   if (values.help) {
     process.stdout.write(`${usage}\n`);
     return;
   }
   main(values).then(
-    () => process.exit(0),
+    () => process.exit(process.exitCode ?? 0),
     (error: unknown) => {
-      const target = targetForRedaction();
-      const text =
-        error instanceof UserFacingError
-          ? `error: ${error.message}`
-          : `error: unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
-      process.stderr.write(`${redact(text, target)}\n`);
-      process.exit(EXIT_FAILURE);
+      if (error instanceof UsageError) return fail(EXIT_USAGE, `error: ${error.message}\n\n${usage}`);
+      if (error instanceof UserFacingError) return fail(EXIT_FAILURE, `error: ${error.message}`);
+      const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      return fail(EXIT_FAILURE, `error: unexpected failure: ${redact(text, passwordToRedact())}`);
     },
   );
 }
 
-/** Reads a positive number flag, or the default. */
-export function numberFlag(values: Values, name: string, fallback: number): number {
+/** Reads a number of seconds from a flag, within [min, max], or the default. */
+export function secondsFlag(values: Values, name: string, fallback: number, min: number, max: number): number {
   const raw = values[name];
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (typeof raw !== 'string' || !Number.isFinite(n) || n <= 0) {
-    throw new UserFacingError(`--${name} must be a positive number of seconds, not "${String(raw)}"`);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be a number of seconds from ${min} to ${max}, not "${String(raw)}"`);
   }
   return n;
 }

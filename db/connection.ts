@@ -30,16 +30,25 @@ export function parseDatabaseUrl(value: string | undefined, source = 'DATABASE_U
   if (value === undefined || value.trim() === '') {
     throw new UserFacingError(`${source} is not set. Set it to the database to use, e.g. ${source}=${EXAMPLE}`);
   }
+  const invalid = (why: string) =>
+    new UserFacingError(`${source} is not a valid URL (its value is not shown: it may hold a password): ${why}. Expected ${EXAMPLE}`);
   let url: URL;
+  let user: string;
+  let password: string;
+  let database: string;
   try {
     // WHATWG URL takes "localhost:5432/db" as a URL with the scheme "localhost:"; we do not.
-    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) throw new TypeError('no scheme');
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) throw invalid('it has no scheme://');
     url = new URL(value.trim());
+  } catch (error) {
+    throw error instanceof UserFacingError ? error : invalid('it cannot be parsed; percent-encode special characters in the user name and password');
+  }
+  try {
+    user = decodeURIComponent(url.username);
+    password = decodeURIComponent(url.password);
+    database = decodeURIComponent(url.pathname.replace(/^\//, ''));
   } catch {
-    throw new UserFacingError(
-      `${source} is not a valid URL (its value is not shown: it may hold a password). Expected ${EXAMPLE}; ` +
-        'percent-encode special characters in the user name and password.',
-    );
+    throw invalid('a "%" in it is not followed by two hex digits; write a literal % in the user name or password as %25');
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new UserFacingError(`${source} must start with postgres:// or postgresql://, not ${url.protocol}//`);
@@ -48,7 +57,6 @@ export function parseDatabaseUrl(value: string | undefined, source = 'DATABASE_U
   if (url.hostname === '' && !socketHost) {
     throw new UserFacingError(`${source} names no host. Expected ${EXAMPLE}`);
   }
-  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
   if (database === '' || database.includes('/')) {
     throw new UserFacingError(`${source} names no database: put it after the host and port, as in ${EXAMPLE}`);
   }
@@ -59,24 +67,17 @@ export function parseDatabaseUrl(value: string | undefined, source = 'DATABASE_U
       `${source} has connect_timeout=${timeoutParam}: it must be a positive number of seconds (default ${DEFAULT_CONNECT_TIMEOUT_SECONDS}).`,
     );
   }
-  const user = decodeURIComponent(url.username);
   const host = url.hostname || (socketHost as string);
   const port = url.port === '' ? 5432 : Number(url.port);
   const display = `${url.protocol}//${user ? `${encodeURIComponent(user)}@` : ''}${url.hostname ? `${url.hostname}:${port}` : ''}/${database}`;
-  return {
-    source,
-    url: value.trim(),
-    display,
-    host,
-    port,
-    database,
-    user,
-    password: decodeURIComponent(url.password),
-    connectTimeoutMs: Math.round(timeoutSeconds * 1000),
-  };
+  return { source, url: value.trim(), display, host, port, database, user, password, connectTimeoutMs: Math.round(timeoutSeconds * 1000) };
 }
 
-/** Removes every spelling of the target's password from a text meant for output. */
+/**
+ * Removes every spelling of the password from text we did not write (server errors, stack traces,
+ * a child's output). Our own messages are built from `display` and never hold it; redacting them
+ * too would turn a password such as "postgres" into *** wherever the word appears, and so show it.
+ */
 export function redact(text: string, target: Pick<DatabaseTarget, 'password'> | undefined): string {
   if (!target || target.password === '') return text;
   let out = text;
@@ -114,28 +115,36 @@ export function describeConnectError(error: unknown, target: DatabaseTarget): Us
   if (!reason && /timeout/i.test(message)) {
     reason = `no answer within ${seconds} s: check the host and port, firewalls, and that the server is up (connect_timeout in the URL sets the limit)`;
   }
-  if (!reason && /SSL|TLS|certificate/i.test(message)) {
-    reason = `TLS failed (${message}): check sslmode and the certificates in ${target.source}`;
+  if (!reason && code === 'ENOENT') {
+    reason = `a file named in ${target.source} cannot be read (${redact(message, target)}): check sslrootcert, sslcert and sslkey`;
   }
-  return new UserFacingError(`cannot connect to ${where}: ${redact(reason ?? message, target)}`);
+  if (!reason && /SSL|TLS|certificate/i.test(message)) {
+    reason = `TLS failed (${redact(message, target)}): check sslmode and the certificates in ${target.source}`;
+  }
+  return new UserFacingError(`cannot connect to ${where}: ${reason ?? redact(message, target)}`);
 }
 
 /**
  * Connects with a bounded timeout, never hanging. The returned client has an error listener, so a
- * server that goes away surfaces as a failed query rather than an uncaught exception.
+ * server that goes away surfaces as a failed query rather than an uncaught exception. Settings that
+ * pg reads while building the client (an unreadable sslrootcert, say) fail here with a message too.
  */
 export async function connect(target: DatabaseTarget, applicationName: string): Promise<Client> {
-  const client = new Client({
-    connectionString: target.url,
-    connectionTimeoutMillis: target.connectTimeoutMs,
-    application_name: applicationName,
-  });
-  client.on('error', () => undefined);
+  let client: Client | undefined;
   try {
+    client = new Client({
+      connectionString: target.url,
+      connectionTimeoutMillis: target.connectTimeoutMs,
+      application_name: applicationName,
+      // A server that vanishes without closing the connection is noticed instead of waited on forever.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
+    client.on('error', () => undefined);
     await client.connect();
+    return client;
   } catch (error) {
-    await client.end().catch(() => undefined);
+    await client?.end().catch(() => undefined);
     throw describeConnectError(error, target);
   }
-  return client;
 }

@@ -4,7 +4,8 @@ import type { Migration } from './migration-files';
 
 /**
  * drizzle's bookkeeping table, so that `drizzle-kit migrate` and this runner agree on what is
- * applied. We add a nullable `name` column, which drizzle ignores, to name a deleted file.
+ * applied. We add nullable `name` and `applied_at` columns, which drizzle ignores: `name` lets us
+ * name a deleted file.
  */
 export const MIGRATIONS_SCHEMA = 'drizzle';
 export const MIGRATIONS_TABLE = '__drizzle_migrations';
@@ -14,6 +15,14 @@ const TABLE = `"${MIGRATIONS_SCHEMA}"."${MIGRATIONS_TABLE}"`;
 export const LOCK_NAME = 'pronunciation-assistant:migrate';
 const LOCK_KEY = `hashtextextended('${LOCK_NAME}', 0)`;
 export const DEFAULT_LOCK_TIMEOUT_SECONDS = 300;
+/**
+ * How long one statement of a migration may wait for a table lock. DDL waiting on a busy table
+ * makes every later query on that table queue behind it, so we give up and roll back instead.
+ */
+export const DEFAULT_DDL_LOCK_TIMEOUT_SECONDS = 10;
+/** PostgreSQL's largest lock_timeout, in seconds; 0 would mean "wait forever". */
+export const MAX_TIMEOUT_SECONDS = 2_147_483;
+export const MIN_TIMEOUT_SECONDS = 0.001;
 
 export interface AppliedMigration {
   id: number;
@@ -32,6 +41,8 @@ export interface MigrateOptions {
   dryRun?: boolean;
   /** How long to wait for another run's lock before giving up. */
   lockTimeoutSeconds?: number;
+  /** How long a migration's statement may wait for a table lock. */
+  ddlLockTimeoutSeconds?: number;
   log?: (line: string) => void;
 }
 
@@ -58,7 +69,7 @@ async function ensureTable(client: Client): Promise<void> {
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${MIGRATIONS_SCHEMA}"`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`);
   }
-  await client.query(`ALTER TABLE ${TABLE} ADD COLUMN IF NOT EXISTS name text`);
+  await client.query(`ALTER TABLE ${TABLE} ADD COLUMN IF NOT EXISTS name text, ADD COLUMN IF NOT EXISTS applied_at timestamptz DEFAULT now()`);
 }
 
 async function readApplied(client: Client): Promise<AppliedMigration[]> {
@@ -122,7 +133,7 @@ async function acquireLock(client: Client, timeoutSeconds: number, log: (line: s
   const who = holders.rows.map((h) => `pid ${h.pid}${h.application_name ? ` (${h.application_name})` : ''}`).join(', ');
   log(`waiting up to ${timeoutSeconds} s for another migration run to finish${who ? `: ${who}` : ''}`);
   try {
-    await client.query(`SET lock_timeout = '${Math.round(timeoutSeconds * 1000)}ms'`);
+    await client.query(`SET lock_timeout = '${timeoutMs(timeoutSeconds)}ms'`);
     await client.query(`SELECT pg_advisory_lock(${LOCK_KEY})`);
   } catch (error) {
     if ((error as { code?: string }).code === '55P03') {
@@ -137,36 +148,82 @@ async function acquireLock(client: Client, timeoutSeconds: number, log: (line: s
   }
 }
 
-function describeFailure(m: Migration, index: number, error: unknown): MigrationError {
-  const e = error as { message?: string; position?: string; code?: string; detail?: string; hint?: string };
+/** Milliseconds for a PostgreSQL timeout setting, never 0 (which means no limit). */
+function timeoutMs(seconds: number): number {
+  if (!(seconds >= MIN_TIMEOUT_SECONDS && seconds <= MAX_TIMEOUT_SECONDS)) {
+    throw new RangeError(`a timeout must be from ${MIN_TIMEOUT_SECONDS} to ${MAX_TIMEOUT_SECONDS} s, not ${seconds}`);
+  }
+  return Math.max(1, Math.round(seconds * 1000));
+}
+
+interface PgError {
+  message?: string;
+  position?: string;
+  code?: string;
+  detail?: string;
+  hint?: string;
+}
+
+/** The connection itself failed (server shut down, network gone), not the statement. */
+function connectionLost(e: PgError): boolean {
+  if (e.code) return e.code.startsWith('08') || e.code === '57P01' || e.code === '57P02';
+  return /Connection terminated|ECONNRESET|EPIPE|socket|not queryable/i.test(e.message ?? '');
+}
+
+function lostConnection(m: Migration, e: PgError, committing: boolean): MigrationError {
+  const outcome = committing
+    ? `it was lost during COMMIT, so ${m.name} may or may not have been applied`
+    : `nothing of ${m.name} was committed (PostgreSQL rolls back an open transaction when its connection ends)`;
+  return new MigrationError(
+    `lost the connection to the server while applying ${m.file} (${e.message ?? 'no message'}): ${outcome}. ` +
+      'Run db:migrate again once the server is reachable: it checks what was applied.',
+  );
+}
+
+function describeFailure(m: Migration, index: number, error: unknown, ddlLockTimeoutSeconds: number): MigrationError {
+  const e = error as PgError;
+  if (connectionLost(e)) return lostConnection(m, e, false);
   const statement = m.statements[index];
   let line = statement.line;
   if (e.position) line += statement.sql.slice(0, Number(e.position) - 1).split('\n').length - 1;
   const excerpt = statement.sql.length > 300 ? `${statement.sql.slice(0, 300)} ...` : statement.sql;
   const extra = [e.detail, e.hint].filter(Boolean).join(' ');
   const noTransaction = e.code === '25001' ? ' Statements that cannot run inside a transaction are not supported.' : '';
+  const lockWait =
+    e.code === '55P03'
+      ? ` It waited over ${ddlLockTimeoutSeconds} s for a lock that another session holds (a long query or transaction on the table): ` +
+        'retry when the table is quieter, or raise --ddl-lock-timeout.'
+      : '';
   return new MigrationError(
     `${m.file} failed at statement ${index + 1} of ${m.statements.length} (line ${line}): ${e.message ?? String(error)}` +
-      `${extra ? ` (${extra})` : ''}.${noTransaction}\n${excerpt.replace(/^/gm, '    ')}\n` +
+      `${extra ? ` (${extra})` : ''}.${noTransaction}${lockWait}\n${excerpt.replace(/^/gm, '    ')}\n` +
       `${m.name} was rolled back completely: nothing of it was applied.`,
   );
 }
 
-async function applyOne(client: Client, m: Migration): Promise<void> {
+async function applyOne(client: Client, m: Migration, ddlLockTimeoutSeconds: number): Promise<void> {
   await client.query('BEGIN');
   try {
+    await client.query(`SET LOCAL lock_timeout = '${timeoutMs(ddlLockTimeoutSeconds)}ms'`);
     for (let i = 0; i < m.statements.length; i++) {
       try {
         await client.query(m.statements[i].sql);
       } catch (error) {
-        throw describeFailure(m, i, error);
+        throw describeFailure(m, i, error, ddlLockTimeoutSeconds);
       }
     }
     await client.query(`INSERT INTO ${TABLE} (hash, created_at, name) VALUES ($1, $2, $3)`, [m.hash, m.createdAt, m.name]);
-    await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
+  }
+  try {
+    await client.query('COMMIT');
+  } catch (error) {
+    throw connectionLost(error as PgError) ? lostConnection(m, error as PgError, true) : error;
+  } finally {
+    // A migration's own SET (search_path, role) must not leak into the next one.
+    await client.query('RESET ALL; RESET ROLE').catch(() => undefined);
   }
 }
 
@@ -186,7 +243,7 @@ export async function migrate(client: Client, migrations: Migration[], options: 
     const appliedNow: Migration[] = [];
     for (const m of before.pending) {
       const started = process.hrtime.bigint();
-      await applyOne(client, m);
+      await applyOne(client, m, options.ddlLockTimeoutSeconds ?? DEFAULT_DDL_LOCK_TIMEOUT_SECONDS);
       appliedNow.push(m);
       log(`applied ${m.name} (${m.statements.length} statements, ${Number((process.hrtime.bigint() - started) / 1_000_000n)} ms)`);
     }
