@@ -6,9 +6,11 @@ import { runCli, say } from './run';
 const USAGE = `usage: npm run db:check
 
 Fails when the TypeScript schema (schema/*.ts) and the committed migrations (schema/migrations)
-disagree, or when the migration folder is inconsistent. Needs no database.`;
+disagree: a schema change with no migration, a generated migration edited by hand, a file or
+snapshot missing. Needs no database.`;
 
 runCli(USAGE, {}, async () => {
-  await checkSchemaMatchesMigrations({ schema: path.join(ROOT, SCHEMA_ENTRY), migrations: path.join(ROOT, MIGRATIONS_DIR) });
+  const notices = await checkSchemaMatchesMigrations({ schema: path.join(ROOT, SCHEMA_ENTRY), migrations: path.join(ROOT, MIGRATIONS_DIR) });
+  for (const notice of notices) say(`note: ${notice}`);
   say('schema and migrations agree.');
 });
