@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { connect, parseDatabaseUrl, redact } from '../db/connection';
+import type { Readable, Writable } from 'node:stream';
+import { connect, parseDatabaseUrl, redact, type DatabaseTarget } from '../db/connection';
 import { DRIZZLE_KIT } from '../db/drizzle-kit';
 import { ROOT } from '../db/paths';
 import { runCli } from './run';
@@ -11,13 +12,24 @@ here with a clear message rather than inside the studio).
 
   --port PORT   the local port studio listens on (default 4983)`;
 
+/** Copies a child's output line by line, scrubbed of the password (a chunk may split it). */
+function relay(from: Readable, to: Writable, target: DatabaseTarget): void {
+  let pending = '';
+  from.on('data', (d: Buffer) => {
+    const lines = (pending + d.toString()).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) to.write(`${redact(line, target)}\n`);
+  });
+  from.on('end', () => pending && to.write(redact(pending, target)));
+}
+
 runCli(USAGE, { port: { type: 'string' } }, async (values) => {
   const target = parseDatabaseUrl(process.env.DATABASE_URL);
   await (await connect(target, 'db:studio')).end();
   const args = [DRIZZLE_KIT, 'studio', ...(values.port ? ['--port', String(values.port)] : [])];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['inherit', 'pipe', 'pipe'] });
-  child.stdout.on('data', (d: Buffer) => process.stdout.write(redact(d.toString(), target)));
-  child.stderr.on('data', (d: Buffer) => process.stderr.write(redact(d.toString(), target)));
+  relay(child.stdout, process.stdout, target);
+  relay(child.stderr, process.stderr, target);
   const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
   if (code !== 0) process.exitCode = code;
 });

@@ -78,12 +78,22 @@ function pruneOldBuilds(keep) {
   }
 }
 
+function fail(message) {
+  process.stderr.write(`error: ${message}\n`);
+  process.exit(1);
+}
+
 function main() {
   const command = process.argv[2];
   const entry = command && path.join(ROOT, 'cli', `${command}.ts`);
   if (!entry || !fs.existsSync(entry) || command === 'run') {
     process.stderr.write(`usage: node cli/launch.js <command> [args]; no command "${command ?? ''}" in cli/\n`);
     process.exit(2);
+  }
+  try {
+    require.resolve('typescript');
+  } catch {
+    fail(`TypeScript is not installed in ${ROOT}: run \`npm ci\` (it is a runtime dependency of the commands).`);
   }
   const files = SOURCE_DIRS.flatMap((dir) => listSources(path.join(ROOT, dir))).sort();
   const buildDir = path.join(BUILD_ROOT, sourceHash(files));
@@ -92,8 +102,13 @@ function main() {
       fs.mkdirSync(BUILD_ROOT, { recursive: true });
       build(files, buildDir);
     } catch (e) {
-      process.stderr.write(`error: cannot compile the command-line tools: ${e.message}\n`);
-      process.exit(1);
+      const readOnly = e && (e.code === 'EACCES' || e.code === 'EROFS' || e.code === 'EPERM');
+      fail(
+        readOnly
+          ? `cannot write ${BUILD_ROOT} (${e.code}): the commands are compiled into it on first use. Make it writable, ` +
+              'or run any db command once where it is (when building an image, say), so that the build is there.'
+          : `cannot compile the command-line tools: ${e.message}`,
+      );
     }
   }
   process.argv.splice(2, 1);
