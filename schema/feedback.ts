@@ -13,8 +13,12 @@ import {
   varchar,
 } from 'drizzle-orm/pg-core';
 import { audioRecordings } from './audio';
-import { between, createdAt, id, timestamptz, updatedAt } from './columns';
+import { between, createdAt, id, oneOf, timestamptz, updatedAt } from './columns';
 import { ownerUserId, users } from './users';
+
+/** The skills progress is tracked for (the specification's comment on user_progress.skill_area). */
+export const SKILL_AREAS = ['pronunciation', 'fluency', 'rhythm', 'intonation'] as const;
+export type SkillArea = (typeof SKILL_AREAS)[number];
 
 export const feedbackTypeEnum = pgEnum('feedback_type', ['PRONUNCIATION', 'FLUENCY', 'RHYTHM', 'INTONATION']);
 
@@ -85,8 +89,7 @@ export const userProgress = pgTable(
   {
     id: id(),
     userId: ownerUserId(),
-    /** pronunciation, fluency, rhythm, intonation */
-    skillArea: varchar('skill_area', { length: 50 }).notNull(),
+    skillArea: varchar('skill_area', { length: 50 }).$type<SkillArea>().notNull(),
     currentLevel: numeric('current_level', { precision: 5, scale: 2, mode: 'number' }),
     targetLevel: numeric('target_level', { precision: 5, scale: 2, mode: 'number' }),
     progressHistory: jsonb('progress_history').$type<ProgressPoint[]>(),
@@ -102,6 +105,7 @@ export const userProgress = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [
+    oneOf('user_progress_skill_area_values', t.skillArea, SKILL_AREAS),
     between('user_progress_current_level_range', t.currentLevel, 0, 100),
     between('user_progress_target_level_range', t.targetLevel, 0, 100),
     between('user_progress_average_session_score_range', t.averageSessionScore, 0, 100),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { audioProcessingResults, audioRecordings } from '../audio';
 import type { ConversationScript, conversationSessions, conversations } from '../conversations';
 import type { documents, documentVersions } from '../documents';
-import type { pronunciationFeedback, userProgress } from '../feedback';
+import { type pronunciationFeedback, SKILL_AREAS, type SkillArea, type userProgress } from '../feedback';
 import type { users } from '../users';
 
 /**
@@ -247,12 +247,13 @@ export const DEMO_FEEDBACK: (typeof pronunciationFeedback.$inferInsert)[] = [
   },
 ];
 
-const SKILLS = [
-  { skillArea: 'pronunciation', currentLevel: 64, targetLevel: 80 },
-  { skillArea: 'fluency', currentLevel: 70, targetLevel: 85 },
-  { skillArea: 'rhythm', currentLevel: 78, targetLevel: 85 },
-  { skillArea: 'intonation', currentLevel: 59, targetLevel: 75 },
-];
+const LEVELS: Record<SkillArea, { currentLevel: number; targetLevel: number }> = {
+  pronunciation: { currentLevel: 64, targetLevel: 80 },
+  fluency: { currentLevel: 70, targetLevel: 85 },
+  rhythm: { currentLevel: 78, targetLevel: 85 },
+  intonation: { currentLevel: 59, targetLevel: 75 },
+};
+const SKILLS = SKILL_AREAS.map((skillArea) => ({ skillArea, ...LEVELS[skillArea] }));
 
 export const DEMO_PROGRESS: (typeof userProgress.$inferInsert)[] = SKILLS.map((s, i) => ({
   id: demoId(701 + i),

@@ -1,0 +1,1 @@
+ALTER TABLE "user_progress" ADD CONSTRAINT "user_progress_skill_area_values" CHECK ("user_progress"."skill_area" IN ('pronunciation', 'fluency', 'rhythm', 'intonation'));
