@@ -27,13 +27,35 @@ describe('npm run db:check', () => {
       );
     });
 
+    it('fails when a column is renamed with no migration, instead of passing while drizzle-kit waits for answers', async () => {
+      const file = path.join(scratch, 'schema', 'system.ts');
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace("category: varchar('category', { length: 100 }),", "categoryName: varchar('category_name', { length: 100 }),"));
+      await expect(checkSchemaMatchesMigrations(paths)).rejects.toThrow(
+        /drizzle-kit needs answers to write the migration \(is a table or column renamed, or dropped and created\?\)\. Run `npm run db:generate` in a terminal/,
+      );
+    });
+
+    it('fails when a generated migration was edited by hand, naming it and the statement', async () => {
+      const file = path.join(paths.migrations, '0001_schema.sql');
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/CONSTRAINT "documents_processing_progress_range" CHECK \([^\n]*\)\n/, ''));
+      await expect(checkSchemaMatchesMigrations(paths)).rejects.toThrow(
+        /the migration files and their snapshots disagree:\n {2}- \S*0001_schema\.sql is not the SQL drizzle-kit generates from its snapshot: statement \d+ is/,
+      );
+    });
+
+    it('accepts any SQL in a custom migration', async () => {
+      const file = path.join(paths.migrations, '0002_updated_at_triggers.sql');
+      fs.writeFileSync(file, `${fs.readFileSync(file, 'utf8')}\n--> statement-breakpoint\nCOMMENT ON FUNCTION set_updated_at() IS 'keeps updated_at current';\n`);
+      await expect(checkSchemaMatchesMigrations(paths)).resolves.toEqual([]);
+    });
+
     it('fails when a migration file is missing', async () => {
       fs.rmSync(path.join(paths.migrations, '0002_updated_at_triggers.sql'));
       await expect(checkSchemaMatchesMigrations(paths)).rejects.toThrow(/0002_updated_at_triggers\.sql is listed in .*_journal\.json but cannot be read/);
     });
 
     it('passes on an unchanged copy', async () => {
-      await expect(checkSchemaMatchesMigrations(paths)).resolves.toBeUndefined();
+      await expect(checkSchemaMatchesMigrations(paths)).resolves.toEqual([]);
     });
   });
 });

@@ -157,6 +157,38 @@ describe('npm run db:migrate', () => {
     expect(leaks(r, wrong)).toBe(false);
   });
 
+  it.each([['0'], ['-1'], ['soon'], ['2147484']])('rejects --lock-timeout %s with the usage, exit status 2', async (value) => {
+    const r = await npmRun('db:migrate', [`--lock-timeout=${value}`], { DATABASE_URL: t.url });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--lock-timeout must be a number of seconds from 0.001 to 2147483, not "${value}"`);
+    expect(r.stderr).toContain('usage: npm run db:migrate');
+  });
+
+  it('explains a literal % in the password instead of failing with a stack', async () => {
+    const r = await npmRun('db:migrate', [], { DATABASE_URL: 'postgres://app:50%off@localhost/app' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('write a literal % in the user name or password as %25');
+    expect(r.stderr).not.toContain('URIError');
+    expect(leaks(r, '50%off')).toBe(false);
+  });
+
+  it('names an unreadable certificate file instead of failing with a stack', async () => {
+    const server = sharedServer();
+    const r = await npmRun('db:migrate', [], {
+      DATABASE_URL: `postgres://postgres:${server.password}@${server.host}:${server.port}/postgres?sslmode=verify-full&sslrootcert=/nonexistent/root.crt`,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/a file named in DATABASE_URL cannot be read \(.*\/nonexistent\/root\.crt.*\): check sslrootcert/);
+    expect(leaks(r, server.password)).toBe(false);
+  });
+
+  it('keeps messages intact when the password is a common word', async () => {
+    const server = sharedServer();
+    const r = await npmRun('db:migrate', [], { DATABASE_URL: `postgres://postgres:postgres@${server.host}:${server.port}/postgres` });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot connect to PostgreSQL at postgres://postgres@${server.host}:${server.port}/postgres (from DATABASE_URL): password authentication failed for user "postgres"`);
+  });
+
   it('rejects an unknown flag with the usage', async () => {
     const r = await npmRun('db:migrate', ['--dryrun'], { DATABASE_URL: t.url });
     expect(r.code).toBe(2);
@@ -213,8 +245,11 @@ describe('the migration runner', () => {
 
   it('refuses when an applied migration was removed, naming it', async () => {
     await migrate(t.client, readMigrations(copy.dir));
+    const before = await catalogFingerprint(t.client);
     copy.remove('0002_updated_at_triggers');
     const error = await migrate(t.client, readMigrations(copy.dir)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MigrationError);
+    expect(await catalogFingerprint(t.client)).toBe(before);
     expect((error as Error).message).toContain(
       '0002_updated_at_triggers.sql was applied to this database but is no longer among the migration files',
     );
@@ -241,6 +276,53 @@ describe('the migration runner', () => {
     copy.add('9001_misdated', 'CREATE TABLE lessons (id uuid PRIMARY KEY);', oldest + 1);
     const newest = MIGRATIONS[MIGRATIONS.length - 1].name;
     expect(() => readMigrations(copy.dir)).toThrow(`9001_misdated is not newer than ${newest}`);
+  });
+
+  it('rolls a migration back when a statement waits longer than the DDL lock timeout for a busy table', async () => {
+    await migrate(t.client, readMigrations(copy.dir));
+    copy.add('9001_add_column', 'ALTER TABLE feature_flags ADD COLUMN owner text;');
+    const busy = new Client({ connectionString: t.url });
+    await busy.connect();
+    try {
+      await busy.query('BEGIN');
+      await busy.query('SELECT * FROM feature_flags'); // a long transaction that read the table
+      const error = await migrate(t.client, readMigrations(copy.dir), { ddlLockTimeoutSeconds: 0.2 }).catch((e: unknown) => e);
+      expect((error as Error).message).toContain('9001_add_column.sql failed at statement 1 of 1 (line 1): canceling statement due to lock timeout');
+      expect((error as Error).message).toContain('It waited over 0.2 s for a lock that another session holds');
+    } finally {
+      await busy.end();
+    }
+    const column = await t.client.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'feature_flags' AND column_name = 'owner'`);
+    expect(column.rowCount).toBe(0);
+    expect((await migrate(t.client, readMigrations(copy.dir))).appliedNow.map((m) => m.name)).toEqual(['9001_add_column']);
+  });
+
+  it('says the connection was lost, not that the statement failed, when the server ends the session', async () => {
+    await migrate(t.client, readMigrations(copy.dir));
+    copy.add('9001_slow', 'CREATE TABLE lessons (id uuid PRIMARY KEY);\n--> statement-breakpoint\nSELECT pg_sleep(30);');
+    const runner = new Client({ connectionString: t.url, application_name: 'doomed-runner' });
+    runner.on('error', () => undefined);
+    await runner.connect();
+    const running = migrate(runner, readMigrations(copy.dir)).catch((e: unknown) => e);
+    for (let i = 0; i < 100; i++) {
+      const { rowCount } = await t.client.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'doomed-runner' AND query LIKE 'SELECT pg_sleep%'`,
+      );
+      if (rowCount) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const error = await running;
+    await runner.end().catch(() => undefined);
+    expect(error).toBeInstanceOf(MigrationError);
+    expect((error as Error).message).toMatch(/lost the connection to the server while applying \S*9001_slow\.sql .*nothing of 9001_slow was committed/);
+    expect(await t.client.query(`SELECT to_regclass('public.lessons') AS t`)).toMatchObject({ rows: [{ t: null }] });
+  });
+
+  it("does not let one migration's session settings leak into the next", async () => {
+    copy.add('9001_sets_search_path', "SET search_path = nowhere;\n--> statement-breakpoint\nSELECT 1;");
+    copy.add('9002_creates_a_table', 'CREATE TABLE leak_probe (id int);');
+    await migrate(t.client, readMigrations(copy.dir));
+    expect(await t.client.query(`SELECT to_regclass('public.leak_probe') IS NOT NULL AS ok`)).toMatchObject({ rows: [{ ok: true }] });
   });
 
   it('applies only what is pending after a partial run', async () => {

@@ -116,6 +116,7 @@ describe('CHECK constraints', () => {
     ['audio_processing_results', 5, 'confidence_score', [0, 1], [-0.01, 1.01]],
     ['pronunciation_feedback', 6, 'overall_score', [0, 100], [-0.01, 100.01]],
     ['pronunciation_feedback', 6, 'confidence_level', [0, 1], [1.5]],
+    ['user_progress', 7, 'skill_area', ['pronunciation', 'fluency', 'rhythm', 'intonation'], ['grammar', 'Fluency']],
     ['user_progress', 7, 'current_level', [0, 100], [-1, 100.5]],
     ['user_progress', 7, 'target_level', [0, 100], [101]],
     ['user_progress', 7, 'average_session_score', [0, 100], [-5]],

@@ -1,4 +1,4 @@
-import { documentSearchQuery, findDocumentsByTitle, searchDocuments } from '../schema/document-search';
+import { documentSearchQuery, documentTitleQuery, findDocumentsByTitle, searchDocuments } from '../schema/document-search';
 import { demoId } from '../schema/seeds/demo';
 import { freshDatabase, type TestDatabase } from './helpers/db';
 
@@ -30,6 +30,13 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
+/** The planner's plan for a query as the app builds it, as JSON text. */
+async function planOf(query: { toSQL(): { sql: string; params: unknown[] } }): Promise<string> {
+  const { sql, params } = query.toSQL();
+  const { rows } = await t.client.query(`EXPLAIN (FORMAT JSON) ${sql}`, params);
+  return JSON.stringify(rows[0]['QUERY PLAN']);
+}
+
 describe('searchDocuments', () => {
   it("finds the user's own and public documents, never others' private or soft-deleted ones", async () => {
     const results = await searchDocuments(t.db, { userId: ALICE, query: 'vowel' });
@@ -60,9 +67,7 @@ describe('searchDocuments', () => {
   });
 
   it('is served by the GIN index on the weighted search vector', async () => {
-    const { sql, params } = documentSearchQuery(t.db, { userId: ALICE, query: 'vowel' }).toSQL();
-    const { rows } = await t.client.query(`EXPLAIN (FORMAT JSON) ${sql}`, params);
-    const plan = JSON.stringify(rows[0]['QUERY PLAN']);
+    const plan = await planOf(documentSearchQuery(t.db, { userId: ALICE, query: 'vowel' }));
     expect(plan).toContain('"Index Name":"idx_documents_search_vector"');
     expect(plan).not.toContain('"Node Type":"Seq Scan"');
   });
@@ -73,20 +78,14 @@ describe('findDocumentsByTitle', () => {
     const matches = await findDocumentsByTitle(t.db, { userId: ALICE, query: 'pronounciation' });
     expect(matches.map((m) => m.id)).toEqual([doc(8)]);
     expect(matches[0].similarity).toBeGreaterThan(0.5);
-    expect((await findDocumentsByTitle(t.db, { userId: ALICE, query: 'vowle' })).map((m) => m.id)).not.toContain(doc(4));
+    // "vowl" is close to "vowel" in four titles: Alice's, Bob's private and public ones, a deleted one of Alice's.
+    const vowel = (await findDocumentsByTitle(t.db, { userId: ALICE, query: 'vowl' })).map((m) => m.id);
+    expect(vowel.sort()).toEqual([doc(1), doc(5)].sort());
   });
 
-  it('uses the trigram index', async () => {
-    await t.client.query('BEGIN');
-    try {
-      // Planner statistics on 5,000 rows may still favour a scan for this one; prove the index can serve it.
-      await t.client.query('SET LOCAL enable_seqscan = off');
-      const { rows } = await t.client.query(
-        `EXPLAIN (FORMAT JSON) SELECT id FROM documents WHERE 'pronounciation' <% title AND deleted_at IS NULL`,
-      );
-      expect(JSON.stringify(rows[0]['QUERY PLAN'])).toContain('"Index Name":"idx_documents_title_trgm"');
-    } finally {
-      await t.client.query('ROLLBACK');
-    }
+  it('is served by the trigram index', async () => {
+    const plan = await planOf(documentTitleQuery(t.db, { userId: ALICE, query: 'pronounciation' }));
+    expect(plan).toContain('"Index Name":"idx_documents_title_trgm"');
+    expect(plan).not.toContain('"Node Type":"Seq Scan"');
   });
 });

@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import { eq } from 'drizzle-orm';
 import { getTableName } from 'drizzle-orm';
 import { readMigrations } from '../db/migration-files';
@@ -6,6 +7,7 @@ import { aiProviderEnum, aiProviders, featureFlags, systemSettings, users } from
 import { DEMO_USER_ID } from '../schema/seeds/demo';
 import { AUDIO_RETENTION_DAYS } from '../schema/seeds/reference';
 import { freshDatabase, npmRun, tableContents, type TestDatabase } from './helpers/db';
+import { sharedServer } from './helpers/shared-server';
 
 const referenceTables = REFERENCE_SEEDS.map((s) => getTableName(s.table));
 const demoTables = DEMO_SEEDS.map((s) => getTableName(s.table));
@@ -110,6 +112,23 @@ describe('npm run db:seed', () => {
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('0 row(s) inserted');
     expect(await snapshot(t, [...referenceTables, ...demoTables])).toEqual(contents);
+  });
+});
+
+describe('npm run db:studio', () => {
+  it('exits non-zero when studio cannot start', async () => {
+    const t = await freshDatabase({ migrated: true });
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    try {
+      const r = await npmRun('db:studio', ['--port', String((busy.address() as net.AddressInfo).port)], { DATABASE_URL: t.url });
+      expect(r.code).not.toBe(0);
+      expect(`${r.stdout}${r.stderr}`).toContain('EADDRINUSE');
+      expect(`${r.stdout}${r.stderr}`).not.toContain(sharedServer().password);
+    } finally {
+      busy.close();
+      await t.close();
+    }
   });
 });
 
