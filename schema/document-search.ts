@@ -76,13 +76,9 @@ export interface TitleMatch {
   similarity: number;
 }
 
-/**
- * Typo-tolerant title lookup ("pronounciation" finds "Pronunciation"), served by the trigram
- * index idx_documents_title_trgm. Same visibility rules as searchDocuments.
- */
-export async function findDocumentsByTitle(db: Database, options: DocumentSearchOptions): Promise<TitleMatch[]> {
+/** The query behind findDocumentsByTitle, unexecuted, for EXPLAIN. */
+export function documentTitleQuery(db: Database, options: DocumentSearchOptions) {
   const limit = clampLimit(options.limit);
-  if (options.query.trim() === '') return [];
   const similarity = sql<number>`word_similarity(${options.query}, ${documents.title})`.mapWith(Number);
   return db
     .select({ id: documents.id, title: documents.title, similarity })
@@ -96,4 +92,13 @@ export async function findDocumentsByTitle(db: Database, options: DocumentSearch
     )
     .orderBy(desc(similarity), documents.id)
     .limit(limit);
+}
+
+/**
+ * Typo-tolerant title lookup ("pronounciation" finds "Pronunciation"), served by the trigram
+ * index idx_documents_title_trgm. Same visibility rules as searchDocuments.
+ */
+export async function findDocumentsByTitle(db: Database, options: DocumentSearchOptions): Promise<TitleMatch[]> {
+  if (options.query.trim() === '') return [];
+  return documentTitleQuery(db, options);
 }
