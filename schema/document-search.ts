@@ -1,4 +1,5 @@
-import { and, desc, eq, isNull, or, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
+import { unionAll } from 'drizzle-orm/pg-core';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { documents, SEARCH_CONFIG } from './documents';
 
@@ -33,30 +34,39 @@ function clampLimit(limit: number | undefined): number {
 
 type Database = NodePgDatabase<Record<string, unknown>>;
 
-/** The query behind searchDocuments, unexecuted: `.toSQL()` gives the exact SQL, for EXPLAIN. */
+/**
+ * The query behind searchDocuments, unexecuted: `.toSQL()` gives the exact SQL, for EXPLAIN.
+ *
+ * Two branches, each served by its own partial index, then merged: the user's own matches
+ * (idx_documents_owner_search) and other users' public matches (idx_documents_public_search).
+ * One query with `user_id = $1 OR is_public` would have to visit every document that contains the
+ * words and throw most of them away; at a million documents, a common word made that 0.4 s.
+ */
 export function documentSearchQuery(db: Database, options: DocumentSearchOptions) {
   const limit = clampLimit(options.limit);
   const tsquery = sql`websearch_to_tsquery(${SEARCH_CONFIG}::regconfig, ${options.query})`;
-  const rank = sql<number>`ts_rank(${documents.searchVector}, ${tsquery})`.mapWith(Number);
-  return db
-    .select({
-      id: documents.id,
-      userId: documents.userId,
-      title: documents.title,
-      description: documents.description,
-      isPublic: documents.isPublic,
-      createdAt: documents.createdAt,
-      rank,
-    })
-    .from(documents)
-    .where(
-      and(
-        sql`${documents.searchVector} @@ ${tsquery}`,
-        isNull(documents.deletedAt),
-        or(eq(documents.userId, options.userId), eq(documents.isPublic, true)),
-      ),
-    )
-    .orderBy(desc(rank), desc(documents.createdAt), documents.id)
+  const branch = (visible: SQL) => {
+    const rank = sql<number>`ts_rank(${documents.searchVector}, ${tsquery})`.mapWith(Number).as('rank');
+    return db
+      .select({
+        id: documents.id,
+        userId: documents.userId,
+        title: documents.title,
+        description: documents.description,
+        isPublic: documents.isPublic,
+        createdAt: documents.createdAt,
+        rank,
+      })
+      .from(documents)
+      .where(and(visible, isNull(documents.deletedAt), sql`${documents.searchVector} @@ ${tsquery}`))
+      .orderBy(desc(sql`rank`), desc(documents.createdAt), documents.id)
+      .limit(limit);
+  };
+  return unionAll(
+    branch(eq(documents.userId, options.userId)),
+    branch(and(eq(documents.isPublic, true), ne(documents.userId, options.userId)) as SQL),
+  )
+    .orderBy(sql`rank DESC, created_at DESC, id`)
     .limit(limit);
 }
 

@@ -69,7 +69,12 @@ export const documents = pgTable(
     index('idx_documents_status').on(t.status),
     index('idx_documents_created_at').on(t.createdAt),
     index('idx_documents_content_hash').on(t.contentHash),
-    index('idx_documents_search_vector').using('gin', t.searchVector).where(sql`deleted_at IS NULL`),
+    // Ranked search reads a user's own matches and public matches separately (see
+    // document-search.ts): each index holds only the rows its branch can return, so a common word
+    // does not make the search visit every other user's private documents. btree_gin lets the
+    // first one key on user_id as well.
+    index('idx_documents_owner_search').using('gin', t.userId, t.searchVector).where(sql`deleted_at IS NULL`),
+    index('idx_documents_public_search').using('gin', t.searchVector).where(sql`is_public AND deleted_at IS NULL`),
     index('idx_documents_title_trgm').using('gin', t.title.op('gin_trgm_ops')).where(sql`deleted_at IS NULL`),
   ],
 );

@@ -66,10 +66,19 @@ describe('searchDocuments', () => {
     await expect(searchDocuments(t.db, { userId: BOB, query: 'lorem', limit: 0 })).rejects.toThrow('limit must be a positive integer');
   });
 
-  it('is served by the GIN index on the weighted search vector', async () => {
+  it("reads public matches from the public index, never scanning other users' documents", async () => {
     const plan = await planOf(documentSearchQuery(t.db, { userId: ALICE, query: 'vowel' }));
-    expect(plan).toContain('"Index Name":"idx_documents_search_vector"');
+    expect(plan).toContain('"Index Name":"idx_documents_public_search"');
     expect(plan).not.toContain('"Node Type":"Seq Scan"');
+  });
+
+  it("reads a prolific user's own matches from the (user_id, search_vector) index", async () => {
+    // Bob owns 5,000 documents; only one of his contains "vowel".
+    const plan = await planOf(documentSearchQuery(t.db, { userId: BOB, query: 'vowel' }));
+    expect(plan).toContain('"Index Name":"idx_documents_owner_search"');
+    expect(plan).not.toContain('"Node Type":"Seq Scan"');
+    const results = await searchDocuments(t.db, { userId: BOB, query: 'vowel' });
+    expect(results.map((r) => r.id).sort()).toEqual([doc(4), doc(5)].sort());
   });
 });
 
