@@ -70,10 +70,7 @@ export function documentSearchQuery(db: Database, options: DocumentSearchOptions
     .limit(limit);
 }
 
-/**
- * Ranked full-text search over a user's own documents and public ones, never soft-deleted ones.
- * Served by the partial GIN index on `search_vector` (idx_documents_search_vector).
- */
+/** Ranked full-text search over a user's own documents and public ones, never soft-deleted ones. */
 export async function searchDocuments(db: Database, options: DocumentSearchOptions): Promise<DocumentSearchResult[]> {
   if (options.query.trim() === '') return [];
   return documentSearchQuery(db, options);
