@@ -1,7 +1,6 @@
-import { and, desc, eq, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
-import { unionAll } from 'drizzle-orm/pg-core';
+import { and, desc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { documents, SEARCH_CONFIG } from './documents';
+import { documents, headWords, SEARCH_CONFIG } from './documents';
 
 export interface DocumentSearchOptions {
   /** The searching user: their own documents and every public one are searched. */
@@ -35,45 +34,82 @@ function clampLimit(limit: number | undefined): number {
 type Database = NodePgDatabase<Record<string, unknown>>;
 
 /**
- * The query behind searchDocuments, unexecuted: `.toSQL()` gives the exact SQL, for EXPLAIN.
- *
- * Two branches, each served by its own partial index, then merged: the user's own matches
- * (idx_documents_owner_search) and other users' public matches (idx_documents_public_search).
- * One query with `user_id = $1 OR is_public` would have to visit every document that contains the
- * words and throw most of them away; at a million documents, a common word made that 0.4 s.
+ * The highest ts_rank a document can have when every query word it contains is in its content
+ * (weight C = 0.2 in ts_rank's default weights), for a single-word or `or` query. In ts_rank's
+ * calc_rank_or, each word adds at most the weight of its first occurrence, and the vector lists
+ * title, then description, then content. Any match in the title or description ranks above it.
  */
-export function documentSearchQuery(db: Database, options: DocumentSearchOptions) {
+const CONTENT_ONLY_RANK_CEILING = 0.2;
+
+/**
+ * The SQL behind searchDocuments, for EXPLAIN as well. The user's own matches
+ * (idx_documents_owner_search) and other users' public matches are read separately and merged:
+ * one `user_id = $1 OR is_public` query would visit every document containing the words.
+ *
+ * Public matches of a common word are many (1 in 8 documents), and each must be fetched to be
+ * ranked. For single-word and `or` queries, the first pass ranks only the public documents that
+ * match in their title or description (idx_documents_public_head_search). If that yields a full
+ * page, all ranked above CONTENT_ONLY_RANK_CEILING, no content-only match can enter the page, and
+ * the result is exact. Otherwise, and for AND and phrase queries (whose matches are few), every
+ * public match is ranked (idx_documents_public_search). The gates are one-time filters: the
+ * branch not taken is never run.
+ */
+export function documentSearchSql(options: DocumentSearchOptions): SQL {
   const limit = clampLimit(options.limit);
   const tsquery = sql`websearch_to_tsquery(${SEARCH_CONFIG}::regconfig, ${options.query})`;
-  const branch = (visible: SQL) => {
-    const rank = sql<number>`ts_rank(${documents.searchVector}, ${tsquery})`.mapWith(Number).as('rank');
-    return db
-      .select({
-        id: documents.id,
-        userId: documents.userId,
-        title: documents.title,
-        description: documents.description,
-        isPublic: documents.isPublic,
-        createdAt: documents.createdAt,
-        rank,
-      })
-      .from(documents)
-      .where(and(visible, isNull(documents.deletedAt), sql`${documents.searchVector} @@ ${tsquery}`))
-      .orderBy(desc(sql`rank`), desc(documents.createdAt), documents.id)
-      .limit(limit);
-  };
-  return unionAll(
-    branch(eq(documents.userId, options.userId)),
-    branch(and(eq(documents.isPublic, true), ne(documents.userId, options.userId)) as SQL),
+  const d = documents;
+  const columns = sql`${d.id} AS id, ${d.userId} AS user_id, ${d.title} AS title, ${d.description} AS description,
+    ${d.isPublic} AS is_public, ${d.createdAt} AS created_at, ts_rank(${d.searchVector}, ${tsquery}) AS rank`;
+  const order = sql`ORDER BY rank DESC, created_at DESC, id LIMIT ${limit}`;
+  const othersPublic = sql`${d.isPublic} AND ${d.deletedAt} IS NULL AND ${d.userId} <> ${options.userId}`;
+  // ts_rank uses calc_rank_or unless the query's root is AND or a phrase; websearch_to_tsquery
+  // writes no parentheses, and | binds loosest. Quoted lexemes are removed before looking.
+  const orRooted = sql`(SELECT t NOT LIKE '%(%' AND (t LIKE '%|%' OR (t NOT LIKE '%&%' AND t NOT LIKE '%<%'))
+    FROM (SELECT regexp_replace((${tsquery})::text, '''([^'']|'''')*''', '', 'g') AS t) q)`;
+  return sql`WITH own AS (
+    SELECT ${columns} FROM ${d}
+     WHERE ${d.userId} = ${options.userId} AND ${d.deletedAt} IS NULL AND ${d.searchVector} @@ ${tsquery}
+     ${order}
+  ), head AS (
+    SELECT ${columns} FROM ${d}
+     WHERE ${orRooted} AND ${othersPublic} AND ${headWords} @@ ${tsquery}
+     ${order}
+  ), head_decides AS (
+    SELECT count(*) = ${limit} AND min(rank) > ${CONTENT_ONLY_RANK_CEILING} + 1e-6 AS yes FROM head
+  ), public AS (
+    SELECT * FROM head WHERE (SELECT yes FROM head_decides)
+    UNION ALL
+    (SELECT ${columns} FROM ${d}
+      WHERE NOT (SELECT yes FROM head_decides) AND ${othersPublic} AND ${d.searchVector} @@ ${tsquery}
+      ${order})
   )
-    .orderBy(sql`rank DESC, created_at DESC, id`)
-    .limit(limit);
+  SELECT * FROM own UNION ALL SELECT * FROM public ${order}`;
+}
+
+interface SearchRow extends Record<string, unknown> {
+  id: string;
+  user_id: string;
+  title: string;
+  description: string | null;
+  is_public: boolean;
+  created_at: Date | string;
+  rank: number;
 }
 
 /** Ranked full-text search over a user's own documents and public ones, never soft-deleted ones. */
 export async function searchDocuments(db: Database, options: DocumentSearchOptions): Promise<DocumentSearchResult[]> {
+  const query = documentSearchSql(options);
   if (options.query.trim() === '') return [];
-  return documentSearchQuery(db, options);
+  const { rows } = await db.execute<SearchRow>(query);
+  return rows.map((r) => ({
+    id: r.id,
+    userId: r.user_id,
+    title: r.title,
+    description: r.description,
+    isPublic: r.is_public,
+    createdAt: new Date(r.created_at),
+    rank: Number(r.rank),
+  }));
 }
 
 export interface TitleMatch {

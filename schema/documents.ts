@@ -24,6 +24,12 @@ const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 export const SEARCH_CONFIG = 'english';
 const searchConfig = sql.raw(`'${SEARCH_CONFIG}'::regconfig`);
 
+/**
+ * The words of a document's title and description, for the search's first pass over public
+ * documents (see document-search.ts). Shared by the index and the query so that they match.
+ */
+export const headWords = sql`to_tsvector(${searchConfig}, coalesce(title, '') || ' ' || coalesce(description, ''))`;
+
 export const documents = pgTable(
   'documents',
   {
@@ -75,6 +81,7 @@ export const documents = pgTable(
     // first one key on user_id as well.
     index('idx_documents_owner_search').using('gin', t.userId, t.searchVector).where(sql`deleted_at IS NULL`),
     index('idx_documents_public_search').using('gin', t.searchVector).where(sql`is_public AND deleted_at IS NULL`),
+    index('idx_documents_public_head_search').using('gin', headWords).where(sql`is_public AND deleted_at IS NULL`),
     index('idx_documents_title_trgm').using('gin', t.title.op('gin_trgm_ops')).where(sql`deleted_at IS NULL`),
   ],
 );

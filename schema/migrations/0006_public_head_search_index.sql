@@ -1,0 +1,1 @@
+CREATE INDEX "idx_documents_public_head_search" ON "documents" USING gin (to_tsvector('english'::regconfig, coalesce(title, '') || ' ' || coalesce(description, ''))) WHERE is_public AND deleted_at IS NULL;
