@@ -1,0 +1,251 @@
+/**
+ * Ranked document search over a large corpus: latency of searchDocuments() as the app calls it.
+ *
+ *   npm run bench:search [-- --docs 1000000 --users 10000 --public 0.1 --queries 3000] [--hold]
+ *
+ * --hold keeps the server running afterwards and prints its URL, for EXPLAIN; Ctrl-C stops it.
+ *
+ * Builds a throwaway PostgreSQL 15 with the migrated schema and a deterministic corpus, then runs
+ * a query mix through searchDocuments() (a user's own plus public documents, top 20) and prints
+ * latency percentiles, plus the named worst cases, as a Markdown table.
+ *
+ * The corpus: documents of ~150 words, ~6-word titles, ~15-word descriptions. Word ranks follow
+ * Zipf's law over a 50,000-word vocabulary; the top ranks are PostgreSQL's English stop words, as
+ * in real English text, so the most common content word is in about one document in eight.
+ * Content words are generated pseudo-words (the same every run: a seeded generator).
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { Client } from 'pg';
+import { readMigrations } from '../db/migration-files';
+import { migrate } from '../db/migrator';
+import * as schema from '../schema';
+import { searchDocuments } from '../schema/document-search';
+import { createDatabase, PG_BIN, startPostgres } from '../tests/helpers/postgres';
+
+const { values } = parseArgs({
+  options: {
+    docs: { type: 'string', default: '1000000' },
+    users: { type: 'string', default: '10000' },
+    public: { type: 'string', default: '0.1' },
+    queries: { type: 'string', default: '3000' },
+    hold: { type: 'boolean', default: false },
+  },
+});
+const DOCS = Number(values.docs);
+const USERS = Number(values.users);
+const PUBLIC_SHARE = Number(values.public);
+const QUERIES = Number(values.queries);
+const VOCABULARY = 50_000;
+const BATCH = 500;
+
+/** Settings for a server with a few GiB for PostgreSQL; durability is off only to load faster. */
+const SETTINGS = {
+  shared_buffers: '2GB',
+  effective_cache_size: '8GB',
+  work_mem: '32MB',
+  maintenance_work_mem: '1GB',
+  random_page_cost: '1.1',
+  max_wal_size: '8GB',
+  max_parallel_workers_per_gather: '2',
+};
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SYLLABLES = ['ka', 'lo', 'mi', 'ren', 'sa', 'tor', 'vi', 'del', 'pra', 'nu', 'ges', 'fo', 'li', 'mar', 'ton', 'bel', 'cru', 'dan', 'shi', 'wex'];
+
+function vocabulary(stopWords: string[]): string[] {
+  const words = [...stopWords];
+  const seen = new Set(words);
+  const random = mulberry32(7);
+  while (words.length < VOCABULARY) {
+    const n = 2 + Math.floor(random() * 3);
+    let w = '';
+    for (let i = 0; i < n; i++) w += SYLLABLES[Math.floor(random() * SYLLABLES.length)];
+    if (!seen.has(w)) {
+      seen.add(w);
+      words.push(w);
+    }
+  }
+  return words;
+}
+
+/** Samples Zipf ranks (s = 1) by binary search over the cumulative distribution. */
+function zipfSampler(n: number, random: () => number): () => number {
+  const cumulative = new Float64Array(n);
+  let sum = 0;
+  for (let r = 0; r < n; r++) cumulative[r] = sum += 1 / (r + 1);
+  return () => {
+    const x = random() * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid] < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+const userId = (n: number) => `00000000-0000-4000-b000-${n.toString(16).padStart(12, '0')}`;
+
+async function load(url: string, words: string[]): Promise<void> {
+  const setup = new Client({ connectionString: url });
+  await setup.connect();
+  // Load without the secondary indexes of documents and rebuild them after: much faster.
+  const indexes = (
+    await setup.query<{ name: string; def: string }>(
+      `SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE tablename = 'documents' AND indexname <> 'documents_pkey'`,
+    )
+  ).rows;
+  for (const i of indexes) await setup.query(`DROP INDEX "${i.name}"`);
+  await setup.query(
+    `INSERT INTO users (id, email, name) SELECT ('00000000-0000-4000-b000-' || lpad(to_hex(g), 12, '0'))::uuid, 'user' || g || '@example.com', 'User ' || g FROM generate_series(0, $1 - 1) g`,
+    [USERS],
+  );
+  const loaders = 2;
+  await Promise.all(
+    Array.from({ length: loaders }, async (_unused, worker) => {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      const random = mulberry32(1000 + worker);
+      const rank = zipfSampler(VOCABULARY, random);
+      const text = (n: number) => Array.from({ length: n }, () => words[rank()]).join(' ');
+      for (let start = worker * BATCH; start < DOCS; start += loaders * BATCH) {
+        const count = Math.min(BATCH, DOCS - start);
+        const rows: unknown[][] = [[], [], [], [], [], []];
+        for (let i = 0; i < count; i++) {
+          const n = start + i;
+          rows[0].push(userId(n % USERS));
+          rows[1].push(text(4 + Math.floor(random() * 5)));
+          rows[2].push(text(10 + Math.floor(random() * 10)));
+          rows[3].push(text(120 + Math.floor(random() * 60)));
+          rows[4].push(random() < PUBLIC_SHARE);
+          rows[5].push(random() < 0.02 ? new Date() : null);
+        }
+        await client.query(
+          `INSERT INTO documents (user_id, title, description, content, is_public, deleted_at, status)
+           SELECT *, 'READY' FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::timestamptz[])`,
+          rows,
+        );
+      }
+      await client.end();
+    }),
+  );
+  // Two at a time, the largest first.
+  const queue = [...indexes].sort((a, b) => Number(/gin/.test(b.def)) - Number(/gin/.test(a.def)));
+  await Promise.all(
+    Array.from({ length: 2 }, async () => {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      for (let i = queue.shift(); i; i = queue.shift()) await client.query(i.def);
+      await client.end();
+    }),
+  );
+  await setup.query('VACUUM ANALYZE');
+  await setup.end();
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function main(): Promise<void> {
+  const shareDir = execFileSync(path.join(PG_BIN, 'pg_config'), ['--sharedir'], { encoding: 'utf8' }).trim();
+  const stopWords = fs.readFileSync(path.join(shareDir, 'tsearch_data', 'english.stop'), 'utf8').split('\n').filter(Boolean);
+  const words = vocabulary(stopWords);
+  const server = await startPostgres({ settings: SETTINGS });
+  try {
+    const url = await createDatabase(server, 'search');
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    await migrate(client, readMigrations());
+    let started = Date.now();
+    await load(url, words);
+    const loadSeconds = (Date.now() - started) / 1000;
+    const db = drizzle(client, { schema });
+
+    const random = mulberry32(42);
+    // Users search for content words, the common ones more often.
+    const contentRank = zipfSampler(VOCABULARY - stopWords.length, random);
+    const term = () => words[stopWords.length + contentRank()];
+    const shapes: [string, () => string][] = [
+      ['one word', () => term()],
+      ['two words', () => `${term()} ${term()}`],
+      ['either word', () => `${term()} or ${term()}`],
+      ['phrase', () => `"${term()} ${term()}"`],
+    ];
+    const timed = async (query: string, user: string) => {
+      const t0 = process.hrtime.bigint();
+      const results = await searchDocuments(db, { userId: user, query });
+      return { ms: Number(process.hrtime.bigint() - t0) / 1e6, count: results.length };
+    };
+    for (let i = 0; i < 200; i++) await timed(shapes[i % shapes.length][1](), userId(Math.floor(random() * USERS)));
+
+    const samples: number[] = [];
+    const byShape = new Map<string, number[]>();
+    let returned = 0;
+    for (let i = 0; i < QUERIES; i++) {
+      const [shape, make] = shapes[Math.floor(random() * 10) < 6 ? 0 : 1 + (i % 3)];
+      const r = await timed(make(), userId(Math.floor(random() * USERS)));
+      samples.push(r.ms);
+      byShape.set(shape, [...(byShape.get(shape) ?? []), r.ms]);
+      returned += r.count;
+    }
+    const common = words[stopWords.length];
+    const second = words[stopWords.length + 1];
+    const worst: [string, string][] = [
+      ['the most common content word', common],
+      ['the two most common, either', `${common} or ${second}`],
+      ['the two most common, both', `${common} ${second}`],
+      ['a word in no document', 'zzzxqy'],
+    ];
+    const { rows } = await client.query(`SELECT count(*) FILTER (WHERE is_public) AS public, count(*) AS all FROM documents WHERE search_vector @@ plainto_tsquery('english', $1)`, [common]);
+
+    const sorted = [...samples].sort((a, b) => a - b);
+    const cpus = os.cpus();
+    console.log(`${DOCS.toLocaleString('en')} documents, ${USERS.toLocaleString('en')} users, ${PUBLIC_SHARE * 100}% public; loaded and indexed in ${loadSeconds.toFixed(0)} s`);
+    console.log(`${cpus.length} x ${cpus[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; server settings: ${Object.entries(SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    console.log(`"${common}" is in ${rows[0].all} documents (${rows[0].public} public)\n`);
+    console.log(`| ${QUERIES} queries (60% one word) | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|`);
+    const line = (name: string, s: number[]) => {
+      const x = [...s].sort((a, b) => a - b);
+      console.log(`| ${name} | ${percentile(x, 50).toFixed(1)} | ${percentile(x, 95).toFixed(1)} | ${percentile(x, 99).toFixed(1)} | ${x[x.length - 1].toFixed(1)} |`);
+    };
+    line('all', sorted);
+    for (const [shape, s] of byShape) line(shape, s);
+    console.log(`\nmean results per query: ${(returned / QUERIES).toFixed(1)}\n`);
+    console.log('| worst case (a user with no matching documents of their own) | ms, best of 3 | results |\n|---|---|---|');
+    for (const [name, query] of worst) {
+      const runs = [];
+      for (let i = 0; i < 3; i++) runs.push(await timed(query, userId(USERS - 1)));
+      console.log(`| ${name}: \`${query}\` | ${Math.min(...runs.map((r) => r.ms)).toFixed(1)} | ${runs[0].count} |`);
+    }
+    await client.end();
+    if (values.hold) {
+      console.error(`\nholding the server: psql ${url}  (Ctrl-C stops it)`);
+      await new Promise((resolve) => process.once('SIGINT', resolve));
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
