@@ -35,9 +35,9 @@ type Database = NodePgDatabase<Record<string, unknown>>;
 
 /**
  * The highest ts_rank a document can have when every query word it contains is in its content
- * (weight C = 0.2 in ts_rank's default weights), for a single-word or `or` query. In ts_rank's
- * calc_rank_or, each word adds at most the weight of its first occurrence, and the vector lists
- * title, then description, then content. Any match in the title or description ranks above it.
+ * (weight C = 0.2 in ts_rank's default weights), for a query of words joined by `or` only. In
+ * ts_rank's calc_rank_or, each word adds at most the weight of its first occurrence, divided by
+ * the number of words, and the vector lists title, then description, then content.
  */
 const CONTENT_ONLY_RANK_CEILING = 0.2;
 
@@ -47,12 +47,14 @@ const CONTENT_ONLY_RANK_CEILING = 0.2;
  * one `user_id = $1 OR is_public` query would visit every document containing the words.
  *
  * Public matches of a common word are many (1 in 8 documents), and each must be fetched to be
- * ranked. For single-word and `or` queries, the first pass ranks only the public documents that
- * match in their title or description (idx_documents_public_head_search). If that yields a full
- * page, all ranked above CONTENT_ONLY_RANK_CEILING, no content-only match can enter the page, and
- * the result is exact. Otherwise, and for AND and phrase queries (whose matches are few), every
+ * ranked. For queries of plain words joined by `or` (one word included), the first pass ranks
+ * only the public documents with a query word in their title or description
+ * (idx_documents_public_head_search). Every other match has all its query words in its content,
+ * so ranks at most CONTENT_ONLY_RANK_CEILING: if the first pass fills a page ranked above that,
+ * the page is exact. Otherwise, and for any query with AND, a phrase or a negation (whose
+ * title-and-description matches say nothing of where the rest of the rank comes from), every
  * public match is ranked (idx_documents_public_search). The gates are one-time filters: the
- * branch not taken is never run.
+ * branch not taken is never run. tests/search.test.ts compares the result with ranking every match.
  */
 export function documentSearchSql(options: DocumentSearchOptions): SQL {
   const limit = clampLimit(options.limit);
@@ -62,17 +64,16 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
     ${d.isPublic} AS is_public, ${d.createdAt} AS created_at, ts_rank(${d.searchVector}, ${tsquery}) AS rank`;
   const order = sql`ORDER BY rank DESC, created_at DESC, id LIMIT ${limit}`;
   const othersPublic = sql`${d.isPublic} AND ${d.deletedAt} IS NULL AND ${d.userId} <> ${options.userId}`;
-  // ts_rank uses calc_rank_or unless the query's root is AND or a phrase; websearch_to_tsquery
-  // writes no parentheses, and | binds loosest. Quoted lexemes are removed before looking.
-  const orRooted = sql`(SELECT t NOT LIKE '%(%' AND (t LIKE '%|%' OR (t NOT LIKE '%&%' AND t NOT LIKE '%<%'))
-    FROM (SELECT regexp_replace((${tsquery})::text, '''([^'']|'''')*''', '', 'g') AS t) q)`;
+  // Only words and `|`: no &, <-> (phrase), ! (negation) or parentheses in the query's text once
+  // its quoted lexemes are removed.
+  const wordsOrOnly = sql`(SELECT t !~ '[&<!(]' FROM (SELECT regexp_replace((${tsquery})::text, '''([^'']|'''')*''', '', 'g') AS t) q)`;
   return sql`WITH own AS (
     SELECT ${columns} FROM ${d}
      WHERE ${d.userId} = ${options.userId} AND ${d.deletedAt} IS NULL AND ${d.searchVector} @@ ${tsquery}
      ${order}
   ), head AS (
     SELECT ${columns} FROM ${d}
-     WHERE ${orRooted} AND ${othersPublic} AND ${headWords} @@ ${tsquery}
+     WHERE ${wordsOrOnly} AND ${othersPublic} AND ${headWords} @@ ${tsquery}
      ${order}
   ), head_decides AS (
     SELECT count(*) = ${limit} AND min(rank) > ${CONTENT_ONLY_RANK_CEILING} + 1e-6 AS yes FROM head

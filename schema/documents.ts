@@ -26,9 +26,11 @@ const searchConfig = sql.raw(`'${SEARCH_CONFIG}'::regconfig`);
 
 /**
  * The words of a document's title and description, for the search's first pass over public
- * documents (see document-search.ts). Shared by the index and the query so that they match.
+ * documents (see document-search.ts). Each field is parsed on its own, as in search_vector: joined
+ * into one text, "Notes <b" and "loquat> tips" would read as an HTML tag and lose "loquat". Shared
+ * by the index and the query so that they match.
  */
-export const headWords = sql`to_tsvector(${searchConfig}, coalesce(title, '') || ' ' || coalesce(description, ''))`;
+export const headWords = sql`(to_tsvector(${searchConfig}, coalesce(title, '')) || to_tsvector(${searchConfig}, coalesce(description, '')))`;
 
 export const documents = pgTable(
   'documents',

@@ -40,6 +40,13 @@ beforeAll(async () => {
   // documents above, where the two words stand side by side many times, more.
   await q(`INSERT INTO documents (user_id, title, content, is_public)
            SELECT $1, 'Rhythm lorem primer ' || g, 'short', true FROM generate_series(1, 30) g`, [BOB]);
+  // Counterexamples an earlier first pass got wrong. The newest document, X, ranks first, but
+  // its title and description do not match the query the way the other twenty's do.
+  const newest = "now() + interval '1 hour'";
+  await q(`INSERT INTO documents (user_id, title, content, is_public) SELECT $1, 'Quince ' || g, 'x', true FROM generate_series(1, 20) g`, [BOB]);
+  await q(`INSERT INTO documents (user_id, title, content, is_public, created_at) VALUES ($1, 'Kumquat', 'quince', true, ${newest})`, [BOB]);
+  await q(`INSERT INTO documents (user_id, title, description, content, is_public) SELECT $1, 'Pear ' || g, 'loquat', 'x', true FROM generate_series(1, 20) g`, [BOB]);
+  await q(`INSERT INTO documents (user_id, title, description, content, is_public, created_at) VALUES ($1, 'Notes <b', 'loquat> tips', 'x', true, ${newest})`, [BOB]);
   await q('ANALYZE documents');
 });
 afterAll(() => t.close());
@@ -104,6 +111,9 @@ describe('searchDocuments', () => {
 
   it.each([
     ['rhythm'], ['stress'], ['rhythm or tempo3'], ['lorem'], ['ipsum'], ['rhythm lorem'], ['"rhythm drill"'], ['vowel or lorem'], ['-rhythm'], ['tempo3 or zzz'],
+    // A negated, AND-ed or phrased term still counts in the rank while the document's title
+    // does not match the query; and a title and description parsed as one text lose "<b loquat>".
+    ['quince or -kumquat'], ['quince or kumquat medlar'], ['quince or "kumquat medlar"'], ['loquat'],
   ])('returns exactly what ranking every visible match returns: %s', async (query) => {
     for (const userId of [ALICE, BOB]) {
       const got = (await searchDocuments(t.db, { userId, query })).map((r) => ({ id: r.id, rank: r.rank }));

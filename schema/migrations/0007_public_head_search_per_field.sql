@@ -1,0 +1,2 @@
+DROP INDEX "idx_documents_public_head_search";--> statement-breakpoint
+CREATE INDEX "idx_documents_public_head_search" ON "documents" USING gin ((to_tsvector('english'::regconfig, coalesce(title, '')) || to_tsvector('english'::regconfig, coalesce(description, '')))) WHERE is_public AND deleted_at IS NULL;
