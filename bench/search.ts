@@ -11,7 +11,7 @@
  *
  * The corpus: documents of ~150 words, ~6-word titles, ~15-word descriptions. Word ranks follow
  * Zipf's law over a 50,000-word vocabulary; the top ranks are PostgreSQL's English stop words, as
- * in real English text, so the most common content word is in about one document in eight.
+ * in real English text, so the most common content word is in about one document in nine.
  * Content words are generated pseudo-words (the same every run: a seeded generator).
  */
 import { execFileSync } from 'node:child_process';

@@ -46,7 +46,7 @@ const CONTENT_ONLY_RANK_CEILING = 0.2;
  * (idx_documents_owner_search) and other users' public matches are read separately and merged:
  * one `user_id = $1 OR is_public` query would visit every document containing the words.
  *
- * Public matches of a common word are many (1 in 8 documents), and each must be fetched to be
+ * Public matches of a common word are many (1 in 9 documents here), and each must be fetched to be
  * ranked. For queries of plain words joined by `or` (one word included), the first pass ranks
  * only the public documents with a query word in their title or description
  * (idx_documents_public_head_search). Every other match has all its query words in its content,
