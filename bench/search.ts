@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     const client = new Client({ connectionString: url });
     await client.connect();
     await migrate(client, readMigrations());
-    let started = Date.now();
+    const started = Date.now();
     await load(url, words);
     const loadSeconds = (Date.now() - started) / 1000;
     const db = drizzle(client, { schema });
