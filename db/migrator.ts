@@ -63,7 +63,7 @@ async function tableExists(client: Client): Promise<boolean> {
   return rows[0].exists;
 }
 
-/** Creates the table as drizzle does, plus `name`; only ever called under the lock. */
+/** Creates the table as drizzle does, plus `name` and `applied_at`; only ever called under the lock. */
 async function ensureTable(client: Client): Promise<void> {
   if (!(await tableExists(client))) {
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${MIGRATIONS_SCHEMA}"`);
@@ -74,14 +74,9 @@ async function ensureTable(client: Client): Promise<void> {
 
 async function readApplied(client: Client): Promise<AppliedMigration[]> {
   if (!(await tableExists(client))) return [];
-  const hasName = (
-    await client.query(
-      `SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = 'name'`,
-      [MIGRATIONS_SCHEMA, MIGRATIONS_TABLE],
-    )
-  ).rowCount;
+  // to_jsonb reads `name` where we added it and gives NULL in a table drizzle-kit created.
   const { rows } = await client.query<{ id: number; hash: string; created_at: string; name: string | null }>(
-    `SELECT id, hash, created_at, ${hasName ? 'name' : 'NULL AS name'} FROM ${TABLE} ORDER BY created_at, id`,
+    `SELECT id, hash, created_at, to_jsonb(t) ->> 'name' AS name FROM ${TABLE} t ORDER BY created_at, id`,
   );
   return rows.map((r) => ({ id: r.id, hash: r.hash, createdAt: Number(r.created_at), name: r.name }));
 }

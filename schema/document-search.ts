@@ -99,7 +99,7 @@ interface SearchRow extends Record<string, unknown> {
 
 /** Ranked full-text search over a user's own documents and public ones, never soft-deleted ones. */
 export async function searchDocuments(db: Database, options: DocumentSearchOptions): Promise<DocumentSearchResult[]> {
-  const query = documentSearchSql(options);
+  const query = documentSearchSql(options); // first, so that a bad limit is refused even for an empty query
   if (options.query.trim() === '') return [];
   const { rows } = await db.execute<SearchRow>(query);
   return rows.map((r) => ({
