@@ -1,0 +1,324 @@
+import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
+import * as pulumi from '@pulumi/pulumi';
+import { BUCKETS, POSTGRES, REDIS } from './services';
+import { MAX_CONNECTIONS, POSTGRES_MIN_MEMORY_MB, RESERVED_CONNECTIONS } from './postgres-settings';
+
+/**
+ * The stack's configuration: every key, its type, default and what is allowed. This table is the
+ * source of truth; Pulumi.yaml declares the same keys (a test keeps the two equal) so that the
+ * Pulumi CLI type-checks stack files too.
+ */
+
+type Kind = 'string' | 'integer' | 'boolean';
+type ValueOf<K extends Kind> = K extends 'string' ? string : K extends 'integer' ? number : boolean;
+
+interface KeySpec<K extends Kind = Kind> {
+  type: K;
+  default: ValueOf<K>;
+  description: string;
+  /** Returns what is wrong with the value, phrased to follow "must". */
+  check?: (value: ValueOf<K>) => string | undefined;
+}
+
+const spec = <K extends Kind>(s: KeySpec<K>) => s;
+
+const port = (description: string, value: number) =>
+  spec({ type: 'integer', default: value, description, check: (v) => (v >= 1 && v <= 65535 ? undefined : 'be a TCP port, 1 to 65535') });
+
+const memory = (description: string, value: number, min: number) =>
+  spec({ type: 'integer', default: value, description, check: (v) => (v >= min ? undefined : `be at least ${min} (MiB)`) });
+
+const image = (description: string, value: string, major?: number) =>
+  spec({ type: 'string', default: value, description, check: (v) => imageProblem(v, major) });
+
+export const CONFIG_KEYS = {
+  bindAddress: spec({
+    type: 'string',
+    default: '127.0.0.1',
+    description: 'Host address the published ports bind to. 127.0.0.1 keeps every service off the network.',
+    check: (v) => (isIPv4(v) ? undefined : 'be an IPv4 address such as 127.0.0.1'),
+  }),
+  protectData: spec({
+    type: 'boolean',
+    default: true,
+    description: 'Protect the data volumes, so that `pulumi destroy` refuses to run. They are retained on delete either way.',
+  }),
+  adminTools: spec({
+    type: 'boolean',
+    default: false,
+    description: 'Run the database admin UI (Adminer) and publish the MinIO console, both on 127.0.0.1 only.',
+  }),
+  demoData: spec({ type: 'boolean', default: false, description: 'Load the demo learner and their data after migrating.' }),
+  allowDevState: spec({
+    type: 'boolean',
+    default: false,
+    description: 'Allow state in the project folder and the documented dev-only passphrase. Only for a local development stack.',
+  }),
+  postgresImage: image('PostgreSQL 15 image, pinned to a version or digest.', 'postgres:15.19-alpine', POSTGRES.major),
+  postgresPort: port('Host port for direct PostgreSQL connections (migrations, admin).', 5432),
+  postgresMemoryMb: memory('PostgreSQL memory limit in MiB; its settings are derived from it.', 1024, POSTGRES_MIN_MEMORY_MB),
+  pgbouncerImage: image('PgBouncer image, pinned to a version or digest.', 'edoburu/pgbouncer:v1.25.2-p0'),
+  pgbouncerPort: port('Host port for pooled PostgreSQL connections (the application).', 6432),
+  pgbouncerMemoryMb: memory('PgBouncer memory limit in MiB.', 64, 32),
+  pgbouncerPoolSize: spec({
+    type: 'integer',
+    default: 20,
+    description: 'Server connections PgBouncer keeps per database and user.',
+    check: (v) =>
+      v >= 1 && v <= MAX_CONNECTIONS - RESERVED_CONNECTIONS
+        ? undefined
+        : `be 1 to ${MAX_CONNECTIONS - RESERVED_CONNECTIONS} (PostgreSQL accepts ${MAX_CONNECTIONS}, ${RESERVED_CONNECTIONS} kept for migrations and admins)`,
+  }),
+  pgbouncerMaxClientConnections: spec({
+    type: 'integer',
+    default: 1000,
+    description: 'Client connections PgBouncer accepts.',
+    check: (v) => (v >= 1 && v <= 10000 ? undefined : 'be 1 to 10000'),
+  }),
+  redisImage: image('Redis 7 image, pinned to a version or digest.', 'redis:7.4.11-alpine', REDIS.major),
+  redisPort: port('Host port for Redis.', 6379),
+  redisMemoryMb: memory('Redis container memory limit in MiB.', 256, 64),
+  redisMaxmemoryMb: spec({
+    type: 'integer',
+    default: 192,
+    description: 'Redis maxmemory in MiB; at most three quarters of redisMemoryMb, leaving room for the append-only rewrite.',
+    check: (v) => (v >= 16 ? undefined : 'be at least 16 (MiB)'),
+  }),
+  redisMaxmemoryPolicy: spec({
+    type: 'string',
+    default: 'allkeys-lru',
+    description: 'What Redis evicts at maxmemory.',
+    check: (v) => (REDIS_POLICIES.includes(v) ? undefined : `be one of ${REDIS_POLICIES.join(', ')}`),
+  }),
+  minioImage: image('MinIO image, pinned to a release or digest.', 'minio/minio:RELEASE.2024-01-01T16-36-33Z'),
+  minioApiPort: port('Host port for the S3 API.', 9000),
+  minioConsolePort: port('Host port for the MinIO console (published only with adminTools).', 9001),
+  minioMemoryMb: memory('MinIO memory limit in MiB.', 512, 256),
+  bucketPrefix: spec({
+    type: 'string',
+    default: '',
+    description: 'Prefix for every bucket name, for object stores shared by several stacks.',
+  }),
+  adminerImage: image('Adminer image (with adminTools), pinned to a version or digest.', 'adminer:4.17.1-standalone'),
+  adminerPort: port('Host port for Adminer (with adminTools).', 8081),
+} as const;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+export type StackConfig = { [K in ConfigKey]: ValueOf<(typeof CONFIG_KEYS)[K]['type']> } & {
+  stack: string;
+  /** Final bucket names, prefix applied. */
+  buckets: Record<(typeof BUCKETS)[number], string>;
+};
+
+const REDIS_POLICIES: readonly string[] = [
+  'noeviction',
+  'allkeys-lru',
+  'allkeys-lfu',
+  'allkeys-random',
+  'volatile-lru',
+  'volatile-lfu',
+  'volatile-random',
+  'volatile-ttl',
+];
+
+/** The passphrase README documents for the dev stack; any other stack refuses it. */
+export const DEV_PASSPHRASE = 'dev-only-passphrase';
+const MIN_PASSPHRASE_LENGTH = 16;
+
+/**
+ * A configuration the program refuses; its message lists every problem and how to fix it. A
+ * RunError, so that Pulumi prints the message without a stack trace.
+ */
+export class ConfigError extends pulumi.RunError {
+  override name = 'ConfigError';
+  constructor(
+    readonly stackName: string,
+    readonly problems: string[],
+  ) {
+    super(`Stack "${stackName}" has invalid configuration; nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/**
+ * Validates the project's configuration (keys without the "<project>:" namespace, values as the
+ * Pulumi CLI passes them: strings, or JSON for structured values) and the environment the program
+ * runs in. Throws one ConfigError naming every problem.
+ */
+export function loadConfig(stack: string, raw: Record<string, string>, env: NodeJS.ProcessEnv = {}): StackConfig {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (!(key in CONFIG_KEYS)) problems.push(unknownKey(key, value));
+  }
+  for (const [key, s] of Object.entries(CONFIG_KEYS) as [ConfigKey, KeySpec][]) {
+    const text = raw[key];
+    const value = text === undefined ? s.default : parse(s.type, text);
+    if (value === undefined) {
+      problems.push(`${key}: ${show(text)} is not ${s.type === 'integer' ? 'an integer' : 'true or false'}. ${s.description}`);
+      continue;
+    }
+    const wrong = s.check?.(value as never);
+    if (wrong) problems.push(`${key}: ${show(String(value))} is not allowed: it must ${wrong}.`);
+    values[key] = value;
+  }
+  const config = values as Omit<StackConfig, 'stack' | 'buckets'>;
+  const buckets = Object.fromEntries(BUCKETS.map((b) => [b, `${config.bucketPrefix ?? ''}${b}`])) as StackConfig['buckets'];
+  if (problems.length === 0) {
+    problems.push(...crossChecks(config, buckets), ...stateProblems(stack, config.allowDevState, env));
+  }
+  if (problems.length > 0) throw new ConfigError(stack, problems);
+  return { ...config, stack, buckets };
+}
+
+function parse(type: Kind, text: string): string | number | boolean | undefined {
+  if (type === 'string') return text;
+  if (type === 'integer') return /^-?\d{1,9}$/.test(text.trim()) ? Number(text) : undefined;
+  return text === 'true' ? true : text === 'false' ? false : undefined;
+}
+
+const show = (text: string | undefined) => JSON.stringify(text);
+
+function crossChecks(c: Omit<StackConfig, 'stack' | 'buckets'>, buckets: StackConfig['buckets']): string[] {
+  const problems: string[] = [];
+  const published: [ConfigKey, number][] = [
+    ['postgresPort', c.postgresPort],
+    ['pgbouncerPort', c.pgbouncerPort],
+    ['redisPort', c.redisPort],
+    ['minioApiPort', c.minioApiPort],
+  ];
+  if (c.adminTools) published.push(['minioConsolePort', c.minioConsolePort], ['adminerPort', c.adminerPort]);
+  const byPort = new Map<number, ConfigKey[]>();
+  for (const [key, p] of published) byPort.set(p, [...(byPort.get(p) ?? []), key]);
+  for (const [p, keys] of byPort) {
+    if (keys.length > 1) problems.push(`${keys.join(', ')}: all are ${p}; each service needs its own host port.`);
+  }
+  const maxmemoryLimit = Math.floor((c.redisMemoryMb * 3) / 4);
+  if (c.redisMaxmemoryMb > maxmemoryLimit) {
+    problems.push(
+      `redisMaxmemoryMb: ${c.redisMaxmemoryMb} is more than three quarters of redisMemoryMb (${c.redisMemoryMb}); ` +
+        `lower it to ${maxmemoryLimit} or raise redisMemoryMb to ${Math.ceil((c.redisMaxmemoryMb * 4) / 3)}, ` +
+        'or the append-only rewrite can push Redis over its memory limit.',
+    );
+  }
+  for (const [key, name] of Object.entries(buckets)) {
+    const wrong = bucketNameProblem(name);
+    if (wrong) problems.push(`bucketPrefix: ${show(c.bucketPrefix)} makes the ${key} bucket ${show(name)}, which ${wrong}.`);
+  }
+  return problems;
+}
+
+/** S3's bucket naming rules, which MinIO enforces too. */
+export function bucketNameProblem(name: string): string | undefined {
+  if (name.length < 3 || name.length > 63) return 'must be 3 to 63 characters long';
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) {
+    return 'may hold only lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit';
+  }
+  if (name.includes('..') || name.includes('.-') || name.includes('-.')) return 'must not have two dots, or a dot next to a hyphen';
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return 'must not look like an IP address';
+  if (name.startsWith('xn--') || name.startsWith('sthree-') || name.endsWith('-s3alias') || name.endsWith('--ol-s3')) {
+    return 'uses a prefix or suffix S3 reserves';
+  }
+  return undefined;
+}
+
+/**
+ * An image is pinned when it names a digest, or a tag holding a full version (15.10-alpine,
+ * RELEASE.2024-01-01T16-36-33Z): a moving tag such as latest, 15 or alpine would let two
+ * deployments of one commit run different software.
+ */
+export function imageProblem(ref: string, major?: number): string | undefined {
+  const match = /^((?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*)(?::([\w][\w.-]{0,127}))?(?:@sha256:([a-f0-9]{64}))?$/.exec(ref);
+  if (!match) return 'be an image reference such as postgres:15.10-alpine';
+  const [, , tag, digest] = match;
+  if (!digest) {
+    if (tag === undefined) return 'name a version tag or a digest (no tag means latest)';
+    if (tag === 'latest') return 'not be latest: pin a version tag such as 15.10-alpine, or a digest';
+    if (!/\d+\.\d+|^RELEASE\.\d{4}-\d\d-\d\dT/.test(tag)) return `pin a full version, not the moving tag "${tag}"`;
+  }
+  if (major !== undefined && tag !== undefined && tag !== 'latest') {
+    const version = /(\d+)(?:\.\d+)?/.exec(tag);
+    if (version && Number(version[1]) !== major) return `be version ${major}, not ${tag}`;
+  }
+  return undefined;
+}
+
+/** The project's keys as the Pulumi CLI passes them, without the "<project>:" namespace. */
+export function projectConfig(): Record<string, string> {
+  const prefix = `${pulumi.getProject()}:`;
+  return Object.fromEntries(
+    Object.entries(pulumi.runtime.allConfig())
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([key, value]) => [key.slice(prefix.length), value]),
+  );
+}
+
+function passphraseFrom(env: NodeJS.ProcessEnv): { source: string; value: string } | undefined {
+  if (env.PULUMI_CONFIG_PASSPHRASE !== undefined) return { source: 'PULUMI_CONFIG_PASSPHRASE', value: env.PULUMI_CONFIG_PASSPHRASE };
+  const file = env.PULUMI_CONFIG_PASSPHRASE_FILE;
+  if (!file) return undefined;
+  try {
+    // As the Pulumi CLI reads it: the whole file, without the final newline.
+    return { source: 'PULUMI_CONFIG_PASSPHRASE_FILE', value: readFileSync(file, 'utf8').replace(/\r?\n$/, '') };
+  } catch {
+    return undefined; // the CLI has already read it, or failed on it, before the program runs
+  }
+}
+
+function stateProblems(stack: string, allowDevState: boolean, env: NodeJS.ProcessEnv): string[] {
+  if (allowDevState) return [];
+  const problems: string[] = [];
+  const passphrase = passphraseFrom(env);
+  if (passphrase && (passphrase.value === DEV_PASSPHRASE || passphrase.value.length < MIN_PASSPHRASE_LENGTH)) {
+    problems.push(
+      `${passphrase.source}: stack "${stack}" needs a passphrase of its own, at least ${MIN_PASSPHRASE_LENGTH} characters ` +
+        `and not the dev stack's; or a secrets provider such as awskms:// (pulumi stack change-secrets-provider).`,
+    );
+  }
+  const backend = env.PULUMI_BACKEND_URL;
+  if (!backend || /^file:\/\/(\.|[^/~])/.test(backend)) {
+    problems.push(
+      `PULUMI_BACKEND_URL: stack "${stack}" keeps its state outside the project folder. ` +
+        'Set PULUMI_BACKEND_URL to a backend such as s3://bucket/prefix, https://api.pulumi.com or file:///srv/pulumi-state.',
+    );
+  }
+  return problems;
+}
+
+function unknownKey(key: string, value: string): string {
+  // `pulumi config set --path postgres.memroyMb` arrives as an object under "postgres".
+  let paths = [key];
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) paths = Object.keys(parsed).map((k) => `${key}.${k}`);
+  } catch {
+    // a plain string value
+  }
+  const guesses = paths.map(closestKey).filter((g): g is ConfigKey => g !== undefined);
+  const hint = guesses.length > 0 ? ` Did you mean ${[...new Set(guesses)].join(' or ')}?` : '';
+  return `${key}: unknown key.${hint} Remove it with \`pulumi config rm ${key}\`; README lists every key.`;
+}
+
+function closestKey(name: string): ConfigKey | undefined {
+  const norm = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
+  let best: ConfigKey | undefined;
+  let bestDistance = Infinity;
+  for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
+    const d = editDistance(norm(name), norm(key));
+    if (d < bestDistance) [best, bestDistance] = [key, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(norm(name).length / 4)) ? best : undefined;
+}
+
+/** Optimal string alignment distance: a swapped pair of letters counts as one edit. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}

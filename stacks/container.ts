@@ -1,0 +1,77 @@
+import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
+import type { Naming } from './naming';
+
+/** How long `pulumi up` waits for a container to report healthy before failing. */
+export const HEALTHY_WITHIN_SECONDS = 180;
+
+export interface PublishedPort {
+  internal: number;
+  external: number;
+  /** Host address to bind; services on a stack's bind address, admin tools always on loopback. */
+  ip: string;
+}
+
+export interface ServiceContainerArgs {
+  service: string;
+  naming: Naming;
+  image: string;
+  network: docker.Network;
+  alias: string;
+  memoryMb: number;
+  healthcheck: string[];
+  command?: pulumi.Input<string>[];
+  envs?: pulumi.Input<string>[];
+  ports?: PublishedPort[];
+  volumes?: { volume: docker.Volume; containerPath: string }[];
+  uploads?: pulumi.Input<docker.types.input.ContainerUpload>[];
+  /** Seconds the first start may take (initdb, say) before failed checks count. */
+  startPeriodSeconds?: number;
+}
+
+/**
+ * One service container with what every container here has: a pinned image kept on the host
+ * (another stack may share it), the stack's network and alias, a memory limit with no extra swap,
+ * a health check that `pulumi up` waits on, a restart policy, and labels.
+ */
+export function serviceContainer(args: ServiceContainerArgs, parent: pulumi.Resource, dependsOn: pulumi.Resource[] = []): docker.Container {
+  const opts = { parent };
+  const image = new docker.RemoteImage(`${args.service}-image`, { name: args.image, keepLocally: true }, opts);
+  return new docker.Container(
+    args.service,
+    {
+      name: args.naming.docker(args.service),
+      image: image.imageId,
+      command: args.command,
+      envs: args.envs,
+      uploads: args.uploads,
+      labels: args.naming.labels(args.service),
+      restart: 'unless-stopped',
+      memory: args.memoryMb,
+      memorySwap: args.memoryMb,
+      networksAdvanced: [{ name: args.network.name, aliases: [args.alias] }],
+      ports: args.ports?.map((p) => ({ internal: p.internal, external: p.external, ip: p.ip, protocol: 'tcp' })),
+      volumes: args.volumes?.map((v) => ({ volumeName: v.volume.name, containerPath: v.containerPath })),
+      healthcheck: {
+        tests: args.healthcheck,
+        interval: '10s',
+        timeout: '5s',
+        retries: 5,
+        startPeriod: `${args.startPeriodSeconds ?? 10}s`,
+      },
+      wait: true,
+      waitTimeout: HEALTHY_WITHIN_SECONDS,
+      logDriver: 'local',
+    },
+    { parent, dependsOn },
+  );
+}
+
+/** A named data volume. Never deleted with the stack; with `protect`, `pulumi destroy` refuses to run. */
+export function dataVolume(service: string, naming: Naming, protect: boolean, parent: pulumi.Resource): docker.Volume {
+  return new docker.Volume(
+    `${service}-data`,
+    { name: naming.docker(`${service}-data`), labels: naming.labels(service) },
+    { parent, retainOnDelete: true, protect },
+  );
+}

@@ -1,0 +1,67 @@
+import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
+import type { StackConfig } from './config';
+import { dataVolume, serviceContainer } from './container';
+import type { Naming } from './naming';
+import { postgresCommand, postgresSettings } from './postgres-settings';
+import { scramLogin } from './secrets';
+import { DATABASE_NAME, POSTGRES } from './services';
+
+export interface PostgresArgs {
+  config: StackConfig;
+  naming: Naming;
+  network: docker.Network;
+}
+
+/** UTF-8 with C collation (the spec's), and SCRAM for every TCP login. */
+export const POSTGRES_INITDB_ARGS = '--encoding=UTF8 --lc-collate=C --lc-ctype=C --auth-host=scram-sha-256';
+
+/** TCP, not the socket: healthy means reachable the way PgBouncer and the host reach it. */
+export const POSTGRES_HEALTHCHECK = [
+  'CMD', 'pg_isready', '--host=127.0.0.1', `--port=${POSTGRES.port}`, `--username=${POSTGRES.superuser}`, `--dbname=${DATABASE_NAME}`,
+];
+
+/**
+ * PostgreSQL 15 with settings derived from its memory limit. The superuser's password never
+ * enters the container: the image's entrypoint hands the file's content to initdb as the
+ * password, and PostgreSQL stores a string already in SCRAM form as it is.
+ */
+export class Postgres extends pulumi.ComponentResource {
+  readonly container: docker.Container;
+  readonly superuserPassword: pulumi.Output<string>;
+  readonly superuserScramSecret: pulumi.Output<string>;
+
+  constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('pronunciation:stack:Postgres', name, {}, opts);
+    const { config, naming } = args;
+    const superuser = scramLogin('postgres-superuser', this);
+    this.superuserPassword = superuser.password;
+    this.superuserScramSecret = superuser.scramSecret;
+    const volume = dataVolume('postgres', naming, config.protectData, this);
+    this.container = serviceContainer(
+      {
+        service: 'postgres',
+        naming,
+        image: config.postgresImage,
+        network: args.network,
+        alias: POSTGRES.alias,
+        memoryMb: config.postgresMemoryMb,
+        command: postgresCommand(postgresSettings(config.postgresMemoryMb)),
+        envs: [
+          `POSTGRES_USER=${POSTGRES.superuser}`,
+          `POSTGRES_DB=${DATABASE_NAME}`,
+          `POSTGRES_PASSWORD_FILE=${POSTGRES.passwordFile}`,
+          `POSTGRES_INITDB_ARGS=${POSTGRES_INITDB_ARGS}`,
+          `PGDATA=${POSTGRES.dataDir}`,
+        ],
+        uploads: [{ file: POSTGRES.passwordFile, content: superuser.scramSecret, owner: POSTGRES.uid, permissions: '0400' }],
+        ports: [{ internal: POSTGRES.port, external: config.postgresPort, ip: config.bindAddress }],
+        volumes: [{ volume, containerPath: POSTGRES.dataDir }],
+        healthcheck: POSTGRES_HEALTHCHECK,
+        startPeriodSeconds: 60,
+      },
+      this,
+    );
+    this.registerOutputs({ container: this.container.name });
+  }
+}

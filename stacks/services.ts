@@ -1,0 +1,58 @@
+/**
+ * Fixed facts about each service: what the images expect and how the containers find each other.
+ * Everything a stack may change (host ports, memory, images) lives in config.ts instead.
+ */
+
+/** The application database, created by the PostgreSQL container on first start. */
+export const DATABASE_NAME = 'pronunciation_assistant';
+
+export const POSTGRES = {
+  /** Network alias: other containers connect to postgres:5432. */
+  alias: 'postgres',
+  port: 5432,
+  /** The image's bootstrap superuser; only PgBouncer's pass-through and operators use it. */
+  superuser: 'postgres',
+  dataDir: '/var/lib/postgresql/data',
+  /** Read by the image's entrypoint through POSTGRES_PASSWORD_FILE. */
+  passwordFile: '/run/secrets/postgres-password',
+  /** The image's postgres user (official alpine image: uid 70). */
+  uid: '70',
+  major: 15,
+} as const;
+
+export const PGBOUNCER = {
+  alias: 'pgbouncer',
+  port: 6432,
+  configFile: '/etc/pgbouncer/pgbouncer.ini',
+  authFile: '/etc/pgbouncer/userlist.txt',
+} as const;
+
+export const REDIS = {
+  alias: 'redis',
+  port: 6379,
+  dataDir: '/data',
+  aclFile: '/etc/redis/users.acl',
+  /** The ACL user the application logs in as. */
+  appUser: 'app',
+  major: 7,
+} as const;
+
+export const MINIO = {
+  alias: 'minio',
+  apiPort: 9000,
+  consolePort: 9001,
+  dataDir: '/data',
+  rootUser: 'pa-root',
+} as const;
+
+/** Admin tools (Adminer, the MinIO console) are published on loopback only, whatever the stack's bind address. */
+export const ADMIN_BIND_ADDRESS = '127.0.0.1';
+
+export const ADMINER = {
+  alias: 'adminer',
+  port: 8080,
+} as const;
+
+/** The buckets the application uses; a stack may prefix them (config `bucketPrefix`). */
+export const BUCKETS = ['documents', 'recordings', 'temp', 'backups'] as const;
+export type BucketKey = (typeof BUCKETS)[number];

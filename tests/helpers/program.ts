@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { load } from 'js-yaml';
+import type { Declared } from './pulumi-mocks';
+
+export const ROOT = path.resolve(__dirname, '../..');
+export const PROJECT = 'pronunciation-assistant';
+export const STACKS = ['dev', 'staging', 'prod'] as const;
+
+/** A stack file's config as the Pulumi CLI hands it to the program: namespaced keys, string values. */
+export function stackFileConfig(stack: string): Record<string, string> {
+  const file = load(readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), 'utf8')) as { config?: Record<string, unknown> };
+  return Object.fromEntries(
+    Object.entries(file.config ?? {}).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]),
+  );
+}
+
+/** What a shared (non-dev) stack's environment looks like when set up as README says. */
+export const SHARED_STACK_ENV = {
+  PULUMI_BACKEND_URL: 's3://example-state/pronunciation-assistant',
+  PULUMI_CONFIG_PASSPHRASE: 'a-long-passphrase-of-its-own',
+};
+
+export interface ProgramRun {
+  declared: Declared[];
+  /** Every password the mocked RandomPassword generated. */
+  generated: string[];
+  outputs: Record<string, { value: unknown; secret: boolean }>;
+}
+
+/**
+ * Runs index.ts under Pulumi's mocks, as `pulumi up` would for the stack: a fresh module registry,
+ * the stack file's config (plus `config`, keys without namespace), the given environment.
+ */
+export async function runProgram(
+  stack: string,
+  options: { config?: Record<string, string>; env?: Record<string, string | undefined> } = {},
+): Promise<ProgramRun> {
+  const config = { ...stackFileConfig(stack) };
+  for (const [k, v] of Object.entries(options.config ?? {})) config[`${PROJECT}:${k}`] = v;
+  const saved = { ...process.env };
+  let pulumi!: typeof import('@pulumi/pulumi');
+  let recorded!: { declared: Declared[]; generated: string[] };
+  let program: Record<string, unknown> = {};
+  try {
+    for (const key of ['PULUMI_BACKEND_URL', 'PULUMI_CONFIG_PASSPHRASE', 'PULUMI_CONFIG_PASSPHRASE_FILE']) delete process.env[key];
+    Object.assign(process.env, options.env ?? {});
+    // A fresh registry per run, so index.ts runs again, with the @pulumi/pulumi the mocks are on.
+    jest.isolateModules(() => {
+      pulumi = require('@pulumi/pulumi');
+      recorded = (require('./pulumi-mocks') as typeof import('./pulumi-mocks')).installMocks(pulumi, PROJECT, stack);
+      pulumi.runtime.setAllConfig(config, []);
+      program = require(path.join(ROOT, 'index.ts'));
+    });
+  } finally {
+    process.env = saved;
+  }
+  const outputs: ProgramRun['outputs'] = {};
+  for (const [name, value] of Object.entries(program)) {
+    const out = pulumi.output(value);
+    outputs[name] = { value: await new Promise((resolve) => out.apply(resolve)), secret: await pulumi.isSecret(out) };
+  }
+  await pulumi.runtime.waitForRPCs();
+  return { ...recorded, outputs };
+}
+
+export function byType(run: ProgramRun, type: string): Declared[] {
+  return run.declared.filter((d) => d.type === type);
+}
+
+export function one(run: ProgramRun, type: string, name: string): Declared {
+  const found = run.declared.filter((d) => d.type === type && d.name === name);
+  if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}`);
+  return found[0];
+}
