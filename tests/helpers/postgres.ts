@@ -35,7 +35,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** postgres refuses to run as root: as root, run it as the `postgres` user, or `nobody`. */
-async function serverIdentity(): Promise<{ uid: number; gid: number } | undefined> {
+export async function serverIdentity(): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   for (const user of ['postgres', 'nobody']) {
     try {

@@ -1,0 +1,261 @@
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { Client } from 'pg';
+import { DATABASE_NAME, PGBOUNCER, POSTGRES, REDIS } from '../stacks/services';
+import { freePort, PG_BIN } from './helpers/postgres';
+import { one, runProgram, type ProgramRun } from './helpers/program';
+import { containerSpec, TwinHost, type ContainerSpec } from './helpers/twin';
+
+/**
+ * "Twin" tests: what the dev stack's PostgreSQL, PgBouncer and Redis containers would run, run
+ * here by the same programs with the declared command lines, environment, uploaded files and
+ * health checks. Docker's part (paths, aliases, ports) is translated by TwinHost.
+ */
+
+const CONTAINER = 'docker:index/container:Container';
+jest.setTimeout(120_000);
+
+let dev: ProgramRun;
+beforeAll(async () => {
+  dev = await runProgram('dev');
+});
+
+const spec = (service: string) => containerSpec(one(dev, CONTAINER, service));
+const output = (name: string) => dev.outputs[name].value as string;
+
+/** The output URL with its port moved to where the twin listens. */
+function atPort(url: string, port: number): string {
+  const u = new URL(url);
+  u.port = String(port);
+  return u.toString();
+}
+
+type Server = ReturnType<TwinHost['start']>;
+
+/**
+ * What the official postgres image's entrypoint does on an empty volume, then the server itself:
+ * initdb with the password file and POSTGRES_INITDB_ARGS (the entrypoint's own eval line), a
+ * socket-only server with the declared settings to create POSTGRES_DB, the pg_hba rule for
+ * TCP, then `postgres` with the declared command line.
+ */
+async function startPostgresTwin(host: TwinHost, s: ContainerSpec): Promise<{ port: number; server: Server }> {
+  const port = await freePort();
+  host.mapPort(POSTGRES.port, port);
+  host.writeUploads(s);
+  const pgdata = host.mapPath(s.envs.PGDATA);
+  const socketDir = host.local('/var/run/postgresql/.keep');
+  for (const dir of [pgdata, path.dirname(socketDir)]) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    host.chownTree(dir);
+  }
+  const env = host.env(Object.fromEntries(Object.entries(s.envs).map(([k, v]) => [k, host.translate(v)])));
+  const [binary, ...args] = s.command;
+  expect(binary).toBe('postgres');
+  const initdb = `set -e
+POSTGRES_PASSWORD="$(< "$POSTGRES_PASSWORD_FILE")"
+eval 'initdb --username="$POSTGRES_USER" --pwfile=<(printf "%s\\n" "$POSTGRES_PASSWORD") '"$POSTGRES_INITDB_ARGS"' "$@"'`;
+  await host.exec('/bin/bash', ['-c', initdb, 'bash'], env);
+  const socketOnly = [...args, '-c', "listen_addresses=''", '-p', String(POSTGRES.port), '-k', path.dirname(socketDir)];
+  const initLog = host.local('/init.log');
+  fs.writeFileSync(initLog, '');
+  host.chown(initLog);
+  // -l: the temporary server must not hold on to our stdout, or pg_ctl would never seem to finish.
+  await host.exec(path.join(PG_BIN, 'pg_ctl'), ['-D', pgdata, '-o', socketOnly.join(' '), '-l', initLog, '-w', 'start'], env).catch((error) => {
+    throw new Error(`${String(error)}\n${fs.readFileSync(initLog, 'utf8')}`);
+  });
+  try {
+    await host.exec(
+      path.join(PG_BIN, 'psql'),
+      ['-v', 'ON_ERROR_STOP=1', '--no-psqlrc', '--no-password', '-h', path.dirname(socketDir), '-p', String(POSTGRES.port),
+        '-U', s.envs.POSTGRES_USER, '-d', 'postgres', '-c', `CREATE DATABASE "${s.envs.POSTGRES_DB}"`],
+      env,
+    );
+  } finally {
+    await host.exec(path.join(PG_BIN, 'pg_ctl'), ['-D', pgdata, '-m', 'fast', '-w', 'stop'], env);
+  }
+  const method = (await host.exec(path.join(PG_BIN, 'postgres'), ['-C', 'password_encryption', ...args], env)).trim();
+  fs.appendFileSync(path.join(pgdata, 'pg_hba.conf'), `\nhost all all all ${method}\n`);
+  const server = host.start('postgres', path.join(PG_BIN, 'postgres'), [
+    ...args, '-c', `port=${port}`, '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${path.dirname(socketDir)}`,
+  ], env);
+  return { port, server };
+}
+
+async function startPgbouncerTwin(host: TwinHost, s: ContainerSpec): Promise<{ port: number; server: Server }> {
+  const port = await freePort();
+  host.mapPort(PGBOUNCER.port, port);
+  host.mapAlias(POSTGRES.alias);
+  host.mapListenAll();
+  host.writeUploads(s, [PGBOUNCER.configFile]);
+  const [binary, ...args] = s.command;
+  return { port, server: host.start('pgbouncer', binary, args.map((a) => host.translate(a))) };
+}
+
+async function startRedisTwin(host: TwinHost, s: ContainerSpec): Promise<{ port: number; server: Server }> {
+  const port = await freePort();
+  host.mapPort(REDIS.port, port);
+  const dataDir = host.mapPath(REDIS.dataDir);
+  fs.mkdirSync(dataDir, { recursive: true });
+  host.chownTree(dataDir);
+  host.writeUploads(s);
+  const [binary, ...args] = s.command;
+  const server = host.start('redis', binary, [...args.map((a) => host.translate(a)), '--bind', '127.0.0.1', '--daemonize', 'no']);
+  return { port, server };
+}
+
+/** One Redis command over RESP; returns the reply line(s) as text. */
+async function redis(port: number, commands: string[][]): Promise<string[]> {
+  const socket = net.connect(port, '127.0.0.1');
+  const replies: string[] = [];
+  let buffer = '';
+  const encode = (cmd: string[]) => `*${cmd.length}\r\n${cmd.map((c) => `$${Buffer.byteLength(c)}\r\n${c}\r\n`).join('')}`;
+  return new Promise((resolve, reject) => {
+    socket.on('error', reject);
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString();
+      // Replies here are simple strings, errors, integers or one bulk string.
+      for (;;) {
+        const m = /^([+\-:])([^\r]*)\r\n|^\$(-?\d+)\r\n/.exec(buffer);
+        if (!m) break;
+        if (m[1]) {
+          replies.push(`${m[1]}${m[2]}`);
+          buffer = buffer.slice(m[0].length);
+        } else {
+          const len = Number(m[3]);
+          if (len < 0) {
+            replies.push('$nil');
+            buffer = buffer.slice(m[0].length);
+          } else {
+            const body = Buffer.from(buffer.slice(m[0].length));
+            if (body.length < len + 2) break;
+            replies.push(body.subarray(0, len).toString());
+            buffer = body.subarray(len + 2).toString();
+          }
+        }
+      }
+      if (replies.length === commands.length) {
+        socket.end();
+        resolve(replies);
+      }
+    });
+    socket.write(commands.map(encode).join(''));
+  });
+}
+
+describe('the dev stack\'s containers, run here', () => {
+  let host: TwinHost;
+  let pg: { port: number; server: Server };
+  let bouncer: { port: number; server: Server };
+  let cache: { port: number; server: Server };
+
+  beforeAll(async () => {
+    host = await new TwinHost().init();
+    pg = await startPostgresTwin(host, spec('postgres'));
+    bouncer = await startPgbouncerTwin(host, spec('pgbouncer'));
+    cache = await startRedisTwin(host, spec('redis'));
+  });
+  afterAll(async () => host?.stop());
+
+  test('PostgreSQL passes its declared health check and takes the superuser\'s generated password over TCP', async () => {
+    await host.healthy(spec('postgres').healthcheck, pg.server);
+    const client = new Client({ connectionString: atPort(output('postgresAdminUrl'), pg.port) });
+    await client.connect();
+    try {
+      const { rows } = await client.query(
+        `SELECT current_user AS "user", current_database() AS db, pg_encoding_to_char(encoding) AS encoding, datcollate, datctype
+           FROM pg_database WHERE datname = current_database()`,
+      );
+      expect(rows[0]).toEqual({ user: POSTGRES.superuser, db: DATABASE_NAME, encoding: 'UTF8', datcollate: 'C', datctype: 'C' });
+      // Every -c setting of the declared command line is in effect, as declared.
+      const declared = spec('postgres').command.filter((_, i, all) => all[i - 1] === '-c').map((kv) => kv.split('='));
+      expect(declared.length).toBeGreaterThan(10);
+      for (const [name, value] of declared) {
+        const { rows: shown } = await client.query('SELECT current_setting($1) AS v', [name]);
+        expect([name, shown[0].v]).toEqual([name, value]);
+      }
+      const { rows: auth } = await client.query(`SELECT rolpassword LIKE 'SCRAM-SHA-256$%' AS scram FROM pg_authid WHERE rolname = $1`, [
+        POSTGRES.superuser,
+      ]);
+      expect(auth[0].scram).toBe(true);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('PostgreSQL refuses a wrong password over TCP', async () => {
+    const url = new URL(atPort(output('postgresAdminUrl'), pg.port));
+    url.password = 'not-the-password';
+    const client = new Client({ connectionString: url.toString() });
+    await expect(client.connect()).rejects.toThrow(/password authentication failed/);
+  });
+
+  test('PgBouncer passes its health check and passes a SCRAM login through to PostgreSQL', async () => {
+    await host.healthy(spec('pgbouncer').healthcheck, bouncer.server);
+    const client = new Client({ connectionString: atPort(output('pooledAdminUrl'), bouncer.port) });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query('SELECT current_user AS "user", inet_server_port() AS port');
+      await client.query('COMMIT');
+      expect(rows[0]).toEqual({ user: POSTGRES.superuser, port: pg.port });
+    } finally {
+      await client.end();
+    }
+    const url = new URL(atPort(output('pooledAdminUrl'), bouncer.port));
+    url.password = 'not-the-password';
+    await expect(new Client({ connectionString: url.toString() }).connect()).rejects.toThrow(/SASL authentication failed/);
+  });
+
+  test('Redis passes its health check; the app user logs in, anyone else may only PING', async () => {
+    await host.healthy(spec('redis').healthcheck, cache.server);
+    const url = new URL(atPort(output('redisUrl'), cache.port));
+    const [auth, set, get, memory, persistence] = await redis(cache.port, [
+      ['AUTH', url.username, url.password],
+      ['SET', 'twin:key', 'value'],
+      ['GET', 'twin:key'],
+      ['INFO', 'memory'],
+      ['INFO', 'persistence'],
+    ]);
+    expect([auth, set, get]).toEqual(['+OK', '+OK', 'value']);
+    expect(memory).toContain(`maxmemory:${96 * 1024 * 1024}\r\n`);
+    expect(memory).toContain('maxmemory_policy:allkeys-lru\r\n');
+    expect(persistence).toContain('aof_enabled:1\r\n');
+    const [ping, anonymousGet, wrongPassword] = await redis(cache.port, [['PING'], ['GET', 'twin:key'], ['AUTH', url.username, 'wrong']]);
+    expect(ping).toBe('+PONG');
+    expect(anonymousGet).toMatch(/^-NOPERM/);
+    expect(wrongPassword).toMatch(/^-WRONGPASS/);
+  });
+});
+
+describe('a misspelt setting fails the twin', () => {
+  let host: TwinHost;
+  beforeEach(async () => {
+    host = await new TwinHost().init();
+  });
+  afterEach(async () => host.stop());
+
+  const misspell = (s: ContainerSpec, from: string, to: string): ContainerSpec => {
+    const text = JSON.stringify(s);
+    expect(text).toContain(from);
+    return JSON.parse(text.split(from).join(to));
+  };
+
+  test('PostgreSQL: -c shared_bufers', async () => {
+    await expect(startPostgresTwin(host, misspell(spec('postgres'), 'shared_buffers=', 'shared_bufers='))).rejects.toThrow(
+      /unrecognized configuration parameter "shared_bufers"/,
+    );
+  });
+
+  test('PgBouncer: pool_mod in pgbouncer.ini', async () => {
+    const pg = await startPostgresTwin(host, spec('postgres'));
+    await host.healthy(spec('postgres').healthcheck, pg.server);
+    const bouncer = await startPgbouncerTwin(host, misspell(spec('pgbouncer'), 'pool_mode =', 'pool_mod ='));
+    await expect(host.healthy(spec('pgbouncer').healthcheck, bouncer.server, 5000)).rejects.toThrow(/pool_mod/);
+  });
+
+  test('Redis: --maxmemory-polcy', async () => {
+    const cache = await startRedisTwin(host, misspell(spec('redis'), '--maxmemory-policy', '--maxmemory-polcy'));
+    await expect(host.healthy(spec('redis').healthcheck, cache.server, 5000)).rejects.toThrow(/maxmemory-polcy/);
+  });
+});
