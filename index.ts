@@ -32,6 +32,5 @@ export const postgresAdminUrl = out.postgresAdminUrl;
 export const pooledAdminUrl = out.pooledAdminUrl;
 export const redisUrl = out.redisUrl;
 export const s3Endpoint = out.s3Endpoint;
-export const adminerUrl = out.adminerUrl;
-export const minioConsoleUrl = out.minioConsoleUrl;
+export const adminUrls = out.adminUrls;
 export const containers = out.containers;

@@ -201,9 +201,11 @@ function crossChecks(c: Omit<StackConfig, 'stack' | 'buckets'>, buckets: StackCo
         'or the append-only rewrite can push Redis over its memory limit.',
     );
   }
-  for (const [key, name] of Object.entries(buckets)) {
-    const wrong = bucketNameProblem(name);
-    if (wrong) problems.push(`bucketPrefix: ${show(c.bucketPrefix)} makes the ${key} bucket ${show(name)}, which ${wrong}.`);
+  // One message for the prefix, naming the first bucket it breaks.
+  const broken = Object.entries(buckets).find(([, name]) => bucketNameProblem(name));
+  if (broken) {
+    const [key, name] = broken;
+    problems.push(`bucketPrefix: ${show(c.bucketPrefix)} makes the ${key} bucket ${show(name)}, which ${bucketNameProblem(name)}.`);
   }
   return problems;
 }

@@ -32,14 +32,14 @@ export function endpoints(config: StackConfig, s: Services) {
     pooledAdminUrl: pgUrl(config.pgbouncerPort),
     redisUrl: pulumi.secret(pulumi.interpolate`redis://${REDIS.appUser}:${s.redis.appPassword}@${host}:${config.redisPort}`),
     s3Endpoint: `http://${host}:${config.minioApiPort}`,
-    adminerUrl: s.admin?.url,
-    minioConsoleUrl: config.adminTools ? `http://${ADMIN_BIND_ADDRESS}:${config.minioConsolePort}` : undefined,
+    /** Admin tools' addresses; empty unless the stack runs them (an undefined output would draw a warning). */
+    adminUrls: s.admin ? { adminer: s.admin.url, minioConsole: `http://${ADMIN_BIND_ADDRESS}:${config.minioConsolePort}` } : {},
     containers: {
       postgres: s.postgres.container.name,
       pgbouncer: s.pgbouncer.container.name,
       redis: s.redis.container.name,
       minio: s.minio.container.name,
-      adminer: s.admin?.container.name,
+      ...(s.admin ? { adminer: s.admin.container.name } : {}),
     },
   };
 }

@@ -52,15 +52,20 @@ export async function runProgram(
       pulumi.runtime.setAllConfig(config, []);
       program = require(path.join(ROOT, 'index.ts'));
     });
+  } catch (error) {
+    // What the program had declared when it failed, for tests of "nothing was declared".
+    throw Object.assign(error as Error, { declared: recorded?.declared ?? [] });
   } finally {
     process.env = saved;
   }
   const outputs: ProgramRun['outputs'] = {};
+  const sdk: typeof import('@pulumi/pulumi') = pulumi;
   for (const [name, value] of Object.entries(program)) {
-    const out = pulumi.output(value);
-    outputs[name] = { value: await new Promise((resolve) => out.apply(resolve)), secret: await pulumi.isSecret(out) };
+    const out: import('@pulumi/pulumi').Output<unknown> = sdk.output(value);
+    outputs[name] = { value: await new Promise((resolve) => out.apply(resolve)), secret: await sdk.isSecret(out) };
   }
-  await pulumi.runtime.waitForRPCs();
+  // Not in the typings, but exported: resolves once every registration has been answered.
+  await (sdk.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
   return { ...recorded, outputs };
 }
 

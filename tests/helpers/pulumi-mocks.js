@@ -44,6 +44,8 @@ function installMocks(pulumi, project, stack) {
     false,
   );
   const monitor = pulumi.runtime.getMonitor();
+  // The engine's end-of-program handshake, which the mock monitor lacks.
+  monitor.signalAndWaitForShutdown = (req, callback) => callback(null, {});
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, callback) => {
     declared.push({

@@ -1,0 +1,179 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { load } from 'js-yaml';
+import { bucketNameProblem, CONFIG_KEYS, ConfigError, DEV_PASSPHRASE, imageProblem, loadConfig } from '../stacks/config';
+import { PROJECT, ROOT, runProgram, SHARED_STACK_ENV, stackFileConfig, STACKS } from './helpers/program';
+
+const withoutNamespace = (config: Record<string, string>) =>
+  Object.fromEntries(Object.entries(config).map(([k, v]) => [k.slice(`${PROJECT}:`.length), v]));
+
+/** The problems loadConfig reports for a dev stack with these values. */
+function problems(values: Record<string, string>, stack = 'dev', env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    loadConfig(stack, { allowDevState: 'true', ...values }, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('Pulumi.yaml', () => {
+  const project = load(readFileSync(path.join(ROOT, 'Pulumi.yaml'), 'utf8')) as {
+    name: string;
+    runtime: { name: string; options: Record<string, unknown> };
+    backend: { url: string };
+    config: Record<string, { type: string; default: unknown; description: string }>;
+  };
+
+  test('is the TypeScript project pronunciation-assistant, with state in the project folder by default', () => {
+    expect(project.name).toBe(PROJECT);
+    expect(project.runtime).toEqual({ name: 'nodejs', options: { typescript: true, packagemanager: 'npm' } });
+    expect(project.backend.url).toBe('file://./.pulumi-state');
+    expect(readFileSync(path.join(ROOT, '.pulumi-state/.gitignore'), 'utf8')).toMatch(/^\*$/m);
+  });
+
+  test('declares exactly the keys config.ts reads, with the same type, default and description', () => {
+    const expected = Object.fromEntries(
+      Object.entries(CONFIG_KEYS).map(([k, s]) => [k, { type: s.type, default: s.default, description: s.description }]),
+    );
+    expect(project.config).toEqual(expected);
+  });
+});
+
+describe('committed stack files', () => {
+  test.each(STACKS)('%s: only known keys, valid, no secrets', (stack) => {
+    const raw = stackFileConfig(stack);
+    expect(Object.keys(raw).every((k) => k.startsWith(`${PROJECT}:`))).toBe(true);
+    const env = stack === 'dev' ? {} : SHARED_STACK_ENV;
+    expect(() => loadConfig(stack, withoutNamespace(raw), env)).not.toThrow();
+    const text = readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), 'utf8');
+    expect(text).not.toMatch(/secure:|password|passphrase|secretsprovider|encryptedkey/i);
+  });
+
+  test('dev and staging can share a Docker host: no host port in common', () => {
+    const ports = (stack: string) => {
+      const c = loadConfig(stack, withoutNamespace(stackFileConfig(stack)), SHARED_STACK_ENV);
+      return [c.postgresPort, c.pgbouncerPort, c.redisPort, c.minioApiPort, c.minioConsolePort, c.adminerPort];
+    };
+    const dev = new Set(ports('dev'));
+    expect(ports('staging').filter((p) => dev.has(p))).toEqual([]);
+  });
+
+  test('what differs per environment: protection, admin tools, demo data, dev-only state', () => {
+    const c = (stack: string) => loadConfig(stack, withoutNamespace(stackFileConfig(stack)), SHARED_STACK_ENV);
+    expect([c('dev').protectData, c('staging').protectData, c('prod').protectData]).toEqual([false, false, true]);
+    expect([c('dev').adminTools, c('staging').adminTools, c('prod').adminTools]).toEqual([true, false, false]);
+    expect([c('dev').demoData, c('staging').demoData, c('prod').demoData]).toEqual([true, false, false]);
+    expect([c('dev').allowDevState, c('staging').allowDevState, c('prod').allowDevState]).toEqual([true, false, false]);
+    expect(c('prod').postgresMemoryMb).toBeGreaterThan(c('dev').postgresMemoryMb);
+  });
+});
+
+describe('bad configuration is refused with the key, the value and what is allowed', () => {
+  test.each<[string, Record<string, string>, RegExp]>([
+    ['port not a number', { postgresPort: '54x2' }, /^postgresPort: "54x2" is not an integer\./],
+    ['port out of range', { redisPort: '70000' }, /^redisPort: "70000" is not allowed: it must be a TCP port, 1 to 65535\.$/],
+    ['port zero', { minioApiPort: '0' }, /^minioApiPort: "0" is not allowed/],
+    ['duplicate host ports', { redisPort: '5432', postgresPort: '5432' }, /^postgresPort, redisPort: all are 5432; each service needs its own host port\.$/],
+    ['admin port clashing only when admin tools run', { adminTools: 'true', adminerPort: '9000' }, /^minioApiPort, adminerPort: all are 9000/],
+    ['memory below what PostgreSQL needs', { postgresMemoryMb: '128' }, /^postgresMemoryMb: "128" is not allowed: it must be at least 256 \(MiB\)\.$/],
+    ['memory below what MinIO needs', { minioMemoryMb: '100' }, /^minioMemoryMb: "100" is not allowed: it must be at least 256/],
+    ['redis maxmemory over three quarters of its limit', { redisMemoryMb: '128', redisMaxmemoryMb: '120' }, /^redisMaxmemoryMb: 120 is more than three quarters of redisMemoryMb \(128\); lower it to 96 or raise redisMemoryMb to 160/],
+    ['unknown eviction policy', { redisMaxmemoryPolicy: 'lru' }, /^redisMaxmemoryPolicy: "lru" is not allowed: it must be one of noeviction, allkeys-lru/],
+    ['latest image', { redisImage: 'redis:latest' }, /^redisImage: "redis:latest" is not allowed: it must not be latest: pin a version tag/],
+    ['untagged image', { minioImage: 'minio/minio' }, /^minioImage: "minio\/minio" is not allowed: it must name a version tag or a digest \(no tag means latest\)\.$/],
+    ['moving major tag', { postgresImage: 'postgres:15-alpine' }, /^postgresImage: "postgres:15-alpine" is not allowed: it must pin a full version, not the moving tag "15-alpine"\.$/],
+    ['wrong major version', { postgresImage: 'postgres:16.4-alpine' }, /^postgresImage: "postgres:16.4-alpine" is not allowed: it must be version 15, not 16.4-alpine\.$/],
+    ['not an image reference', { pgbouncerImage: 'Edoburu/PgBouncer:v1' }, /^pgbouncerImage: .* it must be an image reference/],
+    ['invalid bucket name', { bucketPrefix: 'Staging_' }, /^bucketPrefix: "Staging_" makes the documents bucket "Staging_documents", which may hold only lowercase letters/],
+    ['bucket name too long', { bucketPrefix: 'x'.repeat(60) }, /^bucketPrefix: .* which must be 3 to 63 characters long\.$/],
+    ['boolean spelt otherwise', { protectData: 'yes' }, /^protectData: "yes" is not true or false\./],
+    ['bind address not an address', { bindAddress: 'localhost' }, /^bindAddress: "localhost" is not allowed: it must be an IPv4 address/],
+    ['pool larger than PostgreSQL allows', { pgbouncerPoolSize: '190' }, /^pgbouncerPoolSize: "190" is not allowed: it must be 1 to 180 \(PostgreSQL accepts 200, 20 kept/],
+    ['typo in a key', { postgresMemroyMb: '2048' }, /^postgresMemroyMb: unknown key\. Did you mean postgresMemoryMb\? Remove it with `pulumi config rm postgresMemroyMb`/],
+    ['typo under a path', { postgres: JSON.stringify({ memroyMb: 2048 }) }, /^postgres: unknown key\. Did you mean postgresMemoryMb\?/],
+    ['unknown key with no near match', { colour: 'blue' }, /^colour: unknown key\. Remove it/],
+  ])('%s', (_, values, message) => {
+    const found = problems(values);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(message);
+  });
+
+  test('every problem at once, in one error that says nothing was changed', () => {
+    expect(() => loadConfig('dev', { allowDevState: 'true', postgresPort: 'x', redisImage: 'redis', colour: 'blue' })).toThrow(
+      /^Stack "dev" has invalid configuration; nothing was changed:\n {2}- colour: .*\n {2}- postgresPort: .*\n {2}- redisImage: /,
+    );
+  });
+});
+
+describe('state and passphrase of shared stacks', () => {
+  test('dev may keep state in the project folder with the documented passphrase', () => {
+    expect(problems({}, 'dev', { PULUMI_CONFIG_PASSPHRASE: DEV_PASSPHRASE })).toEqual([]);
+  });
+
+  test('a shared stack refuses the dev passphrase and project-folder state', () => {
+    const found = problems({ allowDevState: 'false' }, 'staging', { PULUMI_CONFIG_PASSPHRASE: DEV_PASSPHRASE });
+    expect(found).toEqual([
+      expect.stringMatching(/^PULUMI_CONFIG_PASSPHRASE: stack "staging" needs a passphrase of its own, at least 16 characters/),
+      expect.stringMatching(/^PULUMI_BACKEND_URL: stack "staging" keeps its state outside the project folder\./),
+    ]);
+    expect(problems({ allowDevState: 'false' }, 'prod', { PULUMI_BACKEND_URL: 'file://./.pulumi-state' })).toEqual([
+      expect.stringMatching(/^PULUMI_BACKEND_URL/),
+    ]);
+  });
+
+  test('a shared stack refuses the dev passphrase from a passphrase file too', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'pa-pass-')), 'passphrase');
+    writeFileSync(file, `${DEV_PASSPHRASE}\n`);
+    const found = problems({ allowDevState: 'false' }, 'prod', { PULUMI_CONFIG_PASSPHRASE_FILE: file, PULUMI_BACKEND_URL: 's3://b/p' });
+    expect(found).toEqual([expect.stringMatching(/^PULUMI_CONFIG_PASSPHRASE_FILE: stack "prod" needs a passphrase of its own/)]);
+  });
+
+  test('a shared stack runs with its own backend and passphrase, or a secrets provider (no passphrase at all)', () => {
+    expect(problems({ allowDevState: 'false' }, 'prod', SHARED_STACK_ENV)).toEqual([]);
+    expect(problems({ allowDevState: 'false' }, 'prod', { PULUMI_BACKEND_URL: 'file:///srv/pulumi-state' })).toEqual([]);
+  });
+});
+
+describe('the program validates before it declares anything', () => {
+  test('a bad value stops `pulumi up` with the ConfigError, and no resource is declared', async () => {
+    await expect(runProgram('dev', { config: { postgresMemoryMb: '100' } })).rejects.toMatchObject({
+      name: 'ConfigError',
+      message: expect.stringContaining('postgresMemoryMb: "100" is not allowed: it must be at least 256 (MiB).'),
+      declared: [],
+    });
+  });
+
+  test('prod without a backend of its own is refused before any resource exists', async () => {
+    await expect(runProgram('prod')).rejects.toMatchObject({ name: 'ConfigError', declared: [] });
+  });
+});
+
+describe('pure checks', () => {
+  test.each([
+    ['postgres:15.19-alpine', undefined],
+    ['docker.io/library/postgres:15.19-alpine3.22', undefined],
+    ['registry.example.com:5000/team/redis:7.4.11', undefined],
+    [`postgres@sha256:${'a'.repeat(64)}`, undefined],
+    ['minio/minio:RELEASE.2024-01-01T16-36-33Z', undefined],
+    ['postgres:alpine', 'pin a full version, not the moving tag "alpine"'],
+    ['redis:7', 'pin a full version, not the moving tag "7"'],
+  ])('image %s', (ref, problem) => {
+    expect(imageProblem(ref)).toBe(problem);
+  });
+
+  test.each([
+    ['documents', undefined],
+    ['staging-temp', undefined],
+    ['my.bucket.1', undefined],
+    ['ab', 'must be 3 to 63 characters long'],
+    ['-temp', 'may hold only lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit'],
+    ['a..b', 'must not have two dots, or a dot next to a hyphen'],
+    ['192.168.1.10', 'must not look like an IP address'],
+    ['xn--temp', 'uses a prefix or suffix S3 reserves'],
+  ])('bucket %s', (name, problem) => {
+    expect(bucketNameProblem(name)).toBe(problem);
+  });
+});

@@ -1,0 +1,208 @@
+import { loadConfig, type StackConfig } from '../stacks/config';
+import { postgresCommand, postgresSettings } from '../stacks/postgres-settings';
+import { DATABASE_NAME, MINIO, PGBOUNCER, POSTGRES, REDIS } from '../stacks/services';
+import { plain, walk } from './helpers/pulumi-mocks';
+import { byType, one, PROJECT, runProgram, SHARED_STACK_ENV, stackFileConfig, STACKS, type ProgramRun } from './helpers/program';
+
+const CONTAINER = 'docker:index/container:Container';
+const VOLUME = 'docker:index/volume:Volume';
+const IMAGE = 'docker:index/remoteImage:RemoteImage';
+
+const runs = new Map<string, { run: ProgramRun; config: StackConfig }>();
+
+beforeAll(async () => {
+  for (const stack of STACKS) {
+    const env = stack === 'dev' ? {} : SHARED_STACK_ENV;
+    const raw = Object.fromEntries(Object.entries(stackFileConfig(stack)).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
+    runs.set(stack, { run: await runProgram(stack, { env }), config: loadConfig(stack, raw, env) });
+  }
+});
+
+const get = (stack: string) => runs.get(stack)!;
+const inputs = (run: ProgramRun, service: string) => plain(one(run, CONTAINER, service).raw);
+
+describe.each(STACKS)('stack %s', (stack) => {
+  test('one component per service, every container and volume a child of its component', () => {
+    const { run, config } = get(stack);
+    const components = run.declared.filter((d) => !d.custom).map((d) => d.type).sort();
+    const expected = ['Minio', 'Network', 'Pgbouncer', 'Postgres', 'Redis', ...(config.adminTools ? ['Admin'] : [])];
+    expect(components).toEqual(expected.map((c) => `pronunciation:stack:${c}`).sort());
+    for (const d of run.declared.filter((r) => r.custom)) expect(d.parent).toMatch(/::pronunciation:stack:\w+::/);
+    const containers = byType(run, CONTAINER).map((d) => d.name).sort();
+    expect(containers).toEqual(['minio', 'pgbouncer', 'postgres', 'redis', ...(config.adminTools ? ['adminer'] : [])].sort());
+  });
+
+  test('every container: pinned image, stack-named, health check waited on, restart policy, memory limit, labels, private network', () => {
+    const { run, config } = get(stack);
+    const images = new Map(byType(run, IMAGE).map((d) => [d.name, plain(d.raw)]));
+    for (const d of byType(run, CONTAINER)) {
+      const c = plain(d.raw);
+      const image = images.get(`${d.name}-image`);
+      expect(image.name).toBe(config[`${d.name}Image` as keyof StackConfig]);
+      expect(image.keepLocally).toBe(true);
+      expect(c.name).toBe(`${PROJECT}-${stack}-${d.name}`);
+      expect(c.wait).toBe(true);
+      expect(c.waitTimeout).toBeGreaterThan(0);
+      expect(c.restart).toBe('unless-stopped');
+      expect(c.healthcheck.tests.length).toBeGreaterThan(1);
+      expect(['CMD', 'CMD-SHELL']).toContain(c.healthcheck.tests[0]);
+      expect(c.memory).toBeGreaterThan(0);
+      expect(c.memorySwap).toBe(c.memory);
+      expect(c.labels).toEqual(
+        expect.arrayContaining([
+          { label: 'org.pronunciation-assistant.project', value: PROJECT },
+          { label: 'org.pronunciation-assistant.stack', value: stack },
+        ]),
+      );
+      expect(c.networksAdvanced).toEqual([{ name: `${PROJECT}-${stack}-net`, aliases: [expect.any(String)] }]);
+    }
+    expect(plain(one(run, 'docker:index/network:Network', 'network').raw)).toMatchObject({ name: `${PROJECT}-${stack}-net`, driver: 'bridge' });
+  });
+
+  test('memory limits are the configured ones', () => {
+    const { run, config } = get(stack);
+    expect(inputs(run, 'postgres').memory).toBe(config.postgresMemoryMb);
+    expect(inputs(run, 'pgbouncer').memory).toBe(config.pgbouncerMemoryMb);
+    expect(inputs(run, 'redis').memory).toBe(config.redisMemoryMb);
+    expect(inputs(run, 'minio').memory).toBe(config.minioMemoryMb);
+  });
+
+  test('ports: the configured host ports, on loopback; the console and Adminer only with admin tools', () => {
+    const { run, config } = get(stack);
+    const published = byType(run, CONTAINER).flatMap((d) => (plain(d.raw).ports ?? []).map((p: object) => ({ service: d.name, ...p })));
+    const expected = [
+      { service: 'postgres', internal: POSTGRES.port, external: config.postgresPort },
+      { service: 'pgbouncer', internal: PGBOUNCER.port, external: config.pgbouncerPort },
+      { service: 'redis', internal: REDIS.port, external: config.redisPort },
+      { service: 'minio', internal: MINIO.apiPort, external: config.minioApiPort },
+      ...(config.adminTools
+        ? [
+            { service: 'minio', internal: MINIO.consolePort, external: config.minioConsolePort },
+            { service: 'adminer', internal: 8080, external: config.adminerPort },
+          ]
+        : []),
+    ].map((p) => ({ ...p, ip: '127.0.0.1', protocol: 'tcp' }));
+    expect(published).toEqual(expect.arrayContaining(expected));
+    expect(published).toHaveLength(expected.length);
+  });
+
+  test('data volumes: named per stack, never deleted with the stack, protected where the stack says so', () => {
+    const { run, config } = get(stack);
+    const volumes = byType(run, VOLUME);
+    expect(volumes.map((v) => plain(v.raw).name).sort()).toEqual(
+      ['minio', 'postgres', 'redis'].map((s) => `${PROJECT}-${stack}-${s}-data`),
+    );
+    for (const v of volumes) expect({ retainOnDelete: v.retainOnDelete, protect: v.protect }).toEqual({ retainOnDelete: true, protect: config.protectData });
+    expect(config.protectData).toBe(stack === 'prod');
+    const mounts = byType(run, CONTAINER).flatMap((d) => plain(d.raw).volumes ?? []);
+    expect(mounts).toEqual(
+      expect.arrayContaining([
+        { volumeName: `${PROJECT}-${stack}-postgres-data`, containerPath: POSTGRES.dataDir },
+        { volumeName: `${PROJECT}-${stack}-redis-data`, containerPath: REDIS.dataDir },
+        { volumeName: `${PROJECT}-${stack}-minio-data`, containerPath: MINIO.dataDir },
+      ]),
+    );
+  });
+
+  test('PostgreSQL: settings derived from its memory, UTF-8 and SCRAM at initdb, TCP health check, password from a file', () => {
+    const { run, config } = get(stack);
+    const c = inputs(run, 'postgres');
+    expect(c.command).toEqual(postgresCommand(postgresSettings(config.postgresMemoryMb)));
+    expect(c.envs).toEqual(
+      expect.arrayContaining([
+        `POSTGRES_DB=${DATABASE_NAME}`,
+        `POSTGRES_PASSWORD_FILE=${POSTGRES.passwordFile}`,
+        expect.stringMatching(/^POSTGRES_INITDB_ARGS=.*--encoding=UTF8.*--auth-host=scram-sha-256/),
+      ]),
+    );
+    expect(c.envs.some((e: string) => e.startsWith('POSTGRES_PASSWORD='))).toBe(false);
+    expect(c.healthcheck.tests).toEqual(['CMD', 'pg_isready', '--host=127.0.0.1', `--port=${POSTGRES.port}`, `--username=${POSTGRES.superuser}`, `--dbname=${DATABASE_NAME}`]);
+    expect(c.uploads).toEqual([expect.objectContaining({ file: POSTGRES.passwordFile, content: expect.stringMatching(/^SCRAM-SHA-256\$4096:/) })]);
+  });
+
+  test('PgBouncer: transaction pooling, SCRAM, its config generated, started after PostgreSQL', () => {
+    const { run, config } = get(stack);
+    const d = one(run, CONTAINER, 'pgbouncer');
+    const c = plain(d.raw);
+    const ini = c.uploads.find((u: { file: string }) => u.file === PGBOUNCER.configFile).content;
+    expect(ini).toContain('pool_mode = transaction\n');
+    expect(ini).toContain('auth_type = scram-sha-256\n');
+    expect(ini).toContain(`default_pool_size = ${config.pgbouncerPoolSize}\n`);
+    expect(ini).toContain(`${DATABASE_NAME} = host=${POSTGRES.alias} port=${POSTGRES.port} dbname=${DATABASE_NAME}\n`);
+    const userlist = c.uploads.find((u: { file: string }) => u.file === PGBOUNCER.authFile).content;
+    const postgresSecret = plain(one(run, CONTAINER, 'postgres').raw).uploads[0].content;
+    expect(userlist).toBe(`"${POSTGRES.superuser}" "${postgresSecret}"\n`);
+    expect(d.dependencies.some((urn) => urn.endsWith('$docker:index/container:Container::postgres'))).toBe(true);
+  });
+
+  test('Redis: ACL file, append-only on the volume, maxmemory and policy from config, a health check without a password', () => {
+    const { run, config } = get(stack);
+    const c = inputs(run, 'redis');
+    const arg = (flag: string) => c.command[c.command.indexOf(flag) + 1];
+    expect([arg('--maxmemory'), arg('--maxmemory-policy'), arg('--appendonly'), arg('--dir'), arg('--aclfile')]).toEqual([
+      `${config.redisMaxmemoryMb}mb`,
+      config.redisMaxmemoryPolicy,
+      'yes',
+      REDIS.dataDir,
+      REDIS.aclFile,
+    ]);
+    const acl = c.uploads[0].content as string;
+    expect(acl).toMatch(/^user default on nopass resetchannels -@all \+ping$/m);
+    expect(acl).toMatch(new RegExp(`^user ${REDIS.appUser} on #[0-9a-f]{64} `, 'm'));
+    expect(c.healthcheck.tests.join(' ')).not.toMatch(/-a |--pass|--user|AUTH/i);
+  });
+
+  test('MinIO: root credentials as files, the console only with admin tools', () => {
+    const { run, config } = get(stack);
+    const c = inputs(run, 'minio');
+    expect(c.envs).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^MINIO_ROOT_USER_FILE=\//), expect.stringMatching(/^MINIO_ROOT_PASSWORD_FILE=\//)]),
+    );
+    expect(c.envs).toContain(`MINIO_BROWSER=${config.adminTools ? 'on' : 'off'}`);
+    expect(c.envs.some((e: string) => /^MINIO_ROOT_(USER|PASSWORD)=/.test(e))).toBe(false);
+    expect(c.healthcheck.tests).toEqual(['CMD', 'mc', 'ready', 'local']);
+  });
+
+  test('no password or SCRAM secret appears outside a secret, in any input of any resource', () => {
+    const { run } = get(stack);
+    expect(run.generated.length).toBe(3);
+    const leaks: string[] = [];
+    for (const d of run.declared) {
+      walk(d.raw, (text, inSecret) => {
+        if (!inSecret && (run.generated.some((p) => text.includes(p)) || text.includes('SCRAM-SHA-256$'))) leaks.push(`${d.type} ${d.name}`);
+      });
+    }
+    expect(leaks).toEqual([]);
+    // ...and the secrets are really there, so the check above is not vacuous.
+    let secretsSeen = 0;
+    for (const d of byType(run, CONTAINER)) walk(d.raw, (text, inSecret) => (secretsSeen += inSecret && /SCRAM-SHA-256\$|#[0-9a-f]{64}|^[A-Za-z0-9]{32}$/.test(text) ? 1 : 0));
+    expect(secretsSeen).toBeGreaterThanOrEqual(4);
+  });
+
+  test('outputs: anything with a credential is a secret; admin addresses only with admin tools', () => {
+    const { run, config } = get(stack);
+    const o = run.outputs;
+    for (const name of ['postgresAdminUrl', 'pooledAdminUrl', 'redisUrl']) expect([name, o[name].secret]).toEqual([name, true]);
+    for (const [name, { value, secret }] of Object.entries(o)) {
+      if (!secret) expect([name, JSON.stringify(value ?? null)]).toEqual([name, expect.not.stringMatching(new RegExp(run.generated.join('|')))]);
+    }
+    const url = new URL(o.postgresAdminUrl.value as string);
+    expect(run.generated).toContain(url.password);
+    expect(url.toString().replace(url.password, 'PASSWORD')).toBe(
+      `postgresql://${POSTGRES.superuser}:PASSWORD@127.0.0.1:${config.postgresPort}/${DATABASE_NAME}`,
+    );
+    expect(o.s3Endpoint.value).toBe(`http://127.0.0.1:${config.minioApiPort}`);
+    expect(o.adminUrls.value).toEqual(
+      config.adminTools ? { adminer: `http://127.0.0.1:${config.adminerPort}`, minioConsole: `http://127.0.0.1:${config.minioConsolePort}` } : {},
+    );
+  });
+});
+
+test('a stack may bind its services to another address; admin tools stay on loopback', async () => {
+  const run = await runProgram('dev', { config: { bindAddress: '0.0.0.0' } });
+  const ports = byType(run, CONTAINER).flatMap((d) => (plain(d.raw).ports ?? []).map((p: { ip: string; internal: number }) => `${d.name}:${p.internal}@${p.ip}`));
+  expect(ports.sort()).toEqual(
+    ['adminer:8080@127.0.0.1', 'minio:9000@0.0.0.0', 'minio:9001@127.0.0.1', 'pgbouncer:6432@0.0.0.0', 'postgres:5432@0.0.0.0', 'redis:6379@0.0.0.0'].sort(),
+  );
+  expect(run.outputs.s3Endpoint.value).toBe('http://127.0.0.1:19000');
+});
