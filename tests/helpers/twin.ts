@@ -95,7 +95,7 @@ export class TwinHost {
   }
 
   env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-    return { PATH: `${PG_BIN}:${process.env.PATH}`, HOME: this.root, ...extra };
+    return { PATH: `${PG_BIN}:/usr/sbin:/usr/bin:/bin:${process.env.PATH}`, HOME: this.root, ...extra };
   }
 
   /** Runs a command to completion, as the unprivileged identity; rejects with its output on failure. */
