@@ -1,14 +1,15 @@
 /**
  * What the Pulumi program costs to evaluate, and what its PostgreSQL settings and PgBouncer buy.
  *
- *   npm run bench:stack [-- --runs 5 --seconds 30 --clients 8 --scale 20]
+ *   npm run bench:stack [-- --runs 5 --seconds 30 --clients 8 --scale 20 --rounds 3]
  *
  * 1. Each committed stack's program, loaded as `pulumi up` loads it (the SDK's own loader: ts-node
  *    with type checking) under Pulumi's mocks, as a separate process: wall time and the number of
  *    resources declared; and the same with PULUMI_NODEJS_TRANSPILE_ONLY=true (no type check).
  * 2. pgbench on a real PostgreSQL 15 (durability on) at the dev stack's memory size: the settings
  *    the program derives (stacks/postgres-settings.ts) against PostgreSQL's defaults. TPC-B-like
- *    read/write and select-only, `--clients` clients for `--seconds` each.
+ *    read/write and select-only, `--clients` clients for `--seconds` a run, `--rounds` rounds
+ *    alternating between the two servers.
  * 3. A new connection per transaction (`pgbench -C`, select-only), direct against through PgBouncer
  *    with the pgbouncer.ini the program generates (transaction pooling, SCRAM pass-through).
  * The container memory limit itself is not enforced here (no Docker): only the settings differ.
@@ -37,13 +38,16 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '30' },
     clients: { type: 'string', default: '8' },
     scale: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const RUNS = Number(values.runs);
 const SECONDS = Number(values.seconds);
 const CLIENTS = Number(values.clients);
 const SCALE = Number(values.scale);
+const ROUNDS = Number(values.rounds);
 
+const spread = (xs: number[]) => `${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -121,24 +125,33 @@ async function main(): Promise<void> {
   const dev = loadConfig('dev', Object.fromEntries(Object.entries(stackFileConfig('dev')).map(([k, v]) => [k.slice(PROJECT.length + 1), v])));
   const tuned = postgresSettings(dev.postgresMemoryMb);
   const tpcb = ['-c', String(CLIENTS), '-j', String(Math.min(CLIENTS, os.cpus().length)), '-T', String(SECONDS), '-n'];
-  console.log(`\n## pgbench at the dev memory size (${dev.postgresMemoryMb} MiB), scale ${SCALE}, ${CLIENTS} clients, ${SECONDS} s each\n`);
-  console.log('| settings | TPC-B-like tps | select-only tps |');
+  console.log(
+    `\n## pgbench at the dev memory size (${dev.postgresMemoryMb} MiB), scale ${SCALE}, ${CLIENTS} clients, ${SECONDS} s a run, ` +
+      `${ROUNDS} rounds alternating the two servers\n`,
+  );
+  console.log('| settings | TPC-B-like tps, median (min–max) | select-only tps, median (min–max) |');
   console.log('|---|---|---|');
-  for (const [name, settings] of [['PostgreSQL defaults', {}], ['derived (stacks/postgres-settings.ts)', tuned]] as const) {
-    const server = await startPostgres({ fast: false, settings: { ...settings, max_connections: tuned.max_connections } });
-    try {
-      const { url, password } = await prepare(server);
-      const env = { PGPASSWORD: password };
-      const rw = await pgbench([...tpcb, url.toString()], env);
-      const ro = await pgbench([...tpcb, '-S', url.toString()], env);
-      console.log(`| ${name} | ${rw.toFixed(0)} | ${ro.toFixed(0)} |`);
-    } finally {
-      await server.stop();
+  // Both servers run at once (one at a time under load), so disk and CPU noise hits both alike.
+  const servers = [
+    { name: 'PostgreSQL defaults', server: await startPostgres({ fast: false, settings: { max_connections: tuned.max_connections } }) },
+    { name: 'derived (stacks/postgres-settings.ts)', server: await startPostgres({ fast: false, settings: tuned }) },
+  ];
+  try {
+    const prepared = await Promise.all(servers.map((s) => prepare(s.server)));
+    const results = servers.map(() => ({ rw: [] as number[], ro: [] as number[] }));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, { url, password }] of prepared.entries()) {
+        results[i].rw.push(await pgbench([...tpcb, url.toString()], { PGPASSWORD: password }));
+        results[i].ro.push(await pgbench([...tpcb, '-S', url.toString()], { PGPASSWORD: password }));
+      }
     }
+    for (const [i, { name }] of servers.entries()) console.log(`| ${name} | ${spread(results[i].rw)} | ${spread(results[i].ro)} |`);
+  } finally {
+    await Promise.all(servers.map((s) => s.server.stop()));
   }
 
-  console.log(`\n## A new connection per transaction (pgbench -C -S), ${CLIENTS} clients, ${SECONDS} s each\n`);
-  console.log('| path | tps |');
+  console.log(`\n## A new connection per transaction (pgbench -C -S), ${CLIENTS} clients, ${SECONDS} s a run, ${ROUNDS} rounds\n`);
+  console.log('| path | tps, median (min–max) |');
   console.log('|---|---|');
   const server = await startPostgres({ fast: false, settings: tuned });
   const host = await new TwinHost().init();
@@ -160,12 +173,15 @@ async function main(): Promise<void> {
     await host.healthy(['CMD', 'pg_isready', '--host=127.0.0.1', `--port=${bouncerPort}`, `--dbname=${DATABASE_NAME}`], bouncer);
     const pooled = new URL(url);
     pooled.port = String(bouncerPort);
-    const direct = await pgbench([...tpcb, '-S', '-C', url.toString()], env);
-    const viaBouncer = await pgbench([...tpcb, '-S', '-C', pooled.toString()], env);
-    const persistent = await pgbench([...tpcb, '-S', url.toString()], env);
-    console.log(`| direct to PostgreSQL | ${direct.toFixed(0)} |`);
-    console.log(`| through PgBouncer (pool of ${dev.pgbouncerPoolSize}) | ${viaBouncer.toFixed(0)} |`);
-    console.log(`| for reference: direct, connections kept open | ${persistent.toFixed(0)} |`);
+    const runs = { direct: [] as number[], bouncer: [] as number[], persistent: [] as number[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      runs.direct.push(await pgbench([...tpcb, '-S', '-C', url.toString()], env));
+      runs.bouncer.push(await pgbench([...tpcb, '-S', '-C', pooled.toString()], env));
+      runs.persistent.push(await pgbench([...tpcb, '-S', url.toString()], env));
+    }
+    console.log(`| direct to PostgreSQL | ${spread(runs.direct)} |`);
+    console.log(`| through PgBouncer (pool of ${dev.pgbouncerPoolSize}) | ${spread(runs.bouncer)} |`);
+    console.log(`| for reference: direct, connections kept open | ${spread(runs.persistent)} |`);
   } finally {
     await host.stop();
     await server.stop();

@@ -260,8 +260,8 @@ function passphraseFrom(env: NodeJS.ProcessEnv): { source: string; value: string
   const file = env.PULUMI_CONFIG_PASSPHRASE_FILE;
   if (!file) return undefined;
   try {
-    // As the Pulumi CLI reads it: the whole file, without the final newline.
-    return { source: 'PULUMI_CONFIG_PASSPHRASE_FILE', value: readFileSync(file, 'utf8').replace(/\r?\n$/, '') };
+    // As the Pulumi CLI reads it: the whole file, surrounding white space trimmed.
+    return { source: 'PULUMI_CONFIG_PASSPHRASE_FILE', value: readFileSync(file, 'utf8').trim() };
   } catch {
     return undefined; // the CLI has already read it, or failed on it, before the program runs
   }

@@ -27,6 +27,12 @@ export interface ServiceContainerArgs {
   uploads?: pulumi.Input<docker.types.input.ContainerUpload>[];
   /** Seconds the first start may take (initdb, say) before failed checks count. */
   startPeriodSeconds?: number;
+  /**
+   * Seconds a replace or destroy waits for the service to stop cleanly after its stop signal.
+   * Without it the provider kills the container at once: PostgreSQL would run crash recovery,
+   * Redis lose its last second of writes.
+   */
+  stopGraceSeconds: number;
 }
 
 /**
@@ -61,6 +67,7 @@ export function serviceContainer(args: ServiceContainerArgs, parent: pulumi.Reso
       },
       wait: true,
       waitTimeout: HEALTHY_WITHIN_SECONDS,
+      destroyGraceSeconds: args.stopGraceSeconds,
       logDriver: 'local',
     },
     { parent, dependsOn },

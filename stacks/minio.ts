@@ -51,6 +51,7 @@ export class Minio extends pulumi.ComponentResource {
         ],
         ports,
         volumes: [{ volume, containerPath: MINIO.dataDir }],
+        stopGraceSeconds: 30,
         healthcheck: MINIO_HEALTHCHECK,
       },
       this,

@@ -44,6 +44,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
           { file: PGBOUNCER.authFile, content: userlist, permissions: '0444' },
         ],
         ports: [{ internal: PGBOUNCER.port, external: config.pgbouncerPort, ip: config.bindAddress }],
+        stopGraceSeconds: 10,
         healthcheck: PGBOUNCER_HEALTHCHECK,
       },
       this,

@@ -54,9 +54,11 @@ export class Postgres extends pulumi.ComponentResource {
           `POSTGRES_INITDB_ARGS=${POSTGRES_INITDB_ARGS}`,
           `PGDATA=${POSTGRES.dataDir}`,
         ],
-        uploads: [{ file: POSTGRES.passwordFile, content: superuser.scramSecret, owner: POSTGRES.uid, permissions: '0400' }],
+        // Root only: the entrypoint reads it as root, before it drops to the postgres user.
+        uploads: [{ file: POSTGRES.passwordFile, content: superuser.scramSecret, permissions: '0400' }],
         ports: [{ internal: POSTGRES.port, external: config.postgresPort, ip: config.bindAddress }],
         volumes: [{ volume, containerPath: POSTGRES.dataDir }],
+        stopGraceSeconds: 60,
         healthcheck: POSTGRES_HEALTHCHECK,
         startPeriodSeconds: 60,
       },

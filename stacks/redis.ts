@@ -35,6 +35,7 @@ export class Redis extends pulumi.ComponentResource {
         uploads: [{ file: REDIS.aclFile, content: pulumi.secret(this.appPassword.apply(redisAcl)), permissions: '0444' }],
         ports: [{ internal: REDIS.port, external: config.redisPort, ip: config.bindAddress }],
         volumes: [{ volume, containerPath: REDIS.dataDir }],
+        stopGraceSeconds: 30,
         healthcheck: REDIS_HEALTHCHECK,
       },
       this,

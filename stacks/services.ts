@@ -15,8 +15,6 @@ export const POSTGRES = {
   dataDir: '/var/lib/postgresql/data',
   /** Read by the image's entrypoint through POSTGRES_PASSWORD_FILE. */
   passwordFile: '/run/secrets/postgres-password',
-  /** The image's postgres user (official alpine image: uid 70). */
-  uid: '70',
   major: 15,
 } as const;
 
@@ -51,6 +49,7 @@ export const ADMIN_BIND_ADDRESS = '127.0.0.1';
 export const ADMINER = {
   alias: 'adminer',
   port: 8080,
+  memoryMb: 128,
 } as const;
 
 /** The buckets the application uses; a stack may prefix them (config `bucketPrefix`). */

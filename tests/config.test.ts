@@ -1,3 +1,4 @@
+import { createDecipheriv, pbkdf2Sync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -50,6 +51,24 @@ describe('committed stack files', () => {
     expect(() => loadConfig(stack, withoutNamespace(raw), env)).not.toThrow();
     const text = readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), 'utf8');
     expect(text).not.toMatch(/secure:|password|passphrase|secretsprovider|encryptedkey/i);
+  });
+
+  test("Pulumi.dev.yaml's encryptionsalt opens with the documented dev passphrase (Pulumi's passphrase scheme)", () => {
+    // v1:<salt>:v1:<nonce>:<AES-256-GCM of "pulumi">, key = PBKDF2-SHA256(passphrase, salt, 1e6), as in
+    // pulumi/pulumi's passphrase secrets manager.
+    const file = load(readFileSync(path.join(ROOT, 'Pulumi.dev.yaml'), 'utf8')) as { encryptionsalt: string };
+    const [v1, salt, v1b, nonce, sealed] = file.encryptionsalt.split(':');
+    expect([v1, v1b]).toEqual(['v1', 'v1']);
+    const open = (passphrase: string) => {
+      const key = pbkdf2Sync(passphrase, Buffer.from(salt, 'base64'), 1_000_000, 32, 'sha256');
+      const bytes = Buffer.from(sealed, 'base64');
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64'));
+      decipher.setAuthTag(bytes.subarray(bytes.length - 16));
+      return Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - 16)), decipher.final()]).toString();
+    };
+    expect(open(DEV_PASSPHRASE)).toBe('pulumi');
+    expect(() => open('another passphrase')).toThrow();
+    for (const stack of ['staging', 'prod']) expect(readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), 'utf8')).not.toMatch(/encryptionsalt/);
   });
 
   test('dev and staging can share a Docker host: no host port in common', () => {
@@ -126,7 +145,7 @@ describe('state and passphrase of shared stacks', () => {
 
   test('a shared stack refuses the dev passphrase from a passphrase file too', () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'pa-pass-')), 'passphrase');
-    writeFileSync(file, `${DEV_PASSPHRASE}\n`);
+    writeFileSync(file, `  ${DEV_PASSPHRASE}\n`);
     const found = problems({ allowDevState: 'false' }, 'prod', { PULUMI_CONFIG_PASSPHRASE_FILE: file, PULUMI_BACKEND_URL: 's3://b/p' });
     expect(found).toEqual([expect.stringMatching(/^PULUMI_CONFIG_PASSPHRASE_FILE: stack "prod" needs a passphrase of its own/)]);
   });
@@ -176,4 +195,10 @@ describe('pure checks', () => {
   ])('bucket %s', (name, problem) => {
     expect(bucketNameProblem(name)).toBe(problem);
   });
+});
+
+test('README documents every configuration key', () => {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Configuration'), readme.indexOf('## Install and test'));
+  for (const key of Object.keys(CONFIG_KEYS)) expect([key, section.includes(`\`${key}\``)]).toEqual([key, true]);
 });
