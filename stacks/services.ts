@@ -43,6 +43,27 @@ export const MINIO = {
   rootUser: 'pa-root',
 } as const;
 
+/**
+ * PostgreSQL roles, created by the program. Names are per server: one server holds one stack's
+ * database. None is a superuser; the server's own superuser only bootstraps them.
+ */
+export const ROLES = {
+  /** Owns the database and its schema, runs migrations and seeds. */
+  migrator: 'pa_migrator',
+  /** The application: reads and writes data, no DDL. */
+  app: 'pa_app',
+  /** Analytics and admin tools: reads only. */
+  readonly: 'pa_readonly',
+} as const;
+
+/** Object-store users the program creates (their access keys); the root user is never handed out. */
+export const STORAGE_USERS = {
+  /** The application: object read/write in documents, recordings and temp. */
+  app: 'pa-app',
+  /** Backups: may write to the backups bucket and nothing else. */
+  backup: 'pa-backup',
+} as const;
+
 /** Admin tools (Adminer, the MinIO console) are published on loopback only, whatever the stack's bind address. */
 export const ADMIN_BIND_ADDRESS = '127.0.0.1';
 
@@ -53,5 +74,4 @@ export const ADMINER = {
 } as const;
 
 /** The buckets the application uses; a stack may prefix them (config `bucketPrefix`). */
-export const BUCKETS = ['documents', 'recordings', 'temp', 'backups'] as const;
-export type BucketKey = (typeof BUCKETS)[number];
+export { BUCKETS, type BucketKey } from '../db/app-env';

@@ -1,0 +1,280 @@
+/**
+ * The storage policies and lifecycle rules of stacks/storage-policies.ts, applied to a real MinIO
+ * (the release the stack runs) and exercised as anonymous, app and backup clients.
+ */
+import { Client, type LifecycleConfig, type LifecycleRule } from 'minio';
+import { AssumeRoleProvider } from 'minio/dist/main/AssumeRoleProvider.js';
+import type { Readable } from 'node:stream';
+import { AUDIO_RETENTION_DAYS } from '../schema/seeds/reference';
+import { BUCKETS, type BucketKey } from '../stacks/services';
+import {
+  anonymousDownloadPolicy,
+  appPolicy,
+  backupPolicy,
+  lifecycleRules,
+  NONCURRENT_DOCUMENT_DAYS,
+  STALE_UPLOADS_ENV,
+  type IlmRule,
+  type PolicyDocument,
+} from '../stacks/storage-policies';
+import { startMinio, type MinioServer } from './helpers/minio';
+
+const buckets = Object.fromEntries(BUCKETS.map((b) => [b, `t1-${b}`])) as Record<BucketKey, string>;
+const rules = lifecycleRules(buckets, AUDIO_RETENTION_DAYS);
+const DAY_MS = 24 * 60 * 60 * 1000;
+const MIB = 1024 * 1024;
+
+let server: MinioServer;
+let root: Client;
+
+function client(credentials: { accessKey: string; secretKey: string; sessionToken?: string }): Client {
+  // A fixed region: otherwise minio-js first asks for the bucket's location, and a denial there would hide the one under test.
+  return new Client({ endPoint: server.endPoint, port: server.port, useSSL: false, region: 'us-east-1', ...credentials });
+}
+
+/** Temporary credentials limited to `policy`: MinIO intersects it with root's rights, which are everything. */
+async function credentialFor(policy: PolicyDocument): Promise<Client> {
+  const provider = new AssumeRoleProvider({
+    stsEndpoint: server.url,
+    accessKey: server.rootUser,
+    secretKey: server.rootPassword,
+    policy: JSON.stringify(policy),
+  });
+  const { accessKey, secretKey, sessionToken } = await provider.getCredentials();
+  return client({ accessKey, secretKey, sessionToken });
+}
+
+/** The S3 lifecycle configuration the provider builds from IlmPolicy rules (it reads expiration with Sscanf "%dd"). */
+function toS3Lifecycle(ilm: IlmRule[]): LifecycleConfig {
+  return {
+    Rule: ilm.map((r): LifecycleRule => {
+      const rule: LifecycleRule = { ID: r.id, Status: 'Enabled', Filter: { Prefix: '' } };
+      if (r.expiration !== undefined) {
+        const days = /^(\d+)d$/.exec(r.expiration);
+        if (!days) throw new Error(`expiration ${r.expiration} is not "<n>d"`);
+        rule.Expiration = { Days: Number(days[1]) };
+      }
+      if (r.noncurrentVersionExpirationDays !== undefined) {
+        rule.NoncurrentVersionExpiration = { NoncurrentDays: r.noncurrentVersionExpirationDays };
+      }
+      return rule;
+    }),
+  };
+}
+
+async function text(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function list(c: Client, bucket: string, prefix = ''): Promise<string[]> {
+  const names: string[] = [];
+  for await (const item of c.listObjectsV2(bucket, prefix, true)) names.push((item as { name: string }).name);
+  return names;
+}
+
+/** The S3 error code a call fails with, or 'ok'. */
+async function outcome(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return 'ok';
+  } catch (error) {
+    return (error as { code?: string }).code ?? String(error);
+  }
+}
+
+/** S3's expiry date for an object: its creation plus `days`, rounded up to the next midnight UTC. */
+function expiryDate(lastModified: Date, days: number): string {
+  return new Date(Math.floor((lastModified.getTime() + (days + 1) * DAY_MS) / DAY_MS) * DAY_MS).toUTCString();
+}
+
+beforeAll(async () => {
+  server = await startMinio();
+  root = client({ accessKey: server.rootUser, secretKey: server.rootPassword });
+  for (const name of Object.values(buckets)) await root.makeBucket(name);
+  await root.setBucketVersioning(buckets.documents, { Status: 'Enabled' });
+  await root.setBucketPolicy(buckets.temp, JSON.stringify(anonymousDownloadPolicy(buckets.temp)));
+  for (const [bucket, ilm] of Object.entries(rules)) await root.setBucketLifecycle(bucket, toS3Lifecycle(ilm));
+  await root.putObject(buckets.temp, 'shared/hello.txt', 'hello from temp');
+  await root.putObject(buckets.documents, 'private/doc.txt', 'a learner document');
+  await root.putObject(buckets.recordings, 'private/take.webm', 'a recording');
+  await root.putObject(buckets.backups, 'db/existing.dump', 'an earlier backup');
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('as configured by root', () => {
+  test('lifecycle and versioning read back as declared', async () => {
+    for (const [bucket, ilm] of Object.entries(rules)) {
+      const config = await root.getBucketLifecycle(bucket);
+      // minio-js gives a lone rule as an object, several as an array.
+      expect({ bucket, Rule: [config?.Rule ?? []].flat() }).toEqual({ bucket, Rule: toS3Lifecycle(ilm).Rule });
+    }
+    expect(await outcome(root.getBucketLifecycle(buckets.backups))).toBe('NoSuchLifecycleConfiguration');
+    expect(await root.getBucketVersioning(buckets.documents)).toEqual({ Status: 'Enabled' });
+    expect(await root.getBucketVersioning(buckets.recordings)).not.toEqual({ Status: 'Enabled' });
+  });
+
+  test('objects carry the expiry their bucket\'s rule gives them', async () => {
+    for (const [bucket, key, days, rule] of [
+      [buckets.temp, 'shared/hello.txt', 1, 'expire-temp'],
+      [buckets.recordings, 'private/take.webm', AUDIO_RETENTION_DAYS, 'expire-recordings'],
+    ] as const) {
+      const { lastModified } = await root.statObject(bucket, key);
+      const response = await fetch(await root.presignedUrl('HEAD', bucket, key, 60), { method: 'HEAD' });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-amz-expiration')).toBe(`expiry-date="${expiryDate(lastModified, days)}", rule-id="${rule}"`);
+    }
+    const first = await root.statObject(buckets.documents, 'private/doc.txt');
+    await root.putObject(buckets.documents, 'private/doc.txt', 'a learner document, edited');
+    const current = await root.statObject(buckets.documents, 'private/doc.txt');
+    const head = async (versionId: string) =>
+      fetch(await root.presignedUrl('HEAD', buckets.documents, 'private/doc.txt', 60, { versionId }), { method: 'HEAD' });
+    // An old version expires counting from when the edit replaced it; the current version never does.
+    expect((await head(first.versionId!)).headers.get('x-amz-expiration')).toBe(
+      `expiry-date="${expiryDate(current.lastModified, NONCURRENT_DOCUMENT_DAYS)}", rule-id="expire-old-document-versions"`,
+    );
+    expect((await head(current.versionId!)).headers.get('x-amz-expiration')).toBeNull();
+  });
+});
+
+describe('anonymous', () => {
+  const anonymous = (method: string, path: string, body?: string) => fetch(`${server.url}${path}`, { method, body });
+
+  test('can download from temp', async () => {
+    const response = await anonymous('GET', `/${buckets.temp}/shared/hello.txt`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('hello from temp');
+  });
+
+  test.each([
+    ['list temp', 'GET', () => `/${buckets.temp}/`],
+    ['list temp (v2)', 'GET', () => `/${buckets.temp}?list-type=2`],
+    ['upload into temp', 'PUT', () => `/${buckets.temp}/anonymous.txt`],
+    ['download from documents', 'GET', () => `/${buckets.documents}/private/doc.txt`],
+    ['list documents', 'GET', () => `/${buckets.documents}?list-type=2`],
+    ['download from recordings', 'GET', () => `/${buckets.recordings}/private/take.webm`],
+  ])('cannot %s', async (_what, method, path) => {
+    const response = await anonymous(method, path(), method === 'PUT' ? 'not welcome' : undefined);
+    expect(response.status).toBe(403);
+    expect(await response.text()).toContain('<Code>AccessDenied</Code>');
+  });
+
+  test('left nothing behind in temp', async () => {
+    expect(await outcome(root.statObject(buckets.temp, 'anonymous.txt'))).toBe('NotFound');
+  });
+});
+
+describe('app credential (appPolicy)', () => {
+  let app: Client;
+  beforeAll(async () => {
+    app = await credentialFor(appPolicy(buckets));
+  });
+
+  test.each(['documents', 'recordings', 'temp'] as const)('reads, writes, lists and deletes in %s', async (key) => {
+    const bucket = buckets[key];
+    await app.putObject(bucket, 'app/object.txt', `written by the app to ${key}`);
+    expect(await text(await app.getObject(bucket, 'app/object.txt'))).toBe(`written by the app to ${key}`);
+    expect(await list(app, bucket, 'app/')).toEqual(['app/object.txt']);
+    await app.removeObject(bucket, 'app/object.txt');
+    expect(await list(root, bucket, 'app/')).toEqual([]);
+  });
+
+  test('cannot touch backups', async () => {
+    expect(await outcome(app.putObject(buckets.backups, 'app.dump', 'x'))).toBe('AccessDenied');
+    expect(await outcome(app.getObject(buckets.backups, 'db/existing.dump'))).toBe('AccessDenied');
+    expect(await outcome(list(app, buckets.backups))).toBe('AccessDenied');
+  });
+
+  test('cannot create or delete buckets, or change a policy', async () => {
+    expect(await outcome(app.makeBucket('t1-app-made'))).toBe('AccessDenied');
+    expect(await outcome(app.removeBucket(buckets.documents))).toBe('AccessDenied');
+    expect(await outcome(app.setBucketPolicy(buckets.documents, JSON.stringify(anonymousDownloadPolicy(buckets.documents))))).toBe(
+      'AccessDenied',
+    );
+    expect(await root.bucketExists('t1-app-made')).toBe(false);
+  });
+});
+
+describe('backup credential (backupPolicy)', () => {
+  let backup: Client;
+  beforeAll(async () => {
+    backup = await credentialFor(backupPolicy(buckets.backups));
+  });
+
+  test('writes and lists backups', async () => {
+    await backup.putObject(buckets.backups, 'db/small.dump', 'a small backup');
+    expect((await root.statObject(buckets.backups, 'db/small.dump')).size).toBe('a small backup'.length);
+    expect(await list(backup, buckets.backups, 'db/')).toEqual(['db/existing.dump', 'db/small.dump']);
+  });
+
+  test('uploads a large backup in parts, and can abort an upload', async () => {
+    const uploadId = await backup.initiateNewMultipartUpload(buckets.backups, 'db/large.dump', {});
+    const parts = [Buffer.alloc(5 * MIB, 1), Buffer.alloc(MIB, 2)];
+    const etags = [];
+    for (const [i, payload] of parts.entries()) {
+      const part = await backup.uploadPart(
+        { bucketName: buckets.backups, objectName: 'db/large.dump', uploadID: uploadId, partNumber: i + 1, headers: {} },
+        payload,
+      );
+      etags.push({ part: part.part, etag: part.etag });
+    }
+    await backup.completeMultipartUpload(buckets.backups, 'db/large.dump', uploadId, etags);
+    expect((await root.statObject(buckets.backups, 'db/large.dump')).size).toBe(6 * MIB);
+
+    const abandoned = await backup.initiateNewMultipartUpload(buckets.backups, 'db/abandoned.dump', {});
+    await backup.abortMultipartUpload(buckets.backups, 'db/abandoned.dump', abandoned);
+    expect(await root.findUploadId(buckets.backups, 'db/abandoned.dump')).toBeUndefined();
+  });
+
+  test("a client's own large upload works: it lists unfinished uploads first (s3:ListBucketMultipartUploads)", async () => {
+    // minio-js splits anything over its part size (64 MiB by default) and checks for an upload to resume first.
+    const large = Buffer.alloc(65 * MIB, 3);
+    await backup.putObject(buckets.backups, 'db/streamed.dump', large, large.length);
+    expect((await root.statObject(buckets.backups, 'db/streamed.dump')).size).toBe(65 * MIB);
+  });
+
+  test('can neither read nor delete backups', async () => {
+    expect(await outcome(backup.getObject(buckets.backups, 'db/existing.dump'))).toBe('AccessDenied');
+    expect(await outcome(backup.removeObject(buckets.backups, 'db/existing.dump'))).toBe('AccessDenied');
+    expect(await text(await root.getObject(buckets.backups, 'db/existing.dump'))).toBe('an earlier backup');
+  });
+
+  test('cannot write anywhere else', async () => {
+    expect(await outcome(backup.putObject(buckets.documents, 'backup.txt', 'x'))).toBe('AccessDenied');
+    expect(await outcome(backup.putObject(buckets.temp, 'backup.txt', 'x'))).toBe('AccessDenied');
+  });
+});
+
+describe('STALE_UPLOADS_ENV', () => {
+  /** MinIO reads these variables while loading its config, and logs this when it cannot use a value. */
+  const REJECTED = /Invalid api configuration/;
+
+  /** Starts MinIO with `env`, waits for the banner it prints once its config is loaded, returns the log. */
+  async function startupLog(env: Record<string, string>): Promise<string> {
+    const s = await startMinio({ env });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!/S3-API:/.test(s.logs()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(s.logs()).toMatch(/S3-API:/);
+      return s.logs();
+    } finally {
+      await s.stop();
+    }
+  }
+
+  test('MinIO reads both variable names, and accepts the values the container gets', async () => {
+    const names = Object.keys(STALE_UPLOADS_ENV);
+    const [accepted, ...probes] = await Promise.all([
+      startupLog({ ...STALE_UPLOADS_ENV }),
+      ...names.map((name) => startupLog({ [name]: 'not-a-duration' })),
+      // The same probe under a misspelt name must go unnoticed, or the probe proves nothing.
+      ...names.map((name) => startupLog({ [`X_${name}`]: 'not-a-duration' })),
+    ]);
+    expect(accepted).not.toMatch(REJECTED);
+    expect(probes.map((log) => REJECTED.test(log))).toEqual([true, true, false, false]);
+  });
+});
