@@ -5,6 +5,7 @@ import { dataVolume, type PublishedPort, serviceContainer } from './container';
 import type { Naming } from './naming';
 import { generatedPassword } from './secrets';
 import { ADMIN_BIND_ADDRESS, MINIO } from './services';
+import { STALE_UPLOADS_ENV } from './storage-policies';
 
 export interface MinioArgs {
   config: StackConfig;
@@ -44,6 +45,7 @@ export class Minio extends pulumi.ComponentResource {
           `MINIO_ROOT_USER_FILE=${ROOT_USER_FILE}`,
           `MINIO_ROOT_PASSWORD_FILE=${ROOT_PASSWORD_FILE}`,
           `MINIO_BROWSER=${config.adminTools ? 'on' : 'off'}`,
+          ...Object.entries(STALE_UPLOADS_ENV).map(([name, value]) => `${name}=${value}`),
         ],
         uploads: [
           { file: ROOT_USER_FILE, content: MINIO.rootUser, permissions: '0400' },

@@ -5,7 +5,7 @@ import { dataVolume, serviceContainer } from './container';
 import type { Naming } from './naming';
 import { postgresCommand, postgresSettings } from './postgres-settings';
 import { scramLogin } from './secrets';
-import { DATABASE_NAME, POSTGRES } from './services';
+import { POSTGRES } from './services';
 
 export interface PostgresArgs {
   config: StackConfig;
@@ -18,11 +18,12 @@ export const POSTGRES_INITDB_ARGS = '--encoding=UTF8 --lc-collate=C --lc-ctype=C
 
 /** TCP, not the socket: healthy means reachable the way PgBouncer and the host reach it. */
 export const POSTGRES_HEALTHCHECK = [
-  'CMD', 'pg_isready', '--host=127.0.0.1', `--port=${POSTGRES.port}`, `--username=${POSTGRES.superuser}`, `--dbname=${DATABASE_NAME}`,
+  'CMD', 'pg_isready', '--host=127.0.0.1', `--port=${POSTGRES.port}`, `--username=${POSTGRES.superuser}`, '--dbname=postgres',
 ];
 
 /**
- * PostgreSQL 15 with settings derived from its memory limit. The superuser's password never
+ * PostgreSQL 15 with settings derived from its memory limit. The image creates no application
+ * database: the program does (database.ts), owned by the migrator role. The superuser's password never
  * enters the container: the image's entrypoint hands the file's content to initdb as the
  * password, and PostgreSQL stores a string already in SCRAM form as it is.
  */
@@ -49,7 +50,6 @@ export class Postgres extends pulumi.ComponentResource {
         command: postgresCommand(postgresSettings(config.postgresMemoryMb)),
         envs: [
           `POSTGRES_USER=${POSTGRES.superuser}`,
-          `POSTGRES_DB=${DATABASE_NAME}`,
           `POSTGRES_PASSWORD_FILE=${POSTGRES.passwordFile}`,
           `POSTGRES_INITDB_ARGS=${POSTGRES_INITDB_ARGS}`,
           `PGDATA=${POSTGRES.dataDir}`,

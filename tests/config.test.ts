@@ -39,7 +39,10 @@ describe('Pulumi.yaml', () => {
     const expected = Object.fromEntries(
       Object.entries(CONFIG_KEYS).map(([k, s]) => [k, { type: s.type, default: s.default, description: s.description }]),
     );
-    expect(project.config).toEqual(expected);
+    const { 'pulumi:disable-default-providers': engine, ...own } = project.config;
+    expect(own).toEqual(expected);
+    // The providers of what lives inside the servers are always explicit (mock tests check each resource's).
+    expect(engine).toEqual({ value: ['postgresql', 'minio'] });
   });
 });
 

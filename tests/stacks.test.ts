@@ -1,12 +1,15 @@
 import { loadConfig, type StackConfig } from '../stacks/config';
 import { postgresCommand, postgresSettings } from '../stacks/postgres-settings';
-import { DATABASE_NAME, MINIO, PGBOUNCER, POSTGRES, REDIS } from '../stacks/services';
+import { APP_ENV } from '../db/app-env';
+import { DATABASE_NAME, MINIO, PGBOUNCER, POSTGRES, REDIS, ROLES, STORAGE_USERS } from '../stacks/services';
 import { plain, walk } from './helpers/pulumi-mocks';
 import { byType, one, PROJECT, runProgram, SHARED_STACK_ENV, stackFileConfig, STACKS, type ProgramRun } from './helpers/program';
 
 const CONTAINER = 'docker:index/container:Container';
 const VOLUME = 'docker:index/volume:Volume';
 const IMAGE = 'docker:index/remoteImage:RemoteImage';
+const ROLE = 'postgresql:index/role:Role';
+const MINIO_PROVIDER = 'pulumi:providers:minio';
 
 const runs = new Map<string, { run: ProgramRun; config: StackConfig }>();
 
@@ -25,7 +28,7 @@ describe.each(STACKS)('stack %s', (stack) => {
   test('one component per service, every container and volume a child of its component', () => {
     const { run, config } = get(stack);
     const components = run.declared.filter((d) => !d.custom).map((d) => d.type).sort();
-    const expected = ['Minio', 'Network', 'Pgbouncer', 'Postgres', 'Redis', ...(config.adminTools ? ['Admin'] : [])];
+    const expected = ['Minio', 'Network', 'Pgbouncer', 'Postgres', 'Redis', 'Database', 'Storage', 'PostDeploy', ...(config.adminTools ? ['Admin'] : [])];
     expect(components).toEqual(expected.map((c) => `pronunciation:stack:${c}`).sort());
     for (const d of run.declared.filter((r) => r.custom)) expect(d.parent).toMatch(/::pronunciation:stack:\w+::/);
     const containers = byType(run, CONTAINER).map((d) => d.name).sort();
@@ -110,13 +113,14 @@ describe.each(STACKS)('stack %s', (stack) => {
     expect(c.command).toEqual(postgresCommand(postgresSettings(config.postgresMemoryMb)));
     expect(c.envs).toEqual(
       expect.arrayContaining([
-        `POSTGRES_DB=${DATABASE_NAME}`,
         `POSTGRES_PASSWORD_FILE=${POSTGRES.passwordFile}`,
         expect.stringMatching(/^POSTGRES_INITDB_ARGS=.*--encoding=UTF8.*--auth-host=scram-sha-256/),
       ]),
     );
     expect(c.envs.some((e: string) => e.startsWith('POSTGRES_PASSWORD='))).toBe(false);
-    expect(c.healthcheck.tests).toEqual(['CMD', 'pg_isready', '--host=127.0.0.1', `--port=${POSTGRES.port}`, `--username=${POSTGRES.superuser}`, `--dbname=${DATABASE_NAME}`]);
+    // The program creates the application database, owned by the migrator; the image creates none.
+    expect(c.envs.some((e: string) => e.startsWith('POSTGRES_DB='))).toBe(false);
+    expect(c.healthcheck.tests).toEqual(['CMD', 'pg_isready', '--host=127.0.0.1', `--port=${POSTGRES.port}`, `--username=${POSTGRES.superuser}`, '--dbname=postgres']);
     expect(c.uploads).toEqual([expect.objectContaining({ file: POSTGRES.passwordFile, content: expect.stringMatching(/^SCRAM-SHA-256\$4096:/) })]);
   });
 
@@ -130,8 +134,9 @@ describe.each(STACKS)('stack %s', (stack) => {
     expect(ini).toContain(`default_pool_size = ${config.pgbouncerPoolSize}\n`);
     expect(ini).toContain(`${DATABASE_NAME} = host=${POSTGRES.alias} port=${POSTGRES.port} dbname=${DATABASE_NAME}\n`);
     const userlist = c.uploads.find((u: { file: string }) => u.file === PGBOUNCER.authFile).content;
-    const postgresSecret = plain(one(run, CONTAINER, 'postgres').raw).uploads[0].content;
-    expect(userlist).toBe(`"${POSTGRES.superuser}" "${postgresSecret}"\n`);
+    // The app and read-only roles, with the very SCRAM secrets their roles are created with; not the superuser.
+    const secretOf = (key: string) => plain(one(run, ROLE, `role-${key}`).raw).password;
+    expect(userlist).toBe(`"${ROLES.app}" "${secretOf('app')}"\n"${ROLES.readonly}" "${secretOf('readonly')}"\n`);
     expect(d.dependencies.some((urn) => urn.endsWith('$docker:index/container:Container::postgres'))).toBe(true);
   });
 
@@ -159,13 +164,16 @@ describe.each(STACKS)('stack %s', (stack) => {
       expect.arrayContaining([expect.stringMatching(/^MINIO_ROOT_USER_FILE=\//), expect.stringMatching(/^MINIO_ROOT_PASSWORD_FILE=\//)]),
     );
     expect(c.envs).toContain(`MINIO_BROWSER=${config.adminTools ? 'on' : 'off'}`);
+    // Abandoned multipart uploads are removed after a day (lifecycle rules cannot reach them).
+    expect(c.envs).toEqual(expect.arrayContaining(['MINIO_API_STALE_UPLOADS_EXPIRY=24h', 'MINIO_API_STALE_UPLOADS_CLEANUP_INTERVAL=6h']));
     expect(c.envs.some((e: string) => /^MINIO_ROOT_(USER|PASSWORD)=/.test(e))).toBe(false);
     expect(c.healthcheck.tests).toEqual(['CMD', 'mc', 'ready', 'local']);
   });
 
   test('no password or SCRAM secret appears outside a secret, in any input of any resource', () => {
     const { run } = get(stack);
-    expect(run.generated.length).toBe(3);
+    // Superuser, migrator, app, read-only; Redis app; MinIO root; storage app and backup keys.
+    expect(run.generated.length).toBe(8);
     const leaks: string[] = [];
     for (const d of run.declared) {
       walk(d.raw, (text, inSecret) => {
@@ -182,16 +190,37 @@ describe.each(STACKS)('stack %s', (stack) => {
   test('outputs: anything with a credential is a secret; admin addresses only with admin tools', () => {
     const { run, config } = get(stack);
     const o = run.outputs;
-    for (const name of ['postgresAdminUrl', 'pooledAdminUrl', 'redisUrl']) expect([name, o[name].secret]).toEqual([name, true]);
+    const credentials = [
+      'databaseUrl', 'directDatabaseUrl', 'migratorDatabaseUrl', 'readonlyDatabaseUrl', 'postgresSuperuserUrl', 'redisUrl',
+      's3AccessKey', 's3SecretKey', 's3BackupAccessKey', 's3BackupSecretKey',
+    ];
+    for (const name of credentials) expect([name, o[name].secret]).toEqual([name, true]);
     for (const [name, { value, secret }] of Object.entries(o)) {
       if (!secret) expect([name, JSON.stringify(value ?? null)]).toEqual([name, expect.not.stringMatching(new RegExp(run.generated.join('|')))]);
     }
-    const url = new URL(o.postgresAdminUrl.value as string);
-    expect(run.generated).toContain(url.password);
-    expect(url.toString().replace(url.password, 'PASSWORD')).toBe(
-      `postgresql://${POSTGRES.superuser}:PASSWORD@127.0.0.1:${config.postgresPort}/${DATABASE_NAME}`,
-    );
+    // Every output the app's .env needs is there, and nothing else but the operators' three.
+    expect(Object.keys(o).sort()).toEqual([...Object.keys(APP_ENV), 'postgresSuperuserUrl', 'adminUrls', 'containers'].sort());
+    const urls = {
+      databaseUrl: [ROLES.app, config.pgbouncerPort],
+      directDatabaseUrl: [ROLES.app, config.postgresPort],
+      migratorDatabaseUrl: [ROLES.migrator, config.postgresPort],
+      readonlyDatabaseUrl: [ROLES.readonly, config.pgbouncerPort],
+      postgresSuperuserUrl: [POSTGRES.superuser, config.postgresPort],
+    } as const;
+    for (const [name, [user, port]] of Object.entries(urls)) {
+      const url = new URL(o[name].value as string);
+      expect(run.generated).toContain(url.password);
+      expect(url.toString().replace(url.password, 'PASSWORD')).toBe(`postgresql://${user}:PASSWORD@127.0.0.1:${port}/${DATABASE_NAME}`);
+    }
+    expect(new Set(Object.keys(urls).map((name) => new URL(o[name].value as string).password)).size).toBe(4); // app's twice
     expect(o.s3Endpoint.value).toBe(`http://127.0.0.1:${config.minioApiPort}`);
+    expect(o.s3AccessKey.value).toBe(STORAGE_USERS.app);
+    expect(o.s3BackupAccessKey.value).toBe(STORAGE_USERS.backup);
+    expect(run.generated).toEqual(expect.arrayContaining([o.s3SecretKey.value, o.s3BackupSecretKey.value]));
+    expect(o.buckets.value).toEqual(config.buckets);
+    // MinIO's root password is not handed out, under any name.
+    const rootPassword = plain(one(run, MINIO_PROVIDER, 'minio').raw).minioPassword;
+    expect(JSON.stringify(Object.values(o).map((x) => x.value))).not.toContain(rootPassword);
     expect(o.adminUrls.value).toEqual(
       config.adminTools ? { adminer: `http://127.0.0.1:${config.adminerPort}`, minioConsole: `http://127.0.0.1:${config.minioConsolePort}` } : {},
     );

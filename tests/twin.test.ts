@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Client } from 'pg';
-import { DATABASE_NAME, PGBOUNCER, POSTGRES, REDIS } from '../stacks/services';
+import { DATABASE_NAME, PGBOUNCER, POSTGRES, REDIS, ROLES } from '../stacks/services';
+import { applyDeclaredDatabase } from './helpers/database-twin';
 import { freePort, PG_BIN } from './helpers/postgres';
 import { one, runProgram, type ProgramRun } from './helpers/program';
 import { containerSpec, TwinHost, type ContainerSpec } from './helpers/twin';
@@ -65,12 +66,16 @@ eval 'initdb --username="$POSTGRES_USER" --pwfile=<(printf "%s\\n" "$POSTGRES_PA
     throw new Error(`${String(error)}\n${fs.readFileSync(initLog, 'utf8')}`);
   });
   try {
-    await host.exec(
-      path.join(PG_BIN, 'psql'),
-      ['-v', 'ON_ERROR_STOP=1', '--no-psqlrc', '--no-password', '-h', path.dirname(socketDir), '-p', String(POSTGRES.port),
-        '-U', s.envs.POSTGRES_USER, '-d', 'postgres', '-c', `CREATE DATABASE "${s.envs.POSTGRES_DB}"`],
-      env,
-    );
+    // The entrypoint creates POSTGRES_DB (default: POSTGRES_USER) unless that is `postgres`.
+    const database = s.envs.POSTGRES_DB ?? s.envs.POSTGRES_USER;
+    if (database !== 'postgres') {
+      await host.exec(
+        path.join(PG_BIN, 'psql'),
+        ['-v', 'ON_ERROR_STOP=1', '--no-psqlrc', '--no-password', '-h', path.dirname(socketDir), '-p', String(POSTGRES.port),
+          '-U', s.envs.POSTGRES_USER, '-d', 'postgres', '-c', `CREATE DATABASE "${database}"`],
+        env,
+      );
+    }
   } finally {
     await host.exec(path.join(PG_BIN, 'pg_ctl'), ['-D', pgdata, '-m', 'fast', '-w', 'stop'], env);
   }
@@ -152,6 +157,9 @@ describe('the dev stack\'s containers, run here', () => {
   beforeAll(async () => {
     host = await new TwinHost().init();
     pg = await startPostgresTwin(host, spec('postgres'));
+    await host.healthy(spec('postgres').healthcheck, pg.server);
+    // What `pulumi up` then creates inside it: the database, the roles, their privileges.
+    await applyDeclaredDatabase(dev, (database) => atPort(output('postgresSuperuserUrl'), pg.port).replace(/\/[^/]*$/, `/${database}`));
     bouncer = await startPgbouncerTwin(host, spec('pgbouncer'));
     cache = await startRedisTwin(host, spec('redis'));
   });
@@ -159,7 +167,7 @@ describe('the dev stack\'s containers, run here', () => {
 
   test('PostgreSQL passes its declared health check and takes the superuser\'s generated password over TCP', async () => {
     await host.healthy(spec('postgres').healthcheck, pg.server);
-    const client = new Client({ connectionString: atPort(output('postgresAdminUrl'), pg.port) });
+    const client = new Client({ connectionString: atPort(output('postgresSuperuserUrl'), pg.port) });
     await client.connect();
     try {
       const { rows } = await client.query(
@@ -184,27 +192,35 @@ describe('the dev stack\'s containers, run here', () => {
   });
 
   test('PostgreSQL refuses a wrong password over TCP', async () => {
-    const url = new URL(atPort(output('postgresAdminUrl'), pg.port));
+    const url = new URL(atPort(output('postgresSuperuserUrl'), pg.port));
     url.password = 'not-the-password';
     const client = new Client({ connectionString: url.toString() });
     await expect(client.connect()).rejects.toThrow(/password authentication failed/);
   });
 
-  test('PgBouncer passes its health check and passes a SCRAM login through to PostgreSQL', async () => {
+  test.each([
+    ['databaseUrl', ROLES.app],
+    ['readonlyDatabaseUrl', ROLES.readonly],
+  ])('PgBouncer passes its health check and passes the SCRAM login of %s through to PostgreSQL', async (name, role) => {
     await host.healthy(spec('pgbouncer').healthcheck, bouncer.server);
-    const client = new Client({ connectionString: atPort(output('pooledAdminUrl'), bouncer.port) });
+    const client = new Client({ connectionString: atPort(output(name), bouncer.port) });
     await client.connect();
     try {
       await client.query('BEGIN');
       const { rows } = await client.query('SELECT current_user AS "user", inet_server_port() AS port');
       await client.query('COMMIT');
-      expect(rows[0]).toEqual({ user: POSTGRES.superuser, port: pg.port });
+      expect(rows[0]).toEqual({ user: role, port: pg.port });
     } finally {
       await client.end();
     }
-    const url = new URL(atPort(output('pooledAdminUrl'), bouncer.port));
+    const url = new URL(atPort(output(name), bouncer.port));
     url.password = 'not-the-password';
     await expect(new Client({ connectionString: url.toString() }).connect()).rejects.toThrow(/SASL authentication failed/);
+  });
+
+  test('PgBouncer admits no one it has no SCRAM secret for, the superuser included', async () => {
+    const client = new Client({ connectionString: atPort(output('postgresSuperuserUrl'), bouncer.port) });
+    await expect(client.connect()).rejects.toThrow(/SASL authentication failed|no such user|not allowed/);
   });
 
   test('Redis passes its health check; the app user logs in, anyone else may only PING', async () => {

@@ -8,6 +8,11 @@ export interface Declared {
   protect: boolean;
   retainOnDelete: boolean;
   dependencies: string[];
+  /** "<provider URN>::<provider id>", or '' for the package's default provider. */
+  provider: string;
+  additionalSecretOutputs: string[];
+  /** Set once the (mock) engine has answered the registration. */
+  urn: string;
 }
 export function installMocks(
   pulumi: typeof import('@pulumi/pulumi'),

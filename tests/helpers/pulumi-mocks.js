@@ -48,7 +48,7 @@ function installMocks(pulumi, project, stack) {
   monitor.signalAndWaitForShutdown = (req, callback) => callback(null, {});
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, callback) => {
-    declared.push({
+    const entry = {
       type: req.getType(),
       name: req.getName(),
       custom: req.getCustom(),
@@ -57,8 +57,15 @@ function installMocks(pulumi, project, stack) {
       protect: Boolean(req.getProtect()),
       retainOnDelete: Boolean(req.getRetainondelete()),
       dependencies: req.getDependenciesList(),
+      // "<provider URN>::<provider id>", or '' for the package's default provider.
+      provider: req.getProvider(),
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+    };
+    declared.push(entry);
+    return register(req, (error, response) => {
+      if (response) entry.urn = response.getUrn();
+      callback(error, response);
     });
-    return register(req, callback);
   };
   return { declared, generated };
 }

@@ -1,0 +1,130 @@
+import * as postgresql from '@pulumi/postgresql';
+import * as pulumi from '@pulumi/pulumi';
+import { scramLogin } from './secrets';
+import { DATABASE_NAME, ROLES } from './services';
+
+/** How the program reaches PostgreSQL as its administrator: the container's superuser, or an existing server's admin. */
+export interface PostgresAdmin {
+  host: pulumi.Input<string>;
+  port: pulumi.Input<number>;
+  username: pulumi.Input<string>;
+  password: pulumi.Input<string>;
+  /** libpq sslmode: `disable` for the container on loopback; `verify-full` (or `require`) for a server elsewhere. */
+  sslMode: string;
+  /** A managed service's admin is no superuser; the provider then avoids what only a superuser may do. */
+  superuser: boolean;
+  /** Resources the provider must wait for (the container, until it is healthy). */
+  dependsOn: pulumi.Resource[];
+}
+
+export interface DatabaseArgs {
+  admin: PostgresAdmin;
+  /** Protect the database, so that `pulumi destroy` refuses to run; it is never dropped either way. */
+  protect: boolean;
+}
+
+/** What each role may do with tables and sequences that the migrator creates, now and in later migrations. */
+export const TABLE_PRIVILEGES = {
+  app: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  readonly: ['SELECT'],
+} as const;
+export const SEQUENCE_PRIVILEGES = {
+  app: ['USAGE', 'SELECT'],
+  readonly: ['SELECT'],
+} as const;
+
+/** The schema migrations create their tables in. */
+export const APP_SCHEMA = 'public';
+
+type Login = ReturnType<typeof scramLogin>;
+
+/**
+ * Inside PostgreSQL: the database, owned by the migrator role (which therefore owns its schema and
+ * may create the trusted extensions the first migration needs), an app role that reads and writes
+ * data, and a read-only role. Grants on tables are default privileges of the migrator, so a table a
+ * later migration creates is granted as it is created, without another deployment.
+ *
+ * Roles get their SCRAM secret as password: PostgreSQL stores a secret already in SCRAM form as it
+ * is, so the plain password never reaches the server, and PgBouncer can hold the same secret.
+ */
+export class Database extends pulumi.ComponentResource {
+  readonly provider: postgresql.Provider;
+  readonly database: postgresql.Database;
+  readonly logins: Record<keyof typeof ROLES, Login>;
+  /** Everything the post-deploy step needs to exist before it migrates as the migrator. */
+  readonly ready: pulumi.Resource[];
+
+  constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('pronunciation:stack:Database', name, {}, opts);
+    const { admin } = args;
+    this.provider = new postgresql.Provider(
+      'postgresql',
+      {
+        host: admin.host,
+        port: admin.port,
+        username: admin.username,
+        password: admin.password,
+        database: 'postgres',
+        sslmode: admin.sslMode,
+        superuser: admin.superuser,
+        connectTimeout: 15,
+      },
+      { parent: this, dependsOn: admin.dependsOn },
+    );
+    const inside = { parent: this, provider: this.provider };
+
+    this.logins = {
+      migrator: scramLogin('postgres-migrator', this),
+      app: scramLogin('postgres-app', this),
+      readonly: scramLogin('postgres-readonly', this),
+    };
+    const roles = Object.fromEntries(
+      (Object.keys(ROLES) as (keyof typeof ROLES)[]).map((key) => [
+        key,
+        new postgresql.Role(
+          `role-${key}`,
+          {
+            name: ROLES[key],
+            login: true,
+            password: this.logins[key].scramSecret,
+            superuser: false,
+            createDatabase: false,
+            createRole: false,
+            replication: false,
+            bypassRowLevelSecurity: false,
+          },
+          inside,
+        ),
+      ]),
+    ) as Record<keyof typeof ROLES, postgresql.Role>;
+
+    // Never dropped with the stack: `pulumi destroy` leaves the data where it is.
+    this.database = new postgresql.Database(
+      'database',
+      { name: DATABASE_NAME, owner: roles.migrator.name, template: 'template0', encoding: 'UTF8', lcCollate: 'C', lcCtype: 'C' },
+      { ...inside, protect: args.protect, retainOnDelete: true },
+    );
+
+    const grants: pulumi.Resource[] = [];
+    for (const key of ['app', 'readonly'] as const) {
+      const role = roles[key].name;
+      const database = this.database.name;
+      grants.push(
+        new postgresql.Grant(`${key}-connect`, { database, role, objectType: 'database', privileges: ['CONNECT'] }, inside),
+        new postgresql.Grant(`${key}-schema-usage`, { database, role, schema: APP_SCHEMA, objectType: 'schema', privileges: ['USAGE'] }, inside),
+        new postgresql.DefaultPrivileges(
+          `${key}-tables`,
+          { database, role, owner: roles.migrator.name, schema: APP_SCHEMA, objectType: 'table', privileges: [...TABLE_PRIVILEGES[key]] },
+          inside,
+        ),
+        new postgresql.DefaultPrivileges(
+          `${key}-sequences`,
+          { database, role, owner: roles.migrator.name, schema: APP_SCHEMA, objectType: 'sequence', privileges: [...SEQUENCE_PRIVILEGES[key]] },
+          inside,
+        ),
+      );
+    }
+    this.ready = [this.database, ...Object.values(roles), ...grants];
+    this.registerOutputs({ database: this.database.name });
+  }
+}

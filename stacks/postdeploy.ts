@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as command from '@pulumi/command';
+import * as pulumi from '@pulumi/pulumi';
+import { ROOT } from '../db/paths';
+
+/** What decides whether the post-deploy step must run again: migrations (with drizzle's snapshots) and seeds. */
+export const SCHEMA_INPUTS = ['schema/migrations', 'schema/seeds'];
+
+/**
+ * A hash of every file under SCHEMA_INPUTS, by path and content. The post-deploy command's trigger:
+ * it changes exactly when a migration or seed file is added, removed, renamed or edited.
+ */
+export function schemaInputsHash(root: string = ROOT): string {
+  const hash = createHash('sha256');
+  const files = SCHEMA_INPUTS.flatMap((dir) => listFiles(path.join(root, dir))).sort();
+  if (files.length === 0) throw new Error(`no migration or seed files under ${SCHEMA_INPUTS.join(', ')} in ${root}`);
+  for (const file of files) {
+    hash.update(`${path.relative(root, file).split(path.sep).join('/')}\0`);
+    hash.update(fs.readFileSync(file));
+    hash.update('\0');
+  }
+  return hash.digest('hex');
+}
+
+function listFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
+
+/** The command a person would run: the project's own scripts, quiet npm, the runner's own messages. */
+export function postDeployScript(demoData: boolean): string {
+  const seed = demoData ? 'npm run --silent db:seed -- --demo' : 'npm run --silent db:seed';
+  return `npm run --silent db:migrate && ${seed}`;
+}
+
+export interface PostDeployArgs {
+  /** The migrator's direct URL (a secret): migrations need a session of their own, not a pooled one. */
+  migratorUrl: pulumi.Input<string>;
+  demoData: boolean;
+  /** The database, roles and grants the migrations rely on. */
+  dependsOn: pulumi.Resource[];
+}
+
+/**
+ * Migrates and seeds the database as the last step of `pulumi up`, on the machine that runs it, from
+ * this project folder. A failure fails the deployment with the runner's own message, which never
+ * holds a password.
+ */
+export class PostDeploy extends pulumi.ComponentResource {
+  readonly command: command.local.Command;
+
+  constructor(name: string, args: PostDeployArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('pronunciation:stack:PostDeploy', name, {}, opts);
+    this.command = new command.local.Command(
+      'migrate-and-seed',
+      {
+        create: postDeployScript(args.demoData),
+        interpreter: ['/bin/sh', '-c'],
+        dir: ROOT,
+        environment: { DATABASE_URL: pulumi.secret(args.migratorUrl) },
+        triggers: [schemaInputsHash()],
+        addPreviousOutputInEnv: false,
+        logging: 'stdoutAndStderr',
+      },
+      // Its output names no secret, but state is no place to find out.
+      { parent: this, dependsOn: args.dependsOn, additionalSecretOutputs: ['stdout', 'stderr'] },
+    );
+    this.registerOutputs({});
+  }
+}

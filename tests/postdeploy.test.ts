@@ -1,0 +1,138 @@
+import { spawn } from 'node:child_process';
+import { Client } from 'pg';
+import { readMigrations } from '../db/migration-files';
+import { AI_PROVIDERS } from '../schema/seeds/reference';
+import { DEMO_USER_ID } from '../schema/seeds/demo';
+import { POSTGRES, ROLES } from '../stacks/services';
+import { applyDeclaredDatabase } from './helpers/database-twin';
+import { tableContents } from './helpers/db';
+import { freePort, startPostgres, type PostgresServer } from './helpers/postgres';
+import { one, runProgram, type ProgramRun } from './helpers/program';
+import { plain } from './helpers/pulumi-mocks';
+
+/**
+ * The dev stack's post-deploy step, run for real: the database, roles and privileges it declares
+ * applied to a throwaway PostgreSQL 15, then the exact command, interpreter, folder and environment
+ * of its local.Command, with only the host and port of DATABASE_URL moved to the test server.
+ */
+
+jest.setTimeout(120_000);
+
+let server: PostgresServer;
+let dev: ProgramRun;
+let step: { create: string; interpreter: string[]; dir: string; environment: { DATABASE_URL: string } };
+
+/** An output URL (or the command's) pointed at the test server. */
+const atServer = (url: string, port = server.port) => {
+  const u = new URL(url);
+  u.hostname = server.host;
+  u.port = String(port);
+  return u.toString();
+};
+
+function runStep(databaseUrl: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [shell, ...shellArgs] = step.interpreter;
+  const env = { ...process.env, ...step.environment, DATABASE_URL: databaseUrl };
+  return new Promise((resolve, reject) => {
+    const child = spawn(shell, [...shellArgs, step.create], { cwd: step.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function withClient<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const TABLES = async (c: Client) =>
+  (await c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).rows.map((r) => r.t);
+
+beforeAll(async () => {
+  [server, dev] = await Promise.all([startPostgres(), runProgram('dev')]);
+  step = plain(one(dev, 'command:local:Command', 'migrate-and-seed').raw);
+  await applyDeclaredDatabase(dev, (database) => server.url(database));
+});
+afterAll(async () => server?.stop());
+
+describe('the post-deploy step of the dev stack, on a real PostgreSQL', () => {
+  const password = () => new URL(step.environment.DATABASE_URL).password;
+
+  test('migrates and seeds (demo data included) as the migrator, and prints no password', async () => {
+    const result = await runStep(atServer(step.environment.DATABASE_URL));
+    expect(result).toMatchObject({ code: 0 });
+    expect(`${result.stdout}${result.stderr}`).not.toContain(password());
+    expect(result.stdout).toMatch(/applied \d+ migration/);
+    await withClient(atServer(dev.outputs.migratorDatabaseUrl.value as string), async (c) => {
+      const { rows } = await c.query('SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations');
+      expect(rows[0].n).toBe(readMigrations().length);
+      expect((await c.query('SELECT count(*)::int AS n FROM ai_providers')).rows[0].n).toBe(AI_PROVIDERS.length);
+      expect((await c.query('SELECT count(*)::int AS n FROM users WHERE id = $1', [DEMO_USER_ID])).rows[0].n).toBe(1);
+      // Every table belongs to the migrator, which is no superuser.
+      const owners = await c.query(`SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'`);
+      expect(owners.rows).toEqual([{ tableowner: ROLES.migrator }]);
+    });
+  });
+
+  test('a second run changes nothing', async () => {
+    const url = atServer(dev.outputs.migratorDatabaseUrl.value as string);
+    const snapshot = () =>
+      withClient(url, async (c) => {
+        const contents: Record<string, string[]> = {};
+        for (const t of await TABLES(c)) contents[t] = await tableContents(c, t);
+        return contents;
+      });
+    const before = await snapshot();
+    const result = await runStep(atServer(step.environment.DATABASE_URL));
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/is up to date \(\d+ migrations applied\)/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  test('the app role reads and writes every table the migrations created, and can change no schema', async () => {
+    await withClient(atServer(dev.outputs.directDatabaseUrl.value as string), async (c) => {
+      for (const t of await TABLES(c)) await c.query(`SELECT 1 FROM "${t}" LIMIT 1`);
+      await c.query(`INSERT INTO users (email, name) VALUES ('app-role@example.com', 'App role')`);
+      await c.query(`UPDATE users SET name = 'Renamed' WHERE email = 'app-role@example.com'`);
+      await c.query(`DELETE FROM users WHERE email = 'app-role@example.com'`);
+      await expect(c.query('CREATE TABLE app_made (id int)')).rejects.toThrow(/permission denied for schema public/);
+      await expect(c.query('ALTER TABLE users ADD COLUMN x int')).rejects.toThrow(/must be owner of table users/);
+      await expect(c.query('TRUNCATE users CASCADE')).rejects.toThrow(/permission denied/);
+      await expect(c.query('DROP TABLE documents')).rejects.toThrow(/must be owner of table documents/);
+    });
+  });
+
+  test('the read-only role reads and cannot write', async () => {
+    await withClient(atServer(dev.outputs.readonlyDatabaseUrl.value as string), async (c) => {
+      expect((await c.query('SELECT count(*)::int AS n FROM users')).rows[0].n).toBeGreaterThan(0);
+      await expect(c.query(`INSERT INTO users (email, name) VALUES ('ro@example.com', 'RO')`)).rejects.toThrow(/permission denied for table users/);
+      await expect(c.query(`UPDATE users SET name = 'x'`)).rejects.toThrow(/permission denied for table users/);
+    });
+  });
+
+  test('no role but the server\'s own superuser is a superuser; none may create roles or databases', async () => {
+    await withClient(server.url(), async (c) => {
+      const { rows } = await c.query(`SELECT rolname FROM pg_roles WHERE rolsuper OR rolcreaterole OR rolcreatedb ORDER BY 1`);
+      expect(rows.map((r) => r.rolname)).toEqual([POSTGRES.superuser]);
+      const { rows: ours } = await c.query(`SELECT count(*)::int AS n FROM pg_roles WHERE rolname = ANY($1)`, [Object.values(ROLES)]);
+      expect(ours[0].n).toBe(3);
+    });
+  });
+
+  test('a failure fails the step with the runner\'s own message, and no password', async () => {
+    const closed = await freePort();
+    const result = await runStep(atServer(step.environment.DATABASE_URL, closed));
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/db:migrate: could not connect|connection refused|ECONNREFUSED/i);
+    expect(`${result.stdout}${result.stderr}`).not.toContain(password());
+  });
+});
