@@ -1,26 +1,21 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, type StackConfig } from '../stacks/config';
 import { SEQUENCE_PRIVILEGES, TABLE_PRIVILEGES } from '../stacks/database';
 import { postDeployScript, schemaInputsHash, SCHEMA_INPUTS } from '../stacks/postdeploy';
 import { DATABASE_NAME, MINIO, POSTGRES, ROLES, STORAGE_USERS } from '../stacks/services';
 import { anonymousDownloadPolicy, appPolicy, backupPolicy, lifecycleRules } from '../stacks/storage-policies';
 import { AUDIO_RETENTION_DAYS } from '../schema/seeds/reference';
 import { plain, walk } from './helpers/pulumi-mocks';
-import { byType, one, PROJECT, ROOT, runProgram, SHARED_STACK_ENV, stackFileConfig, STACKS, type ProgramRun } from './helpers/program';
+import { byType, one, ROOT, runCommittedStacks, STACKS, type ProgramRun } from './helpers/program';
 
 /** What `pulumi up` declares inside PostgreSQL and MinIO, and the post-deploy step, per committed stack. */
 
 const PG = 'postgresql:index';
-const runs = new Map<string, { run: ProgramRun; config: StackConfig }>();
+let runs: Awaited<ReturnType<typeof runCommittedStacks>>;
 
 beforeAll(async () => {
-  for (const stack of STACKS) {
-    const env = stack === 'dev' ? {} : SHARED_STACK_ENV;
-    const raw = Object.fromEntries(Object.entries(stackFileConfig(stack)).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
-    runs.set(stack, { run: await runProgram(stack, { env }), config: loadConfig(stack, raw, env) });
-  }
+  runs = await runCommittedStacks();
 });
 
 const get = (stack: string) => runs.get(stack)!;

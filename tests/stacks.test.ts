@@ -1,9 +1,9 @@
-import { loadConfig, type StackConfig } from '../stacks/config';
+import type { StackConfig } from '../stacks/config';
 import { postgresCommand, postgresSettings } from '../stacks/postgres-settings';
 import { APP_ENV } from '../db/app-env';
 import { DATABASE_NAME, MINIO, PGBOUNCER, POSTGRES, REDIS, ROLES, STORAGE_USERS } from '../stacks/services';
 import { plain, walk } from './helpers/pulumi-mocks';
-import { byType, one, PROJECT, runProgram, SHARED_STACK_ENV, stackFileConfig, STACKS, type ProgramRun } from './helpers/program';
+import { byType, one, PROJECT, runCommittedStacks, runProgram, STACKS, type ProgramRun } from './helpers/program';
 
 const CONTAINER = 'docker:index/container:Container';
 const VOLUME = 'docker:index/volume:Volume';
@@ -11,14 +11,10 @@ const IMAGE = 'docker:index/remoteImage:RemoteImage';
 const ROLE = 'postgresql:index/role:Role';
 const MINIO_PROVIDER = 'pulumi:providers:minio';
 
-const runs = new Map<string, { run: ProgramRun; config: StackConfig }>();
+let runs: Awaited<ReturnType<typeof runCommittedStacks>>;
 
 beforeAll(async () => {
-  for (const stack of STACKS) {
-    const env = stack === 'dev' ? {} : SHARED_STACK_ENV;
-    const raw = Object.fromEntries(Object.entries(stackFileConfig(stack)).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
-    runs.set(stack, { run: await runProgram(stack, { env }), config: loadConfig(stack, raw, env) });
-  }
+  runs = await runCommittedStacks();
 });
 
 const get = (stack: string) => runs.get(stack)!;

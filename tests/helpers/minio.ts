@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './postgres';
+import { serverStopper } from './server-process';
 
 const run = promisify(execFile);
 
@@ -134,24 +135,7 @@ export async function startMinio(options: { env?: Record<string, string> } = {})
       if (/already in use|address in use|bind/i.test(String(error))) continue;
       break;
     }
-    // A server must not outlive the process that started it, even one that never calls stop().
-    const killOnExit = () => {
-      child.kill('SIGKILL');
-      fs.rmSync(root, { recursive: true, force: true });
-    };
-    process.once('exit', killOnExit);
-    const stop = async () => {
-      process.removeListener('exit', killOnExit);
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
-        clearTimeout(timer);
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }
-      fs.rmSync(root, { recursive: true, force: true });
-    };
+    const stop = serverStopper(child, root, 'SIGTERM');
     const logs = () => {
       try {
         return fs.readFileSync(logFile, 'utf8');

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
+import { serverStopper } from './server-process';
 
 const run = promisify(execFile);
 
@@ -119,24 +120,7 @@ export async function startPostgres(options: { settings?: Record<string, string>
       if (/could not bind|already in use/i.test(String(error))) continue;
       break;
     }
-    // A server must not outlive the process that started it, even one that never calls stop().
-    const killOnExit = () => {
-      child.kill('SIGKILL');
-      fs.rmSync(root, { recursive: true, force: true });
-    };
-    process.once('exit', killOnExit);
-    const stop = async () => {
-      process.removeListener('exit', killOnExit);
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGINT');
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
-        clearTimeout(timer);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-      fs.rmSync(root, { recursive: true, force: true });
-    };
+    const stop = serverStopper(child, root, 'SIGINT');
     return { host, port, password, dataDir, url, stop };
   }
   fs.rmSync(root, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { Declared } from './pulumi-mocks';
-import { PROJECT, ROOT, stackFileConfig } from './stack-files';
+import { loadConfig, type StackConfig } from '../../stacks/config';
+import { PROJECT, ROOT, stackFileConfig, STACKS } from './stack-files';
 
 export { PROJECT, ROOT, STACKS, stackFileConfig } from './stack-files';
 
@@ -56,6 +57,17 @@ export async function runProgram(
   // Not in the typings, but exported: resolves once every registration has been answered.
   await (sdk.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
   return { ...recorded, outputs };
+}
+
+/** Every committed stack run under mocks with its stack file and the environment README prescribes, with its validated config. */
+export async function runCommittedStacks(): Promise<Map<string, { run: ProgramRun; config: StackConfig }>> {
+  const runs = new Map<string, { run: ProgramRun; config: StackConfig }>();
+  for (const stack of STACKS) {
+    const env = stack === 'dev' ? {} : SHARED_STACK_ENV;
+    const raw = Object.fromEntries(Object.entries(stackFileConfig(stack)).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
+    runs.set(stack, { run: await runProgram(stack, { env }), config: loadConfig(stack, raw, env) });
+  }
+  return runs;
 }
 
 export function byType(run: ProgramRun, type: string): Declared[] {

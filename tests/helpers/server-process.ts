@@ -1,0 +1,27 @@
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+
+/**
+ * The stop() of a throwaway server: `signal` for a clean shutdown, SIGKILL after 10 s, then its
+ * folder removed. A server must not outlive the process that started it, even one that never
+ * calls stop(), so it is also killed when this process exits.
+ */
+export function serverStopper(child: ChildProcess, root: string, signal: NodeJS.Signals): () => Promise<void> {
+  const killOnExit = () => {
+    child.kill('SIGKILL');
+    fs.rmSync(root, { recursive: true, force: true });
+  };
+  process.once('exit', killOnExit);
+  return async () => {
+    process.removeListener('exit', killOnExit);
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    fs.rmSync(root, { recursive: true, force: true });
+  };
+}
