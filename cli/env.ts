@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { UserFacingError } from '../db/connection';
-import { appEnvEntries, defaultEnvFileName, parseStackOutputs, renderEnvFile, stackNameProblem, writeEnvFile } from '../db/env-file';
+import { appEnvEntries, defaultEnvFileName, formatEnvFile, parseStackOutputs, stackNameProblem, writeEnvFile } from '../db/env-file';
 import { ROOT } from '../db/paths';
 import { runCli, say, UsageError } from './run';
 
@@ -22,18 +21,6 @@ and its values are never printed.
 const FLAGS = { output: { type: 'string' } } as const;
 
 const PULUMI_INSTALL_HINT = 'install it (https://www.pulumi.com/docs/install/, e.g. `curl -fsSL https://get.pulumi.com | sh`) and put it on PATH';
-
-/**
- * runCli parses flags only; the stack name is this command's one positional argument. Take the
- * positionals out of argv here (runCli then sees only flags, and reports a bad one as usual).
- */
-function takePositionals(): string[] {
-  const args = process.argv.slice(2);
-  const { tokens } = parseArgs({ args, options: FLAGS, strict: false, allowPositionals: true, tokens: true });
-  const positional = new Set(tokens.filter((t) => t.kind === 'positional').map((t) => t.index));
-  process.argv.splice(2, args.length, ...args.filter((_, i) => !positional.has(i)));
-  return args.filter((_, i) => positional.has(i));
-}
 
 /** What `pulumi stack output` printed on stdout. Its stdout is never put in a message: it holds the secrets. */
 function readStackOutputs(stack: string): Promise<string> {
@@ -67,28 +54,30 @@ function gitIgnores(file: string): Promise<boolean | undefined> {
   });
 }
 
-const positionals = takePositionals();
+runCli(
+  USAGE,
+  FLAGS,
+  async (values, positionals) => {
+    if (positionals.length === 0) throw new UsageError('name the stack, e.g. `npm run env -- dev`');
+    if (positionals.length > 1) throw new UsageError(`expected one stack name, got ${positionals.length}: ${positionals.join(' ')}`);
+    const stack = positionals[0];
+    const badName = stackNameProblem(stack);
+    if (badName) throw new UsageError(badName);
+    const output = values.output;
+    if (output !== undefined && (typeof output !== 'string' || output.trim() === '')) throw new UsageError('--output needs a file name');
+    const file = path.resolve(ROOT, output ?? defaultEnvFileName(stack));
 
-runCli(USAGE, FLAGS, async (values) => {
-  if (positionals.length === 0) throw new UsageError('name the stack, e.g. `npm run env -- dev`');
-  if (positionals.length > 1) throw new UsageError(`expected one stack name, got ${positionals.length}: ${positionals.join(' ')}`);
-  const stack = positionals[0];
-  const badName = stackNameProblem(stack);
-  if (badName) throw new UsageError(badName);
-  const output = values.output;
-  if (output !== undefined && (typeof output !== 'string' || output.trim() === '')) throw new UsageError('--output needs a file name');
-  const file = path.resolve(ROOT, output ?? defaultEnvFileName(stack));
+    const entries = appEnvEntries(stack, parseStackOutputs(stack, await readStackOutputs(stack)));
+    writeEnvFile(file, formatEnvFile(stack, entries));
 
-  const outputs = parseStackOutputs(stack, await readStackOutputs(stack));
-  const count = appEnvEntries(stack, outputs).length;
-  writeEnvFile(file, renderEnvFile(stack, outputs));
-
-  const ignored = await gitIgnores(file);
-  const git =
-    ignored === true
-      ? 'git-ignored'
-      : ignored === false
-        ? 'NOT git-ignored: keep it out of version control'
-        : 'not in a git work tree';
-  say(`wrote ${file}: ${count} variables from stack "${stack}" (mode 0600, ${git}).`);
-});
+    const ignored = await gitIgnores(file);
+    const git =
+      ignored === true
+        ? 'git-ignored'
+        : ignored === false
+          ? 'NOT git-ignored: keep it out of version control'
+          : 'not in a git work tree';
+    say(`wrote ${file}: ${entries.length} variables from stack "${stack}" (mode 0600, ${git}).`);
+  },
+  { allowPositionals: true },
+);

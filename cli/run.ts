@@ -30,14 +30,22 @@ export function say(line: string): void {
  * for expected failures and exits non-zero on any failure. Our messages never hold the password;
  * anything unexpected (a stack trace, say) is scrubbed of it before it is printed.
  */
-export function runCli(usage: string, options: Options, main: (values: Values) => Promise<void>): void {
+export function runCli(
+  usage: string,
+  options: Options,
+  main: (values: Values, positionals: string[]) => Promise<void>,
+  { allowPositionals = false }: { allowPositionals?: boolean } = {},
+): void {
   const fail = (code: number, text: string) => {
     process.stderr.write(`${text}\n`);
     process.exit(code);
   };
   let values: Values;
+  let positionals: string[];
   try {
-    values = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true }).values as Values;
+    const parsed = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals });
+    values = parsed.values as Values;
+    positionals = parsed.positionals;
   } catch (error) {
     return fail(EXIT_USAGE, `error: ${(error as Error).message}\n\n${usage}`);
   }
@@ -45,7 +53,7 @@ export function runCli(usage: string, options: Options, main: (values: Values) =
     process.stdout.write(`${usage}\n`);
     return;
   }
-  main(values).then(
+  main(values, positionals).then(
     () => process.exit(process.exitCode ?? 0),
     (error: unknown) => {
       if (error instanceof UsageError) return fail(EXIT_USAGE, `error: ${error.message}\n\n${usage}`);

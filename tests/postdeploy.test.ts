@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { Client } from 'pg';
 import { readMigrations } from '../db/migration-files';
 import { AI_PROVIDERS } from '../schema/seeds/reference';
 import { DEMO_USER_ID } from '../schema/seeds/demo';
 import { POSTGRES, ROLES } from '../stacks/services';
 import { applyDeclaredDatabase } from './helpers/database-twin';
-import { tableContents } from './helpers/db';
+import { runProcess, tableContents, type CommandResult } from './helpers/db';
 import { freePort, startPostgres, type PostgresServer } from './helpers/postgres';
 import { one, runProgram, type ProgramRun } from './helpers/program';
 import { plain } from './helpers/pulumi-mocks';
@@ -30,18 +29,9 @@ const atServer = (url: string, port = server.port) => {
   return u.toString();
 };
 
-function runStep(databaseUrl: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function runStep(databaseUrl: string): Promise<CommandResult> {
   const [shell, ...shellArgs] = step.interpreter;
-  const env = { ...process.env, ...step.environment, DATABASE_URL: databaseUrl };
-  return new Promise((resolve, reject) => {
-    const child = spawn(shell, [...shellArgs, step.create], { cwd: step.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return runProcess(shell, [...shellArgs, step.create], { cwd: step.dir, env: { ...process.env, ...step.environment, DATABASE_URL: databaseUrl } });
 }
 
 async function withClient<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {

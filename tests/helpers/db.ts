@@ -31,20 +31,11 @@ export interface CommandResult {
   ms: number;
 }
 
-/**
- * Runs `npm run <script> -- <args>` in the repository as a user would. DATABASE_URL comes only
- * from `env`, never from the environment of the test run.
- */
-export function npmRun(script: string, args: string[] = [], env: Record<string, string | undefined> = {}): Promise<CommandResult> {
-  const base = { ...process.env };
-  delete base.DATABASE_URL;
+/** Runs a program to its end, collecting its output; the exit code is returned, not thrown. */
+export function runProcess(file: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CommandResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn('npm', ['run', '--silent', script, ...(args.length ? ['--', ...args] : [])], {
-      cwd: ROOT,
-      env: { ...base, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -52,6 +43,16 @@ export function npmRun(script: string, args: string[] = [], env: Record<string, 
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, ms: Date.now() - started }));
   });
+}
+
+/**
+ * Runs `npm run <script> -- <args>` in the repository as a user would. DATABASE_URL comes only
+ * from `env`, never from the environment of the test run.
+ */
+export function npmRun(script: string, args: string[] = [], env: Record<string, string | undefined> = {}): Promise<CommandResult> {
+  const base = { ...process.env };
+  delete base.DATABASE_URL;
+  return runProcess('npm', ['run', '--silent', script, ...(args.length ? ['--', ...args] : [])], { cwd: ROOT, env: { ...base, ...env } });
 }
 
 /** Every row of a table as text, in a stable order: for comparing contents before and after. */
