@@ -1,62 +1,57 @@
+import type * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { Admin } from './stacks/admin';
 import { loadConfig, projectConfig } from './stacks/config';
-import { Database } from './stacks/database';
+import { Database, externalPostgresAdmin } from './stacks/database';
 import { Minio } from './stacks/minio';
 import { Naming } from './stacks/naming';
 import { Network } from './stacks/network';
-import { endpoints, hostFor, S3_REGION } from './stacks/outputs';
+import { endpoints, hostFor } from './stacks/outputs';
 import { Pgbouncer } from './stacks/pgbouncer';
 import { PostDeploy } from './stacks/postdeploy';
 import { Postgres } from './stacks/postgres';
 import { Redis } from './stacks/redis';
-import { MINIO, POSTGRES, ROLES } from './stacks/services';
-import { Storage } from './stacks/storage';
+import { ROLES } from './stacks/services';
+import { externalStorageAdmin, Storage } from './stacks/storage';
 
 // Validate everything first: a bad stack file stops here, before any resource is declared.
-const config = loadConfig(pulumi.getStack(), projectConfig(), process.env);
+const { values, secretKeys } = projectConfig();
+const config = loadConfig(pulumi.getStack(), values, process.env, secretKeys);
 const naming = Naming.current();
 const host = hostFor(config.bindAddress);
 
-const { network } = new Network('network', { naming });
-const postgres = new Postgres('postgres', { config, naming, network });
+// The Docker network exists only if some server runs in a container: a stack wholly on external
+// servers needs no Docker host at all.
+let ownNetwork: docker.Network | undefined;
+const network = () => (ownNetwork ??= new Network('network', { naming }).network);
+
+// Each server: the stack's own container, or an existing one named in the stack's config.
+const postgres = config.external.postgres ? undefined : new Postgres('postgres', { config, naming, network: network() });
 const database = new Database('database', {
-  admin: {
-    host,
-    port: config.postgresPort,
-    username: POSTGRES.superuser,
-    password: postgres.superuserPassword,
-    sslMode: 'disable',
-    superuser: true,
-    dependsOn: [postgres.container],
-  },
+  admin: postgres ? postgres.admin(host, config.postgresPort) : externalPostgresAdmin(config),
   protect: config.protectData,
 });
-const pgbouncer = new Pgbouncer('pgbouncer', {
-  config,
-  naming,
-  network,
-  postgres: postgres.container,
-  logins: (['app', 'readonly'] as const).map((key) => ({ user: ROLES[key], scramSecret: database.logins[key].scramSecret })),
-});
-const redis = new Redis('redis', { config, naming, network });
-const minio = new Minio('minio', { config, naming, network });
+const pgbouncer = postgres
+  ? new Pgbouncer('pgbouncer', {
+      config,
+      naming,
+      network: network(),
+      postgres: postgres.container,
+      logins: (['app', 'readonly'] as const).map((key) => ({ user: ROLES[key], scramSecret: database.logins[key].scramSecret })),
+    })
+  : undefined;
+const redis = config.external.redis ? undefined : new Redis('redis', { config, naming, network: network() });
+const minio = config.external.storage ? undefined : new Minio('minio', { config, naming, network: network() });
 const storage = new Storage('storage', {
-  admin: {
-    server: `${host}:${config.minioApiPort}`,
-    user: MINIO.rootUser,
-    password: minio.rootPassword,
-    ssl: false,
-    region: S3_REGION,
-    dependsOn: [minio.container],
-  },
+  admin: minio ? minio.admin(host, config.minioApiPort) : externalStorageAdmin(config),
   buckets: config.buckets,
   protect: config.protectData,
 });
-const admin = config.adminTools ? new Admin('admin', { config, naming, network }) : undefined;
+const admin = config.adminTools ? new Admin('admin', { config, naming, network: network() }) : undefined;
 
 const out = endpoints(config, { postgres, pgbouncer, redis, minio, database, storage, admin });
 new PostDeploy('postdeploy', { migratorUrl: out.migratorDatabaseUrl, demoData: config.demoData, dependsOn: database.ready });
+
 export const databaseUrl = out.databaseUrl;
 export const directDatabaseUrl = out.directDatabaseUrl;
 export const migratorDatabaseUrl = out.migratorDatabaseUrl;
@@ -69,6 +64,6 @@ export const s3SecretKey = out.s3SecretKey;
 export const s3BackupAccessKey = out.s3BackupAccessKey;
 export const s3BackupSecretKey = out.s3BackupSecretKey;
 export const buckets = out.buckets;
-export const postgresSuperuserUrl = out.postgresSuperuserUrl;
+export const postgresAdminUrl = out.postgresAdminUrl;
 export const adminUrls = out.adminUrls;
 export const containers = out.containers;

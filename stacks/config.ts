@@ -17,6 +17,8 @@ interface KeySpec<K extends Kind = Kind> {
   type: K;
   default: ValueOf<K>;
   description: string;
+  /** Must be set with `pulumi config set --secret`; reaches the program as a Pulumi secret, never as plain text. */
+  secret?: true;
   /** Returns what is wrong with the value, phrased to follow "must". */
   check?: (value: ValueOf<K>) => string | undefined;
 }
@@ -31,6 +33,15 @@ const memory = (description: string, value: number, min: number) =>
 
 const image = (description: string, value: string, major?: number) =>
   spec({ type: 'string', default: value, description, check: (v) => imageProblem(v, major) });
+
+const secretString = (description: string, check?: (v: string) => string | undefined) =>
+  ({ ...spec({ type: 'string', default: '', description, check: (v) => (v === '' ? undefined : check?.(v)) }), secret: true }) as const;
+
+/** A host name or address, as a server elsewhere is named: no scheme, port, path or spaces. */
+const hostProblem = (v: string) => (v === '' || /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/.test(v) ? undefined : 'be a host name or IP address, without scheme or port');
+
+/** PostgreSQL's sslmode values that encrypt; a server on another host is never reached in plain text. */
+const TLS_SSLMODES = ['require', 'verify-ca', 'verify-full'];
 
 export const CONFIG_KEYS = {
   bindAddress: spec({
@@ -102,11 +113,61 @@ export const CONFIG_KEYS = {
   }),
   adminerImage: image('Adminer image (with adminTools), pinned to a version or digest.', 'adminer:4.17.1-standalone'),
   adminerPort: port('Host port for Adminer (with adminTools).', 8081),
+  externalPostgresHost: spec({
+    type: 'string',
+    default: '',
+    description: 'An existing PostgreSQL 15 server to use instead of the PostgreSQL and PgBouncer containers (a managed service, say).',
+    check: hostProblem,
+  }),
+  externalPostgresPort: port('Port of externalPostgresHost.', 5432),
+  externalPostgresAdminUser: spec({
+    type: 'string',
+    default: 'postgres',
+    description: 'Role the program logs in as on externalPostgresHost to create the database and roles; it needs CREATEDB and CREATEROLE.',
+    check: (v) => (/^[a-z_][a-z0-9_]*$/.test(v) ? undefined : 'be a plain role name: lowercase letters, digits and _'),
+  }),
+  externalPostgresAdminPassword: secretString('Password of externalPostgresAdminUser (set it with --secret).'),
+  externalPostgresSslMode: spec({
+    type: 'string',
+    default: 'verify-full',
+    description: 'TLS to externalPostgresHost, as libpq sslmode: require, verify-ca or verify-full.',
+    check: (v) => (TLS_SSLMODES.includes(v) ? undefined : `be one of ${TLS_SSLMODES.join(', ')}`),
+  }),
+  externalPostgresSuperuser: spec({
+    type: 'boolean',
+    default: false,
+    description: 'Whether externalPostgresAdminUser is a superuser (managed services give none).',
+  }),
+  externalS3Endpoint: spec({
+    type: 'string',
+    default: '',
+    description: 'An existing MinIO (host:port of its S3 API) to use instead of the MinIO container.',
+    check: (v) => (v === '' || /^[A-Za-z0-9.-]+:\d{1,5}$/.test(v) ? undefined : 'be host:port, without scheme, such as minio.example.com:9000'),
+  }),
+  externalS3AccessKey: spec({ type: 'string', default: '', description: 'Access key of an admin user of externalS3Endpoint.' }),
+  externalS3SecretKey: secretString('Secret key of externalS3AccessKey (set it with --secret).'),
+  externalS3Ssl: spec({ type: 'boolean', default: true, description: 'Reach externalS3Endpoint over HTTPS.' }),
+  externalS3Region: spec({ type: 'string', default: 'us-east-1', description: 'Region of externalS3Endpoint.' }),
+  externalRedisUrl: secretString(
+    'An existing Redis 7 to use instead of the Redis container: rediss://USER:PASSWORD@HOST:PORT (set it with --secret).',
+    (v) => (/^rediss?:\/\/[^\s]+$/.test(v) ? undefined : 'be a redis:// or rediss:// URL'),
+  ),
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
-export type StackConfig = { [K in ConfigKey]: ValueOf<(typeof CONFIG_KEYS)[K]['type']> } & {
+export interface External {
+  postgres: boolean;
+  storage: boolean;
+  redis: boolean;
+}
+type SecretKey = { [K in ConfigKey]: (typeof CONFIG_KEYS)[K] extends { secret: true } ? K : never }[ConfigKey];
+export type StackConfig = { [K in Exclude<ConfigKey, SecretKey>]: ValueOf<(typeof CONFIG_KEYS)[K]['type']> } & {
+  /** Secret keys, as Pulumi secrets: '' where unset. */
+  [K in SecretKey]: pulumi.Output<string>;
+} & {
   stack: string;
+  /** The servers the stack uses as they are, instead of running their containers. */
+  external: External;
   /** Final bucket names, prefix applied. */
   buckets: Record<(typeof BUCKETS)[number], string>;
 };
@@ -145,11 +206,16 @@ export class ConfigError extends pulumi.RunError {
  * Pulumi CLI passes them: strings, or JSON for structured values) and the environment the program
  * runs in. Throws one ConfigError naming every problem.
  */
-export function loadConfig(stack: string, raw: Record<string, string>, env: NodeJS.ProcessEnv = {}): StackConfig {
+export function loadConfig(
+  stack: string,
+  raw: Record<string, string>,
+  env: NodeJS.ProcessEnv = {},
+  secretKeys: readonly string[] = [],
+): StackConfig {
   const problems: string[] = [];
   const values: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
-    if (!(key in CONFIG_KEYS)) problems.push(unknownKey(key, value));
+    if (!(key in CONFIG_KEYS)) problems.push(unknownKey(key, secretKeys.includes(key) ? '' : value));
   }
   for (const [key, s] of Object.entries(CONFIG_KEYS) as [ConfigKey, KeySpec][]) {
     const text = raw[key];
@@ -159,17 +225,28 @@ export function loadConfig(stack: string, raw: Record<string, string>, env: Node
       continue;
     }
     const wrong = s.check?.(value as never);
+    if (s.secret) {
+      // Neither the value nor any part of it goes into a message.
+      if (text !== undefined && !secretKeys.includes(key)) {
+        problems.push(`${key}: is stored in plain text in Pulumi.${stack}.yaml; set it with \`pulumi config set --secret ${key}\` (and rotate it).`);
+      } else if (wrong) problems.push(`${key}: its value (not shown) is not allowed: it must ${wrong}.`);
+      values[key] = pulumi.secret(value as string);
+      continue;
+    }
     if (wrong) problems.push(`${key}: ${show(String(value))} is not allowed: it must ${wrong}.`);
     values[key] = value;
   }
-  const config = values as Omit<StackConfig, 'stack' | 'buckets'>;
+  const config = values as Omit<StackConfig, 'stack' | 'buckets' | 'external'>;
   const buckets = Object.fromEntries(BUCKETS.map((b) => [b, `${config.bucketPrefix ?? ''}${b}`])) as StackConfig['buckets'];
+  const set = (key: ConfigKey) => (raw[key] ?? '') !== '';
+  const external = { postgres: set('externalPostgresHost'), storage: set('externalS3Endpoint'), redis: set('externalRedisUrl') };
   if (problems.length === 0) {
-    problems.push(...crossChecks(config, buckets), ...stateProblems(stack, config.allowDevState, env));
+    problems.push(...crossChecks(config, buckets, external, set), ...stateProblems(stack, config.allowDevState, env));
   }
   if (problems.length > 0) throw new ConfigError(stack, problems);
-  return { ...config, stack, buckets };
+  return { ...config, stack, buckets, external };
 }
+
 
 function parse(type: Kind, text: string): string | number | boolean | undefined {
   if (type === 'string') return text;
@@ -179,14 +256,27 @@ function parse(type: Kind, text: string): string | number | boolean | undefined 
 
 const show = (text: string | undefined) => JSON.stringify(text);
 
-function crossChecks(c: Omit<StackConfig, 'stack' | 'buckets'>, buckets: StackConfig['buckets']): string[] {
+function crossChecks(
+  c: Omit<StackConfig, 'stack' | 'buckets' | 'external'>,
+  buckets: StackConfig['buckets'],
+  external: External,
+  set: (key: ConfigKey) => boolean,
+): string[] {
   const problems: string[] = [];
-  const published: [ConfigKey, number][] = [
-    ['postgresPort', c.postgresPort],
-    ['pgbouncerPort', c.pgbouncerPort],
-    ['redisPort', c.redisPort],
-    ['minioApiPort', c.minioApiPort],
-  ];
+  if (external.postgres && !set('externalPostgresAdminPassword')) {
+    problems.push('externalPostgresAdminPassword: required with externalPostgresHost; set it with `pulumi config set --secret externalPostgresAdminPassword`.');
+  }
+  if (external.storage && !set('externalS3AccessKey')) problems.push('externalS3AccessKey: required with externalS3Endpoint.');
+  if (external.storage && !set('externalS3SecretKey')) {
+    problems.push('externalS3SecretKey: required with externalS3Endpoint; set it with `pulumi config set --secret externalS3SecretKey`.');
+  }
+  if (c.adminTools && (external.postgres || external.storage)) {
+    problems.push('adminTools: the admin tools run beside the stack\'s own PostgreSQL and MinIO containers; turn it off for a stack on external servers.');
+  }
+  const published: [ConfigKey, number][] = [];
+  if (!external.postgres) published.push(['postgresPort', c.postgresPort], ['pgbouncerPort', c.pgbouncerPort]);
+  if (!external.redis) published.push(['redisPort', c.redisPort]);
+  if (!external.storage) published.push(['minioApiPort', c.minioApiPort]);
   if (c.adminTools) published.push(['minioConsolePort', c.minioConsolePort], ['adminerPort', c.adminerPort]);
   const byPort = new Map<number, ConfigKey[]>();
   for (const [key, p] of published) byPort.set(p, [...(byPort.get(p) ?? []), key]);
@@ -245,14 +335,20 @@ export function imageProblem(ref: string, major?: number): string | undefined {
   return undefined;
 }
 
-/** The project's keys as the Pulumi CLI passes them, without the "<project>:" namespace. */
-export function projectConfig(): Record<string, string> {
+/**
+ * The project's keys as the Pulumi CLI passes them, without the "<project>:" namespace, and which
+ * of them were set as secrets.
+ */
+export function projectConfig(): { values: Record<string, string>; secretKeys: string[] } {
   const prefix = `${pulumi.getProject()}:`;
-  return Object.fromEntries(
+  const values = Object.fromEntries(
     Object.entries(pulumi.runtime.allConfig())
       .filter(([key]) => key.startsWith(prefix))
       .map(([key, value]) => [key.slice(prefix.length), value]),
   );
+  // The SDK's own test for `secure:` values; exported by its runtime, though not in its typings.
+  const { isConfigSecret } = pulumi.runtime as unknown as { isConfigSecret: (key: string) => boolean };
+  return { values, secretKeys: Object.keys(values).filter((key) => isConfigSecret(`${prefix}${key}`)) };
 }
 
 function passphraseFrom(env: NodeJS.ProcessEnv): { source: string; value: string } | undefined {

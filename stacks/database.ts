@@ -1,5 +1,6 @@
 import * as postgresql from '@pulumi/postgresql';
 import * as pulumi from '@pulumi/pulumi';
+import type { StackConfig } from './config';
 import { scramLogin } from './secrets';
 import { DATABASE_NAME, ROLES } from './services';
 
@@ -15,6 +16,19 @@ export interface PostgresAdmin {
   superuser: boolean;
   /** Resources the provider must wait for (the container, until it is healthy). */
   dependsOn: pulumi.Resource[];
+}
+
+/** An existing server's admin, from the stack's config: TLS always, no superuser unless the config says so. */
+export function externalPostgresAdmin(config: StackConfig): PostgresAdmin {
+  return {
+    host: config.externalPostgresHost,
+    port: config.externalPostgresPort,
+    username: config.externalPostgresAdminUser,
+    password: config.externalPostgresAdminPassword,
+    sslMode: config.externalPostgresSslMode,
+    superuser: config.externalPostgresSuperuser,
+    dependsOn: [],
+  };
 }
 
 export interface DatabaseArgs {

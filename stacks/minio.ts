@@ -4,7 +4,8 @@ import type { StackConfig } from './config';
 import { dataVolume, type PublishedPort, serviceContainer } from './container';
 import type { Naming } from './naming';
 import { generatedPassword } from './secrets';
-import { ADMIN_BIND_ADDRESS, MINIO } from './services';
+import type { StorageAdmin } from './storage';
+import { ADMIN_BIND_ADDRESS, MINIO, S3_REGION } from './services';
 import { STALE_UPLOADS_ENV } from './storage-policies';
 
 export interface MinioArgs {
@@ -59,5 +60,10 @@ export class Minio extends pulumi.ComponentResource {
       this,
     );
     this.registerOutputs({ container: this.container.name });
+  }
+
+  /** How the program administers it: as the root user, on the published API port, once the container is healthy. */
+  admin(host: string, port: number): StorageAdmin {
+    return { server: `${host}:${port}`, user: this.rootUser, password: this.rootPassword, ssl: false, region: S3_REGION, dependsOn: [this.container] };
   }
 }

@@ -7,14 +7,15 @@ import type { Minio } from './minio';
 import type { Pgbouncer } from './pgbouncer';
 import type { Postgres } from './postgres';
 import type { Redis } from './redis';
-import { ADMIN_BIND_ADDRESS, DATABASE_NAME, POSTGRES, REDIS, ROLES } from './services';
+import { ADMIN_BIND_ADDRESS, DATABASE_NAME, POSTGRES, REDIS, ROLES, S3_REGION } from './services';
 import type { Storage } from './storage';
 
+/** What the stack declared; a server it does not run (config `external*`) has no component. */
 export interface Services {
-  postgres: Postgres;
-  pgbouncer: Pgbouncer;
-  redis: Redis;
-  minio: Minio;
+  postgres?: Postgres;
+  pgbouncer?: Pgbouncer;
+  redis?: Redis;
+  minio?: Minio;
   database: Database;
   storage: Storage;
   admin?: Admin;
@@ -25,45 +26,50 @@ export function hostFor(bindAddress: string): string {
   return bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress;
 }
 
-/** MinIO's region unless told otherwise; S3 clients sign requests with it. */
-export const S3_REGION = 'us-east-1';
-
 /**
  * The stack's outputs: what the application consumes (db/app-env.ts names them and their
- * variables), and for operators the superuser's URL, the admin tools and the containers. Anything
- * holding a credential is a secret, so `pulumi stack output` masks it.
+ * variables), and for operators the program's own admin login, the admin tools and the containers.
+ * Anything holding a credential is a secret, so `pulumi stack output` masks it.
  */
 export function endpoints(config: StackConfig, s: Services) {
   const host = hostFor(config.bindAddress);
-  const url = (user: string, password: pulumi.Input<string>, port: number) =>
-    pulumi.secret(pulumi.interpolate`postgresql://${user}:${password}@${host}:${port}/${DATABASE_NAME}`);
+  // An external server has no pool in front of it here (managed services bring their own), and is
+  // reached over TLS; the stack's own container is reached on loopback, pooled through PgBouncer.
+  const pg = config.external.postgres
+    ? { host: config.externalPostgresHost, direct: config.externalPostgresPort, pooled: config.externalPostgresPort, query: `?sslmode=${config.externalPostgresSslMode}` }
+    : { host, direct: config.postgresPort, pooled: config.pgbouncerPort, query: '' };
+  const url = (user: pulumi.Input<string>, password: pulumi.Input<string>, port: number) =>
+    pulumi.secret(pulumi.interpolate`postgresql://${user}:${password}@${pg.host}:${port}/${DATABASE_NAME}${pg.query}`);
   const { logins } = s.database;
   const app = {
-    databaseUrl: url(ROLES.app, logins.app.password, config.pgbouncerPort),
-    directDatabaseUrl: url(ROLES.app, logins.app.password, config.postgresPort),
-    migratorDatabaseUrl: url(ROLES.migrator, logins.migrator.password, config.postgresPort),
-    readonlyDatabaseUrl: url(ROLES.readonly, logins.readonly.password, config.pgbouncerPort),
-    redisUrl: pulumi.secret(pulumi.interpolate`redis://${REDIS.appUser}:${s.redis.appPassword}@${host}:${config.redisPort}`),
-    s3Endpoint: `http://${host}:${config.minioApiPort}`,
-    s3Region: S3_REGION,
+    databaseUrl: url(ROLES.app, logins.app.password, pg.pooled),
+    directDatabaseUrl: url(ROLES.app, logins.app.password, pg.direct),
+    migratorDatabaseUrl: url(ROLES.migrator, logins.migrator.password, pg.direct),
+    readonlyDatabaseUrl: url(ROLES.readonly, logins.readonly.password, pg.pooled),
+    redisUrl: s.redis
+      ? pulumi.secret(pulumi.interpolate`redis://${REDIS.appUser}:${s.redis.appPassword}@${host}:${config.redisPort}`)
+      : config.externalRedisUrl,
+    s3Endpoint: config.external.storage
+      ? `${config.externalS3Ssl ? 'https' : 'http'}://${config.externalS3Endpoint}`
+      : `http://${host}:${config.minioApiPort}`,
+    s3Region: config.external.storage ? config.externalS3Region : S3_REGION,
     s3AccessKey: pulumi.secret(s.storage.app.accessKey),
     s3SecretKey: s.storage.app.secretKey,
     s3BackupAccessKey: pulumi.secret(s.storage.backup.accessKey),
     s3BackupSecretKey: s.storage.backup.secretKey,
     buckets: config.buckets,
   } satisfies Record<AppOutput, unknown>;
+  const admin = s.postgres
+    ? url(POSTGRES.superuser, s.postgres.superuserPassword, pg.direct)
+    : url(config.externalPostgresAdminUser, config.externalPostgresAdminPassword, pg.direct);
+  const containers = { postgres: s.postgres, pgbouncer: s.pgbouncer, redis: s.redis, minio: s.minio, adminer: s.admin };
   return {
     ...app,
-    /** Break-glass access for operators only; the app never gets it (and `npm run env` skips it). */
-    postgresSuperuserUrl: url(POSTGRES.superuser, s.postgres.superuserPassword, config.postgresPort),
+    /** The program's own admin login (the container's superuser, or the external server's admin): break-glass for operators; never in `.env`. */
+    postgresAdminUrl: admin,
     /** Admin tools' addresses; empty unless the stack runs them (an undefined output would draw a warning). */
     adminUrls: s.admin ? { adminer: s.admin.url, minioConsole: `http://${ADMIN_BIND_ADDRESS}:${config.minioConsolePort}` } : {},
-    containers: {
-      postgres: s.postgres.container.name,
-      pgbouncer: s.pgbouncer.container.name,
-      redis: s.redis.container.name,
-      minio: s.minio.container.name,
-      ...(s.admin ? { adminer: s.admin.container.name } : {}),
-    },
+    /** The containers the stack runs, by service. */
+    containers: Object.fromEntries(Object.entries(containers).flatMap(([service, c]) => (c ? [[service, c.container.name]] : []))),
   };
 }

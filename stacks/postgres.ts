@@ -2,6 +2,7 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { StackConfig } from './config';
 import { dataVolume, serviceContainer } from './container';
+import type { PostgresAdmin } from './database';
 import type { Naming } from './naming';
 import { postgresCommand, postgresSettings } from './postgres-settings';
 import { scramLogin } from './secrets';
@@ -65,5 +66,10 @@ export class Postgres extends pulumi.ComponentResource {
       this,
     );
     this.registerOutputs({ container: this.container.name });
+  }
+
+  /** How the program administers it: as the superuser, on the published port, once the container is healthy. */
+  admin(host: string, port: number): PostgresAdmin {
+    return { host, port, username: POSTGRES.superuser, password: this.superuserPassword, sslMode: 'disable', superuser: true, dependsOn: [this.container] };
   }
 }

@@ -43,6 +43,9 @@ export const MINIO = {
   rootUser: 'pa-root',
 } as const;
 
+/** MinIO's region unless told otherwise; S3 clients sign requests with it. */
+export const S3_REGION = 'us-east-1';
+
 /**
  * PostgreSQL roles, created by the program. Names are per server: one server holds one stack's
  * database. None is a superuser; the server's own superuser only bootstraps them.

@@ -18,6 +18,18 @@ export interface StorageAdmin {
   dependsOn: pulumi.Resource[];
 }
 
+/** An existing MinIO's admin, from the stack's config. */
+export function externalStorageAdmin(config: StackConfig): StorageAdmin {
+  return {
+    server: config.externalS3Endpoint,
+    user: config.externalS3AccessKey,
+    password: config.externalS3SecretKey,
+    ssl: config.externalS3Ssl,
+    region: config.externalS3Region,
+    dependsOn: [],
+  };
+}
+
 export interface StorageArgs {
   admin: StorageAdmin;
   buckets: StackConfig['buckets'];

@@ -2,17 +2,18 @@ import { createDecipheriv, pbkdf2Sync } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
 import { load } from 'js-yaml';
 import { bucketNameProblem, CONFIG_KEYS, ConfigError, DEV_PASSPHRASE, imageProblem, loadConfig } from '../stacks/config';
-import { PROJECT, ROOT, runProgram, SHARED_STACK_ENV, stackFileConfig, STACKS } from './helpers/program';
+import { PROJECT, ROOT, runProgram, SHARED_STACK_ENV, STACK_SECRETS, stackFileConfig, STACKS } from './helpers/program';
 
 const withoutNamespace = (config: Record<string, string>) =>
   Object.fromEntries(Object.entries(config).map(([k, v]) => [k.slice(`${PROJECT}:`.length), v]));
 
 /** The problems loadConfig reports for a dev stack with these values. */
-function problems(values: Record<string, string>, stack = 'dev', env: NodeJS.ProcessEnv = {}): string[] {
+function problems(values: Record<string, string>, stack = 'dev', env: NodeJS.ProcessEnv = {}, secretKeys: string[] = []): string[] {
   try {
-    loadConfig(stack, { allowDevState: 'true', ...values }, env);
+    loadConfig(stack, { allowDevState: 'true', ...values }, env, secretKeys);
   } catch (error) {
     if (error instanceof ConfigError) return error.problems;
     throw error;
@@ -51,7 +52,9 @@ describe('committed stack files', () => {
     const raw = stackFileConfig(stack);
     expect(Object.keys(raw).every((k) => k.startsWith(`${PROJECT}:`))).toBe(true);
     const env = stack === 'dev' ? {} : SHARED_STACK_ENV;
-    expect(() => loadConfig(stack, withoutNamespace(raw), env)).not.toThrow();
+    // With the secrets README's set-up adds (`pulumi config set --secret`), never in the file.
+    const secrets = STACK_SECRETS[stack] ?? {};
+    expect(() => loadConfig(stack, { ...withoutNamespace(raw), ...secrets }, env, Object.keys(secrets))).not.toThrow();
     const text = readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), 'utf8');
     expect(text).not.toMatch(/secure:|password|passphrase|secretsprovider|encryptedkey/i);
   });
@@ -121,6 +124,53 @@ describe('bad configuration is refused with the key, the value and what is allow
     const found = problems(values);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(message);
+  });
+
+  test('external servers: what each needs, TLS only, no admin tools beside them', () => {
+    const secretKeys = ['externalPostgresAdminPassword', 'externalS3SecretKey', 'externalRedisUrl'];
+    const external = (values: Record<string, string>) => problems(values, 'dev', {}, secretKeys);
+    expect(external({ externalPostgresHost: 'db.example.com' })).toEqual([
+      expect.stringMatching(/^externalPostgresAdminPassword: required with externalPostgresHost; set it with `pulumi config set --secret externalPostgresAdminPassword`\.$/),
+    ]);
+    expect(external({ externalS3Endpoint: 'minio.example.com:9000' })).toEqual([
+      'externalS3AccessKey: required with externalS3Endpoint.',
+      expect.stringMatching(/^externalS3SecretKey: required with externalS3Endpoint; set it with `pulumi config set --secret externalS3SecretKey`/),
+    ]);
+    expect(external({ externalPostgresHost: 'db.example.com', externalPostgresAdminPassword: 'pw-123456', externalPostgresSslMode: 'disable' })).toEqual([
+      'externalPostgresSslMode: "disable" is not allowed: it must be one of require, verify-ca, verify-full.',
+    ]);
+    expect(external({ externalPostgresHost: 'postgres://db.example.com:5432' })).toEqual([
+      expect.stringMatching(/^externalPostgresHost: "postgres:\/\/db.example.com:5432" is not allowed: it must be a host name or IP address, without scheme or port\.$/),
+    ]);
+    expect(external({ externalS3Endpoint: 'https://minio.example.com', externalS3AccessKey: 'a', externalS3SecretKey: 'b' })).toEqual([
+      expect.stringMatching(/^externalS3Endpoint: .* it must be host:port, without scheme/),
+    ]);
+    expect(external({ externalPostgresHost: 'db.example.com', externalPostgresAdminPassword: 'pw-123456', adminTools: 'true' })).toEqual([
+      expect.stringMatching(/^adminTools: the admin tools run beside the stack's own PostgreSQL and MinIO containers/),
+    ]);
+    // With every server external, the containers' host ports are not published, so they cannot clash.
+    const all = { externalPostgresHost: 'db.example.com', externalPostgresAdminPassword: 'pw-123456', externalRedisUrl: 'rediss://a:b@c:6380' };
+    expect(external({ ...all, externalS3Endpoint: 'm.example.com:9000', externalS3AccessKey: 'a', externalS3SecretKey: 'b', postgresPort: '6379', redisPort: '6379', minioApiPort: '6379' })).toEqual([]);
+  });
+
+  test('a secret key in plain text is refused, and no message shows a secret value', () => {
+    const value = 'rediss://app:do-not-print-me@cache:6380';
+    const plainText = problems({ externalRedisUrl: value });
+    expect(plainText).toEqual([
+      'externalRedisUrl: is stored in plain text in Pulumi.dev.yaml; set it with `pulumi config set --secret externalRedisUrl` (and rotate it).',
+    ]);
+    const invalid = problems({ externalRedisUrl: 'http://do-not-print-me' }, 'dev', {}, ['externalRedisUrl']);
+    expect(invalid).toEqual(['externalRedisUrl: its value (not shown) is not allowed: it must be a redis:// or rediss:// URL.']);
+    const unknown = problems({ externalRedisUrll: value }, 'dev', {}, ['externalRedisUrll']);
+    expect(unknown).toEqual([expect.stringMatching(/^externalRedisUrll: unknown key\. Did you mean externalRedisUrl\?/)]);
+    expect(JSON.stringify([plainText, invalid, unknown])).not.toContain('do-not-print-me');
+  });
+
+  test('secrets reach the program as Pulumi secrets, never as plain strings', async () => {
+    const config = loadConfig('dev', { allowDevState: 'true', externalRedisUrl: 'rediss://a:b@c:6380' }, {}, ['externalRedisUrl']);
+    expect(await pulumi.isSecret(config.externalRedisUrl)).toBe(true);
+    expect(await pulumi.isSecret(config.externalPostgresAdminPassword)).toBe(true); // unset: '' but still a secret
+    expect(config.external).toEqual({ postgres: false, storage: false, redis: true });
   });
 
   test('every problem at once, in one error that says nothing was changed', () => {

@@ -7,7 +7,7 @@ import { DATABASE_NAME, MINIO, POSTGRES, ROLES, STORAGE_USERS } from '../stacks/
 import { anonymousDownloadPolicy, appPolicy, backupPolicy, lifecycleRules } from '../stacks/storage-policies';
 import { AUDIO_RETENTION_DAYS } from '../schema/seeds/reference';
 import { plain, walk } from './helpers/pulumi-mocks';
-import { byType, one, ROOT, runCommittedStacks, STACKS, type ProgramRun } from './helpers/program';
+import { byType, one, ROOT, runCommittedStacks, STACK_SECRETS, STACKS, type ProgramRun } from './helpers/program';
 
 /** What `pulumi up` declares inside PostgreSQL and MinIO, and the post-deploy step, per committed stack. */
 
@@ -23,20 +23,41 @@ const get = (stack: string) => runs.get(stack)!;
 const inputsOf = (run: ProgramRun, type: string) => byType(run, type).map((d) => ({ name: d.name, ...plain(d.raw) }));
 
 describe.each(STACKS)('stack %s', (stack) => {
-  test('every resource inside PostgreSQL or MinIO uses the explicit provider, which waits for its healthy container', () => {
-    const { run } = get(stack);
-    for (const [pkg, container] of [['postgresql', 'postgres'], ['minio', 'minio']] as const) {
+  test('every resource inside PostgreSQL or MinIO uses the explicit provider; one for a container waits for it to be healthy', () => {
+    const { run, config } = get(stack);
+    for (const [pkg, container, external] of [['postgresql', 'postgres', config.external.postgres], ['minio', 'minio', config.external.storage]] as const) {
       const provider = one(run, `pulumi:providers:${pkg}`, pkg);
       const inside = run.declared.filter((d) => d.type.startsWith(`${pkg}:`));
       expect(inside.length).toBeGreaterThan(5);
       for (const d of inside) expect([d.name, d.provider]).toEqual([d.name, `${provider.urn}::${provider.name}-id`]);
-      expect(provider.dependencies).toContain(one(run, 'docker:index/container:Container', container).urn);
+      if (!external) expect(provider.dependencies).toContain(one(run, 'docker:index/container:Container', container).urn);
     }
     const p = plain(one(run, 'pulumi:providers:postgresql', 'postgresql').raw);
-    expect(p).toMatchObject({ host: '127.0.0.1', port: String(get(stack).config.postgresPort), username: POSTGRES.superuser, sslmode: 'disable' });
-    expect(run.generated).toContain(p.password);
     const m = plain(one(run, 'pulumi:providers:minio', 'minio').raw);
-    expect(m).toMatchObject({ minioServer: `127.0.0.1:${get(stack).config.minioApiPort}`, minioUser: MINIO.rootUser, minioSsl: 'false' });
+    if (config.external.postgres) {
+      expect(p).toMatchObject({
+        host: config.externalPostgresHost,
+        port: String(config.externalPostgresPort),
+        username: config.externalPostgresAdminUser,
+        sslmode: config.externalPostgresSslMode,
+        superuser: String(config.externalPostgresSuperuser),
+        password: STACK_SECRETS[stack].externalPostgresAdminPassword,
+      });
+    } else {
+      expect(p).toMatchObject({ host: '127.0.0.1', port: String(config.postgresPort), username: POSTGRES.superuser, sslmode: 'disable', superuser: 'true' });
+      expect(run.generated).toContain(p.password);
+    }
+    if (config.external.storage) {
+      expect(m).toMatchObject({
+        minioServer: config.externalS3Endpoint,
+        minioUser: config.externalS3AccessKey,
+        minioPassword: STACK_SECRETS[stack].externalS3SecretKey,
+        minioSsl: 'true',
+        minioRegion: config.externalS3Region,
+      });
+    } else {
+      expect(m).toMatchObject({ minioServer: `127.0.0.1:${config.minioApiPort}`, minioUser: MINIO.rootUser, minioSsl: 'false' });
+    }
   });
 
   test('roles: migrator, app and read-only, logins with SCRAM secrets, none a superuser or able to create roles or databases', () => {

@@ -3,7 +3,7 @@ import { postgresCommand, postgresSettings } from '../stacks/postgres-settings';
 import { APP_ENV } from '../db/app-env';
 import { DATABASE_NAME, MINIO, PGBOUNCER, POSTGRES, REDIS, ROLES, STORAGE_USERS } from '../stacks/services';
 import { plain, walk } from './helpers/pulumi-mocks';
-import { byType, one, PROJECT, runCommittedStacks, runProgram, STACKS, type ProgramRun } from './helpers/program';
+import { byType, CONTAINER_STACKS, one, PROJECT, runCommittedStacks, runProgram, type ProgramRun } from './helpers/program';
 
 const CONTAINER = 'docker:index/container:Container';
 const VOLUME = 'docker:index/volume:Volume';
@@ -20,7 +20,7 @@ beforeAll(async () => {
 const get = (stack: string) => runs.get(stack)!;
 const inputs = (run: ProgramRun, service: string) => plain(one(run, CONTAINER, service).raw);
 
-describe.each(STACKS)('stack %s', (stack) => {
+describe.each(CONTAINER_STACKS)('stack %s', (stack) => {
   test('one component per service, every container and volume a child of its component', () => {
     const { run, config } = get(stack);
     const components = run.declared.filter((d) => !d.custom).map((d) => d.type).sort();
@@ -187,7 +187,7 @@ describe.each(STACKS)('stack %s', (stack) => {
     const { run, config } = get(stack);
     const o = run.outputs;
     const credentials = [
-      'databaseUrl', 'directDatabaseUrl', 'migratorDatabaseUrl', 'readonlyDatabaseUrl', 'postgresSuperuserUrl', 'redisUrl',
+      'databaseUrl', 'directDatabaseUrl', 'migratorDatabaseUrl', 'readonlyDatabaseUrl', 'postgresAdminUrl', 'redisUrl',
       's3AccessKey', 's3SecretKey', 's3BackupAccessKey', 's3BackupSecretKey',
     ];
     for (const name of credentials) expect([name, o[name].secret]).toEqual([name, true]);
@@ -195,13 +195,13 @@ describe.each(STACKS)('stack %s', (stack) => {
       if (!secret) expect([name, JSON.stringify(value ?? null)]).toEqual([name, expect.not.stringMatching(new RegExp(run.generated.join('|')))]);
     }
     // Every output the app's .env needs is there, and nothing else but the operators' three.
-    expect(Object.keys(o).sort()).toEqual([...Object.keys(APP_ENV), 'postgresSuperuserUrl', 'adminUrls', 'containers'].sort());
+    expect(Object.keys(o).sort()).toEqual([...Object.keys(APP_ENV), 'postgresAdminUrl', 'adminUrls', 'containers'].sort());
     const urls = {
       databaseUrl: [ROLES.app, config.pgbouncerPort],
       directDatabaseUrl: [ROLES.app, config.postgresPort],
       migratorDatabaseUrl: [ROLES.migrator, config.postgresPort],
       readonlyDatabaseUrl: [ROLES.readonly, config.pgbouncerPort],
-      postgresSuperuserUrl: [POSTGRES.superuser, config.postgresPort],
+      postgresAdminUrl: [POSTGRES.superuser, config.postgresPort],
     } as const;
     for (const [name, [user, port]] of Object.entries(urls)) {
       const url = new URL(o[name].value as string);

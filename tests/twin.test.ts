@@ -159,7 +159,7 @@ describe('the dev stack\'s containers, run here', () => {
     pg = await startPostgresTwin(host, spec('postgres'));
     await host.healthy(spec('postgres').healthcheck, pg.server);
     // What `pulumi up` then creates inside it: the database, the roles, their privileges.
-    await applyDeclaredDatabase(dev, (database) => atPort(output('postgresSuperuserUrl'), pg.port).replace(/\/[^/]*$/, `/${database}`));
+    await applyDeclaredDatabase(dev, (database) => atPort(output('postgresAdminUrl'), pg.port).replace(/\/[^/]*$/, `/${database}`));
     bouncer = await startPgbouncerTwin(host, spec('pgbouncer'));
     cache = await startRedisTwin(host, spec('redis'));
   });
@@ -167,7 +167,7 @@ describe('the dev stack\'s containers, run here', () => {
 
   test('PostgreSQL passes its declared health check and takes the superuser\'s generated password over TCP', async () => {
     await host.healthy(spec('postgres').healthcheck, pg.server);
-    const client = new Client({ connectionString: atPort(output('postgresSuperuserUrl'), pg.port) });
+    const client = new Client({ connectionString: atPort(output('postgresAdminUrl'), pg.port) });
     await client.connect();
     try {
       const { rows } = await client.query(
@@ -192,7 +192,7 @@ describe('the dev stack\'s containers, run here', () => {
   });
 
   test('PostgreSQL refuses a wrong password over TCP', async () => {
-    const url = new URL(atPort(output('postgresSuperuserUrl'), pg.port));
+    const url = new URL(atPort(output('postgresAdminUrl'), pg.port));
     url.password = 'not-the-password';
     const client = new Client({ connectionString: url.toString() });
     await expect(client.connect()).rejects.toThrow(/password authentication failed/);
@@ -219,7 +219,7 @@ describe('the dev stack\'s containers, run here', () => {
   });
 
   test('PgBouncer admits no one it has no SCRAM secret for, the superuser included', async () => {
-    const client = new Client({ connectionString: atPort(output('postgresSuperuserUrl'), bouncer.port) });
+    const client = new Client({ connectionString: atPort(output('postgresAdminUrl'), bouncer.port) });
     await expect(client.connect()).rejects.toThrow(/SASL authentication failed|no such user|not allowed/);
   });
 

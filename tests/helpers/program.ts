@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import type { Declared } from './pulumi-mocks';
 import { loadConfig, type StackConfig } from '../../stacks/config';
-import { PROJECT, ROOT, stackFileConfig, STACKS } from './stack-files';
+import { PROJECT, ROOT, stackFileConfig, STACK_SECRETS, STACKS } from './stack-files';
 
-export { PROJECT, ROOT, STACKS, stackFileConfig } from './stack-files';
+export { CONTAINER_STACKS, PROJECT, ROOT, STACK_SECRETS, STACKS, stackFileConfig } from './stack-files';
 
 /** What a shared (non-dev) stack's environment looks like when set up as README says. */
 export const SHARED_STACK_ENV = {
@@ -20,14 +20,16 @@ export interface ProgramRun {
 
 /**
  * Runs index.ts under Pulumi's mocks, as `pulumi up` would for the stack: a fresh module registry,
- * the stack file's config (plus `config`, keys without namespace), the given environment.
+ * the stack file's config (plus `config`, and `secrets` as `pulumi config set --secret` would
+ * set them; keys without namespace), the given environment.
  */
 export async function runProgram(
   stack: string,
-  options: { config?: Record<string, string>; env?: Record<string, string | undefined> } = {},
+  options: { config?: Record<string, string>; secrets?: Record<string, string>; env?: Record<string, string | undefined> } = {},
 ): Promise<ProgramRun> {
   const config = { ...stackFileConfig(stack) };
-  for (const [k, v] of Object.entries(options.config ?? {})) config[`${PROJECT}:${k}`] = v;
+  for (const [k, v] of Object.entries({ ...options.config, ...options.secrets })) config[`${PROJECT}:${k}`] = v;
+  const secretKeys = Object.keys(options.secrets ?? {}).map((k) => `${PROJECT}:${k}`);
   const saved = { ...process.env };
   let pulumi!: typeof import('@pulumi/pulumi');
   let recorded!: { declared: Declared[]; generated: string[] };
@@ -39,7 +41,7 @@ export async function runProgram(
     jest.isolateModules(() => {
       pulumi = require('@pulumi/pulumi');
       recorded = (require('./pulumi-mocks') as typeof import('./pulumi-mocks')).installMocks(pulumi, PROJECT, stack);
-      pulumi.runtime.setAllConfig(config, []);
+      pulumi.runtime.setAllConfig(config, secretKeys);
       program = require(path.join(ROOT, 'index.ts'));
     });
   } catch (error) {
@@ -64,8 +66,9 @@ export async function runCommittedStacks(): Promise<Map<string, { run: ProgramRu
   const runs = new Map<string, { run: ProgramRun; config: StackConfig }>();
   for (const stack of STACKS) {
     const env = stack === 'dev' ? {} : SHARED_STACK_ENV;
+    const secrets = STACK_SECRETS[stack] ?? {};
     const raw = Object.fromEntries(Object.entries(stackFileConfig(stack)).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
-    runs.set(stack, { run: await runProgram(stack, { env }), config: loadConfig(stack, raw, env) });
+    runs.set(stack, { run: await runProgram(stack, { env, secrets }), config: loadConfig(stack, { ...raw, ...secrets }, env, Object.keys(secrets)) });
   }
   return runs;
 }
