@@ -40,6 +40,9 @@ const secretString = (description: string, check?: (v: string) => string | undef
 /** A host name or address, as a server elsewhere is named: no scheme, port, path or spaces. */
 const hostProblem = (v: string) => (v === '' || /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/.test(v) ? undefined : 'be a host name or IP address, without scheme or port');
 
+/** An absolute path: the providers and the post-deploy step run in other folders than the one it was typed in. */
+const pemPathProblem = (v: string) => (v === '' || (v.startsWith('/') && !/[\s?&#]/.test(v)) ? undefined : 'be an absolute path without spaces, ? & or #');
+
 /** PostgreSQL's sslmode values that encrypt; a server on another host is never reached in plain text. */
 const TLS_SSLMODES = ['require', 'verify-ca', 'verify-full'];
 
@@ -133,6 +136,12 @@ export const CONFIG_KEYS = {
     description: 'TLS to externalPostgresHost, as libpq sslmode: require, verify-ca or verify-full.',
     check: (v) => (TLS_SSLMODES.includes(v) ? undefined : `be one of ${TLS_SSLMODES.join(', ')}`),
   }),
+  externalPostgresSslRootCert: spec({
+    type: 'string',
+    default: '',
+    description: 'CA certificate file (PEM) that signed externalPostgresHost\'s certificate, for verify-ca and verify-full; empty: the system\'s CAs.',
+    check: pemPathProblem,
+  }),
   externalPostgresSuperuser: spec({
     type: 'boolean',
     default: false,
@@ -147,6 +156,12 @@ export const CONFIG_KEYS = {
   externalS3AccessKey: spec({ type: 'string', default: '', description: 'Access key of an admin user of externalS3Endpoint.' }),
   externalS3SecretKey: secretString('Secret key of externalS3AccessKey (set it with --secret).'),
   externalS3Ssl: spec({ type: 'boolean', default: true, description: 'Reach externalS3Endpoint over HTTPS.' }),
+  externalS3CaCert: spec({
+    type: 'string',
+    default: '',
+    description: 'CA certificate file (PEM) that signed externalS3Endpoint\'s certificate; empty: the system\'s CAs.',
+    check: pemPathProblem,
+  }),
   externalS3Region: spec({ type: 'string', default: 'us-east-1', description: 'Region of externalS3Endpoint.' }),
   externalRedisUrl: secretString(
     'An existing Redis 7 to use instead of the Redis container: rediss://USER:PASSWORD@HOST:PORT (set it with --secret).',

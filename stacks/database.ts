@@ -12,6 +12,8 @@ export interface PostgresAdmin {
   password: pulumi.Input<string>;
   /** libpq sslmode: `disable` for the container on loopback; `verify-full` (or `require`) for a server elsewhere. */
   sslMode: string;
+  /** CA certificate file for verify-ca and verify-full; undefined: the system's CAs. */
+  sslRootCert?: string;
   /** A managed service's admin is no superuser; the provider then avoids what only a superuser may do. */
   superuser: boolean;
   /** Resources the provider must wait for (the container, until it is healthy). */
@@ -26,6 +28,7 @@ export function externalPostgresAdmin(config: StackConfig): PostgresAdmin {
     username: config.externalPostgresAdminUser,
     password: config.externalPostgresAdminPassword,
     sslMode: config.externalPostgresSslMode,
+    sslRootCert: config.externalPostgresSslRootCert || undefined,
     superuser: config.externalPostgresSuperuser,
     dependsOn: [],
   };
@@ -80,6 +83,7 @@ export class Database extends pulumi.ComponentResource {
         password: admin.password,
         database: 'postgres',
         sslmode: admin.sslMode,
+        sslrootcert: admin.sslRootCert,
         superuser: admin.superuser,
         connectTimeout: 15,
       },

@@ -36,7 +36,12 @@ export function endpoints(config: StackConfig, s: Services) {
   // An external server has no pool in front of it here (managed services bring their own), and is
   // reached over TLS; the stack's own container is reached on loopback, pooled through PgBouncer.
   const pg = config.external.postgres
-    ? { host: config.externalPostgresHost, direct: config.externalPostgresPort, pooled: config.externalPostgresPort, query: `?sslmode=${config.externalPostgresSslMode}` }
+    ? {
+        host: config.externalPostgresHost,
+        direct: config.externalPostgresPort,
+        pooled: config.externalPostgresPort,
+        query: `?sslmode=${config.externalPostgresSslMode}${config.externalPostgresSslRootCert ? `&sslrootcert=${config.externalPostgresSslRootCert}` : ''}`,
+      }
     : { host, direct: config.postgresPort, pooled: config.pgbouncerPort, query: '' };
   const url = (user: pulumi.Input<string>, password: pulumi.Input<string>, port: number) =>
     pulumi.secret(pulumi.interpolate`postgresql://${user}:${password}@${pg.host}:${port}/${DATABASE_NAME}${pg.query}`);

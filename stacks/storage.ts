@@ -13,6 +13,8 @@ export interface StorageAdmin {
   user: pulumi.Input<string>;
   password: pulumi.Input<string>;
   ssl: boolean;
+  /** CA certificate file for HTTPS; undefined: the system's CAs. */
+  caCertFile?: string;
   region: string;
   /** Resources the provider must wait for (the container, until it is healthy). */
   dependsOn: pulumi.Resource[];
@@ -25,6 +27,7 @@ export function externalStorageAdmin(config: StackConfig): StorageAdmin {
     user: config.externalS3AccessKey,
     password: config.externalS3SecretKey,
     ssl: config.externalS3Ssl,
+    caCertFile: config.externalS3CaCert || undefined,
     region: config.externalS3Region,
     dependsOn: [],
   };
@@ -59,7 +62,7 @@ export class Storage extends pulumi.ComponentResource {
     const { admin, buckets } = args;
     this.provider = new minio.Provider(
       'minio',
-      { minioServer: admin.server, minioUser: admin.user, minioPassword: admin.password, minioSsl: admin.ssl, minioRegion: admin.region },
+      { minioServer: admin.server, minioUser: admin.user, minioPassword: admin.password, minioSsl: admin.ssl, minioCacertFile: admin.caCertFile, minioRegion: admin.region },
       { parent: this, dependsOn: admin.dependsOn },
     );
     const inside = { parent: this, provider: this.provider };

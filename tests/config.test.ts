@@ -148,6 +148,9 @@ describe('bad configuration is refused with the key, the value and what is allow
     expect(external({ externalPostgresHost: 'db.example.com', externalPostgresAdminPassword: 'pw-123456', adminTools: 'true' })).toEqual([
       expect.stringMatching(/^adminTools: the admin tools run beside the stack's own PostgreSQL and MinIO containers/),
     ]);
+    expect(external({ externalPostgresSslRootCert: 'certs/ca.pem' })).toEqual([
+      'externalPostgresSslRootCert: "certs/ca.pem" is not allowed: it must be an absolute path without spaces, ? & or #.',
+    ]);
     // With every server external, the containers' host ports are not published, so they cannot clash.
     const all = { externalPostgresHost: 'db.example.com', externalPostgresAdminPassword: 'pw-123456', externalRedisUrl: 'rediss://a:b@c:6380' };
     expect(external({ ...all, externalS3Endpoint: 'm.example.com:9000', externalS3AccessKey: 'a', externalS3SecretKey: 'b', postgresPort: '6379', redisPort: '6379', minioApiPort: '6379' })).toEqual([]);

@@ -80,3 +80,17 @@ test('no configured secret appears outside a secret, in any input of any resourc
   expect(leaks).toEqual([]);
   expect(seen).toBeGreaterThanOrEqual(2); // the two providers' passwords: the check is not vacuous
 });
+
+test('CA certificates from config reach both providers and the database URLs', async () => {
+  const withCas = await runProgram('external', {
+    env: SHARED_STACK_ENV,
+    secrets,
+    config: { externalPostgresSslRootCert: '/etc/ssl/private-ca/db.pem', externalS3CaCert: '/etc/ssl/private-ca/minio.pem' },
+  });
+  expect(plain(one(withCas, 'pulumi:providers:postgresql', 'postgresql').raw).sslrootcert).toBe('/etc/ssl/private-ca/db.pem');
+  expect(plain(one(withCas, 'pulumi:providers:minio', 'minio').raw).minioCacertFile).toBe('/etc/ssl/private-ca/minio.pem');
+  expect(new URL(withCas.outputs.databaseUrl.value as string).search).toBe('?sslmode=verify-full&sslrootcert=/etc/ssl/private-ca/db.pem');
+  // Without them, the system's CAs: nothing is set.
+  expect(plain(one(run, 'pulumi:providers:postgresql', 'postgresql').raw).sslrootcert).toBeUndefined();
+  expect(plain(one(run, 'pulumi:providers:minio', 'minio').raw).minioCacertFile).toBeUndefined();
+});
