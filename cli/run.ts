@@ -64,13 +64,18 @@ export function runCli(
   );
 }
 
-/** Reads a number of seconds from a flag, within [min, max], or the default. */
-export function secondsFlag(values: Values, name: string, fallback: number, min: number, max: number): number {
+/** Reads a number (of `unit`) from a flag, within [min, max], or the default. */
+export function numberFlag(values: Values, name: string, unit: string, fallback: number, min: number, max: number): number {
   const raw = values[name];
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be a number of seconds from ${min} to ${max}, not "${String(raw)}"`);
+    throw new UsageError(`--${name} must be a number of ${unit} from ${min} to ${max}, not "${String(raw)}"`);
   }
   return n;
+}
+
+/** Reads a number of seconds from a flag, within [min, max], or the default. */
+export function secondsFlag(values: Values, name: string, fallback: number, min: number, max: number): number {
+  return numberFlag(values, name, 'seconds', fallback, min, max);
 }

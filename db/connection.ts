@@ -73,6 +73,13 @@ export function parseDatabaseUrl(value: string | undefined, source = 'DATABASE_U
   return { source, url: value.trim(), display, host, port, database, user, password, connectTimeoutMs: Math.round(timeoutSeconds * 1000) };
 }
 
+/** The same server and login, another database (a URL's other parameters kept). */
+export function withDatabase(target: DatabaseTarget, database: string): DatabaseTarget {
+  const url = new URL(target.url);
+  url.pathname = `/${encodeURIComponent(database)}`;
+  return parseDatabaseUrl(url.toString(), target.source);
+}
+
 /**
  * Removes every spelling of the password from text we did not write (server errors, stack traces,
  * a child's output). Our own messages are built from `display` and never hold it; redacting them

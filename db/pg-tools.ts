@@ -1,0 +1,120 @@
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Client } from 'pg';
+import { redact, UserFacingError, type DatabaseTarget } from './connection';
+
+/**
+ * PostgreSQL's client programs (pg_dump, pg_restore) of the server's major version: an older
+ * pg_dump refuses a newer server, and a newer one writes archives an older pg_restore cannot read.
+ */
+export type PgTool = 'pg_dump' | 'pg_restore';
+
+export async function serverMajor(client: Client): Promise<{ major: number; version: string }> {
+  const { rows } = await client.query<{ num: string; version: string }>(
+    "SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version",
+  );
+  return { major: Math.floor(Number(rows[0].num) / 10000), version: rows[0].version };
+}
+
+/** Where packages put each major's programs: Debian/Ubuntu, RHEL (PGDG), Homebrew. */
+function candidateDirs(major: number, env: NodeJS.ProcessEnv): string[] {
+  if (env.PG_BIN) return [env.PG_BIN];
+  const onPath = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  return [
+    `/usr/lib/postgresql/${major}/bin`,
+    `/usr/pgsql-${major}/bin`,
+    `/opt/homebrew/opt/postgresql@${major}/bin`,
+    `/usr/local/opt/postgresql@${major}/bin`,
+    ...onPath,
+  ];
+}
+
+function versionOf(file: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(file, ['--version'], { timeout: 10_000 }, (error, stdout) => resolve(error ? undefined : stdout.trim()));
+  });
+}
+
+/**
+ * The path of `tool` for PostgreSQL `major`: from PG_BIN when set (and only there), else the usual
+ * package folders, else PATH; each candidate's `--version` must name that major.
+ */
+export async function findPgTool(tool: PgTool, major: number, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const mismatched: string[] = [];
+  for (const dir of candidateDirs(major, env)) {
+    const file = path.join(dir, tool);
+    if (!fs.existsSync(file)) continue;
+    const version = await versionOf(file);
+    const found = version && /\(PostgreSQL\) (\d+)/.exec(version);
+    if (found && Number(found[1]) === major) return file;
+    mismatched.push(`${file} (${version ?? 'does not run'})`);
+  }
+  const where = env.PG_BIN ? `PG_BIN=${env.PG_BIN}` : 'the PostgreSQL package folders or PATH';
+  const others = mismatched.length > 0 ? ` Found only: ${mismatched.join(', ')}.` : '';
+  throw new UserFacingError(
+    `${tool} of PostgreSQL ${major} (the server's major version) is not in ${where}.${others} ` +
+      `Install the client tools of PostgreSQL ${major} (Debian/Ubuntu: \`apt-get install postgresql-client-${major}\`; ` +
+      `macOS: \`brew install postgresql@${major}\`), or set PG_BIN to the folder that holds its ${tool}.`,
+  );
+}
+
+/**
+ * libpq's view of a target: a URL without the password (which would show in `ps`), and the
+ * password in the child's environment instead.
+ */
+export function libpqConnection(target: DatabaseTarget): { dbname: string; env: NodeJS.ProcessEnv } {
+  const url = new URL(target.url);
+  url.password = '';
+  return { dbname: url.toString(), env: target.password === '' ? {} : { PGPASSWORD: target.password } };
+}
+
+/** What --verbose adds (lower case; "while PROCESSING TOC" is context of an error). Failure messages keep the rest. */
+const VERBOSE_LINE =
+  /^pg_(dump|restore): (dumping|reading|identifying|saving|processing|creating|restoring|finding|flagging|last built-in|connecting|implied|launching|finished|executing|dropping|setting)\b/;
+
+export interface ToolRun {
+  /** Resolves with its stdout (when asked to keep it) once it exits with status 0; rejects with its last lines of output otherwise. */
+  done: Promise<string>;
+  kill(): void;
+}
+
+/**
+ * Runs a client program, handing each line it writes on stderr to `onLine` (pg_dump and
+ * pg_restore report progress there with --verbose). Its output is scrubbed of the password
+ * before it reaches an error message.
+ */
+export function runPgTool(
+  file: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; target: DatabaseTarget; onLine?: (line: string) => void; keepStdout?: boolean },
+): ToolRun {
+  const child = spawn(file, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', options.keepStdout ? 'pipe' : 'ignore', 'pipe'] });
+  let stdout = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  const tail: string[] = [];
+  let partial = '';
+  const take = (line: string) => {
+    options.onLine?.(line);
+    if (VERBOSE_LINE.test(line)) return;
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+  };
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    lines.forEach(take);
+  });
+  const done = new Promise<string>((resolve, reject) => {
+    child.on('error', (error) => reject(new UserFacingError(`cannot run ${file}: ${error.message}`)));
+    child.on('close', (code, signal) => {
+      if (partial) take(partial);
+      if (code === 0) return resolve(stdout);
+      const why = signal ? `was stopped by ${signal}` : `failed (exit status ${code})`;
+      const output = tail.length > 0 ? `:\n${redact(tail.join('\n'), options.target).replace(/^/gm, '  ')}` : '';
+      reject(new UserFacingError(`${path.basename(file)} ${why}${output}`));
+    });
+  });
+  return { done, kill: () => child.kill('SIGTERM') };
+}

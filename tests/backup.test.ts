@@ -1,0 +1,445 @@
+/**
+ * `npm run db:backup` and `npm run db:restore` against a real PostgreSQL 15 holding what the dev
+ * stack declares inside it (roles, database, grants), migrated and seeded with the demo data: the
+ * backup runs as the stack's backup role, the restore as the server's admin.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Client as MinioClient } from 'minio';
+import { Client } from 'pg';
+import { backupsToRemove, CHECKSUM_EXTENSION, LAST_SUCCESS_FILE, listBackups, type BackupFile } from '../db/backup-files';
+import { prune } from '../db/backup';
+import { readMigrations } from '../db/migration-files';
+import { ROOT } from '../db/paths';
+import { migrate } from '../db/migrator';
+import { seed } from '../db/seeder';
+import { APP_ENV, bucketVariable } from '../db/app-env';
+import { DATABASE_NAME, POSTGRES, ROLES, S3_REGION } from '../stacks/services';
+import { backupPolicy } from '../stacks/storage-policies';
+import { applyDeclaredDatabase } from './helpers/database-twin';
+import { npmRun, type CommandResult } from './helpers/db';
+import { startMinio, type MinioServer } from './helpers/minio';
+import { createUser } from './helpers/minio-admin';
+import { freePort, PG_BIN, startPostgres, type PostgresServer } from './helpers/postgres';
+import { runProgram, type ProgramRun } from './helpers/program';
+
+const STACK = 'dev';
+let server: PostgresServer;
+let run: ProgramRun;
+let dir: string;
+
+/** A stack output URL, pointed at the test server's port instead of the stack's host port. */
+function outputUrl(name: string, database?: string): string {
+  const url = new URL(run.outputs[name].value as string);
+  url.port = String(server.port);
+  if (database) url.pathname = `/${database}`;
+  return url.toString();
+}
+
+const backupUrl = () => outputUrl('backupDatabaseUrl');
+const adminUrl = () => server.url();
+const secrets = () => [server.password, new URL(backupUrl()).password];
+
+async function query<T extends Record<string, unknown>>(database: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: server.url(database) });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Every table of the schema and drizzle's history: its row count and a digest of its rows in a stable order. */
+async function contents(database: string): Promise<Record<string, { rows: number; md5: string }>> {
+  const tables = await query<{ name: string }>(
+    database,
+    `SELECT format('%I.%I', table_schema, table_name) AS name FROM information_schema.tables
+      WHERE table_schema IN ('public', 'drizzle') AND table_type = 'BASE TABLE' ORDER BY 1`,
+  );
+  const out: Record<string, { rows: number; md5: string }> = {};
+  for (const { name } of tables) {
+    const [r] = await query<{ rows: number; md5: string }>(
+      database,
+      `SELECT count(*)::int AS rows, md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS md5 FROM ${name} t`,
+    );
+    out[name] = r;
+  }
+  return out;
+}
+
+async function databases(): Promise<string[]> {
+  return (await query<{ datname: string }>('postgres', 'SELECT datname FROM pg_database ORDER BY 1')).map((r) => r.datname);
+}
+
+function backup(args: string[] = [], env: Record<string, string | undefined> = {}): Promise<CommandResult> {
+  return npmRun('db:backup', ['--stack', STACK, '--dir', dir, ...args], { DATABASE_URL: backupUrl(), PG_BIN, ...env });
+}
+
+function restore(args: string[], env: Record<string, string | undefined> = {}): Promise<CommandResult> {
+  return npmRun('db:restore', args, { DATABASE_URL: adminUrl(), PG_BIN, ...env });
+}
+
+function expectNoSecret(r: CommandResult): void {
+  for (const secret of secrets()) expect(`${r.stdout}\n${r.stderr}`).not.toContain(secret);
+}
+
+/** A copy of a backup and its checksum file under another name of the stack, `seconds` older. */
+function copyBackup(b: BackupFile, seconds: number): BackupFile {
+  const taken = new Date(b.takenAt.getTime() - seconds * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  const name = `${STACK}-${taken}.dump`;
+  fs.copyFileSync(b.path, path.join(dir, name));
+  fs.writeFileSync(path.join(dir, `${name}${CHECKSUM_EXTENSION}`), fs.readFileSync(b.checksumPath, 'utf8').replace(b.name, name));
+  return listBackups(dir, STACK).find((x) => x.name === name)!;
+}
+
+function corrupt(file: string): void {
+  const bytes = fs.readFileSync(file);
+  bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+  fs.writeFileSync(file, bytes);
+}
+
+beforeAll(async () => {
+  server = await startPostgres();
+  run = await runProgram(STACK);
+  await applyDeclaredDatabase(run, (database) => server.url(database));
+  const migrator = new Client({ connectionString: outputUrl('migratorDatabaseUrl') });
+  await migrator.connect();
+  try {
+    const migrations = readMigrations();
+    await migrate(migrator, migrations);
+    await seed(migrator, migrations, { demo: true });
+  } finally {
+    await migrator.end();
+  }
+}, 120_000);
+
+afterAll(async () => server?.stop());
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-backups-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('npm run db:backup', () => {
+  test('writes a custom-format dump named after the stack and the UTC time, with its sha256, readable only by its owner', async () => {
+    const before = Date.now();
+    const r = await backup(['--progress', '0']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const [b, ...others] = listBackups(dir, STACK);
+    expect(others).toEqual([]);
+    expect(b.name).toMatch(new RegExp(`^${STACK}-\\d{8}T\\d{6}Z\\.dump$`));
+    expect(b.takenAt.getTime()).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    expect(fs.readFileSync(b.path).subarray(0, 5).toString()).toBe('PGDMP');
+    const sha = require('node:crypto').createHash('sha256').update(fs.readFileSync(b.path)).digest('hex');
+    expect(fs.readFileSync(b.checksumPath, 'utf8')).toBe(`${sha}  ${b.name}\n`);
+    expect(fs.statSync(b.path).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(dir).sort()).toEqual([LAST_SUCCESS_FILE, b.name, `${b.name}${CHECKSUM_EXTENSION}`].sort());
+    // Progress: one line per table, each named, counting up to the total.
+    const lines = r.stdout.split('\n').filter((l) => l.includes('dumping'));
+    const tables = Object.keys(await contents(DATABASE_NAME)).length;
+    expect(lines.length).toBe(tables);
+    expect(lines[lines.length - 1]).toMatch(new RegExp(`\\(table ${tables} of ${tables}\\)`));
+    expect(r.stdout).toContain('S3 settings are not set');
+    expectNoSecret(r);
+  });
+
+  test('keeps exactly --keep backups of the stack, the newest, and leaves other files alone', async () => {
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'mine');
+    fs.writeFileSync(path.join(dir, 'staging-20200101T000000Z.dump'), 'another stack');
+    const names: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await backup(['--keep', '2']);
+      expect(r.code).toBe(0);
+      names.push(listBackups(dir, STACK)[0].name);
+    }
+    expect(new Set(names).size).toBe(3);
+    expect(listBackups(dir, STACK).map((b) => b.name)).toEqual([names[2], names[1]]);
+    expect(fs.existsSync(path.join(dir, `${names[0]}${CHECKSUM_EXTENSION}`))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'notes.txt'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'staging-20200101T000000Z.dump'))).toBe(true);
+  });
+
+  test('pruning never removes the newest valid backup, even when newer ones are corrupt', async () => {
+    expect((await backup()).code).toBe(0);
+    const valid = listBackups(dir, STACK)[0];
+    const older = copyBackup(valid, 3600);
+    const [newer, newest] = [copyBackup(valid, -30), copyBackup(valid, -60)];
+    corrupt(newer.path);
+    corrupt(newest.path);
+    fs.rmSync(valid.path);
+    fs.rmSync(valid.checksumPath);
+    expect(listBackups(dir, STACK).map((b) => b.name)).toEqual([newest.name, newer.name, older.name]);
+
+    const removed = await prune(dir, STACK, 1);
+    expect(removed.map((b) => b.name)).toEqual([newer.name]);
+    expect(listBackups(dir, STACK).map((b) => b.name)).toEqual([newest.name, older.name]);
+  });
+
+  test('a missing pg_dump of the server\'s major version is named, with the package to install; nothing is written', async () => {
+    const r = await backup([], { PG_BIN: path.join(dir, 'no-such-bin') });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`pg_dump of PostgreSQL ${POSTGRES.major} (the server's major version) is not in PG_BIN=`);
+    expect(r.stderr).toContain(`apt-get install postgresql-client-${POSTGRES.major}`);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  test('bad input is refused before anything is written', async () => {
+    const cases: [string[], Record<string, string | undefined>, RegExp, number][] = [
+      [['--keep', '0'], {}, /--keep must be a whole number from 1/, 2],
+      [['--every', '0'], {}, /--every must be a number of hours/, 2],
+      [['--stack', 'a/b'], {}, /may hold only letters/, 2],
+      [[], { S3_ENDPOINT: 'http://127.0.0.1:1' }, /to upload backups, set all of .*missing: S3_REGION, S3_BACKUP_ACCESS_KEY/, 1],
+      [[], { DATABASE_URL: outputUrl('backupDatabaseUrl').replace(/:[^:@/]+@/, ':wrong@') }, /password authentication failed for user "pa_backup"/, 1],
+    ];
+    for (const [args, env, message, code] of cases) {
+      const r = await backup(args, env);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code, stderr: expect.stringMatching(message) });
+      expectNoSecret(r);
+    }
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('npm run db:backup -- --every HOURS (what the scheduled backup container runs)', () => {
+  /** Starts the command; `until(pattern)` resolves with its output once the output matches. */
+  function start(args: string[], env: Record<string, string>) {
+    const child = spawn('node', ['cli/launch.js', 'db-backup', '--stack', STACK, '--dir', dir, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: backupUrl(), PG_BIN, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const waiters: (() => void)[] = [];
+    const take = (d: Buffer) => {
+      output += d.toString();
+      waiters.forEach((w) => w());
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const until = (pattern: RegExp) =>
+      new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${pattern} within 30 s in:\n${output}`)), 30_000);
+        const check = () => {
+          if (pattern.test(output)) {
+            clearTimeout(timer);
+            resolve(output);
+          }
+        };
+        waiters.push(check);
+        check();
+      });
+    return { child, until, exited, output: () => output };
+  }
+
+  test('takes a backup at once, then one per period; SIGTERM stops it cleanly', async () => {
+    const run = start(['--every', '0.001'], {});
+    await run.until(/backup \S+ done in[\s\S]*backup \S+ done in/);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    expect(listBackups(dir, STACK).length).toBeGreaterThanOrEqual(2);
+    const last = fs.readFileSync(path.join(dir, LAST_SUCCESS_FILE), 'utf8');
+    expect(last).toContain(listBackups(dir, STACK)[0].name);
+    expect(run.output()).toContain('SIGTERM: stopping');
+  });
+
+  test('counts from the last success, so a restart does not dump at once; a failed backup is reported and retried', async () => {
+    expect((await backup()).code).toBe(0);
+    const restarted = start(['--every', '1'], {});
+    await restarted.until(/next backup in 60 min/);
+    restarted.child.kill('SIGTERM');
+    expect(await restarted.exited).toBe(0);
+    expect(listBackups(dir, STACK).length).toBe(1);
+
+    const failing = start(['--every', '0.001'], { DATABASE_URL: backupUrl().replace(/:[^:@/]+@/, ':wrong@') });
+    await failing.until(/error: backup failed, next try at the next scheduled time: [\s\S]*error: backup failed/);
+    failing.child.kill('SIGTERM');
+    expect(await failing.exited).toBe(0);
+    expect(failing.output()).toMatch(/password authentication failed for user "pa_backup"/);
+    expect(failing.output()).not.toContain(new URL(backupUrl()).password);
+  });
+});
+
+describe('npm run db:backup to the backups bucket, with the backup credential', () => {
+  let minio: MinioServer;
+  let root: MinioClient;
+  const bucket = 'test-backups';
+  const credential = { accessKey: 'test-backup', secretKey: randomBytes(18).toString('base64url') };
+  const s3 = (overrides: Record<string, string | undefined> = {}) => ({
+    [APP_ENV.s3Endpoint]: minio.url,
+    [APP_ENV.s3Region]: S3_REGION,
+    [APP_ENV.s3BackupAccessKey]: credential.accessKey,
+    [APP_ENV.s3BackupSecretKey]: credential.secretKey,
+    [bucketVariable('backups')]: bucket,
+    ...overrides,
+  });
+
+  beforeAll(async () => {
+    minio = await startMinio();
+    root = new MinioClient({ endPoint: minio.endPoint, port: minio.port, useSSL: false, region: S3_REGION, accessKey: minio.rootUser, secretKey: minio.rootPassword });
+    await root.makeBucket(bucket, S3_REGION);
+    await createUser(minio, { ...credential, policyName: 'test-backup', policy: backupPolicy(bucket) });
+  }, 60_000);
+  afterAll(async () => minio?.stop());
+
+  async function objectText(name: string): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await root.getObject(bucket, name)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  test('uploads the dump and its checksum, byte for byte', async () => {
+    const r = await backup([], s3());
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const [b] = listBackups(dir, STACK);
+    expect(r.stdout).toContain(`uploaded ${b.name} and its checksum to s3://${bucket} at ${minio.url}`);
+    expect((await objectText(b.name)).equals(fs.readFileSync(b.path))).toBe(true);
+    expect((await objectText(`${b.name}${CHECKSUM_EXTENSION}`)).toString()).toBe(fs.readFileSync(b.checksumPath, 'utf8'));
+    expect(r.stdout + r.stderr).not.toContain(credential.secretKey);
+  });
+
+  test('a wrong key, a missing bucket or a stopped store fails before pg_dump runs, naming the setting', async () => {
+    const cases: [Record<string, string | undefined>, RegExp][] = [
+      [s3({ [APP_ENV.s3BackupSecretKey]: 'not-the-secret-key' }), /S3_BACKUP_SECRET_KEY is not the secret key of S3_BACKUP_ACCESS_KEY: check it/],
+      [s3({ [APP_ENV.s3BackupAccessKey]: 'nobody' }), /the server knows no access key S3_BACKUP_ACCESS_KEY: check it/],
+      [s3({ [bucketVariable('backups')]: 'no-such-bucket' }), /bucket "no-such-bucket" does not exist|may not do this/],
+      [s3({ [APP_ENV.s3Endpoint]: `http://127.0.0.1:${await freePort()}` }), /cannot reach s3:\/\/test-backups at http:\/\/127.0.0.1:\d+: connection refused/],
+    ];
+    for (const [env, message] of cases) {
+      const r = await backup([], env);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 1, stderr: expect.stringMatching(message) });
+      expect(r.stdout + r.stderr).not.toContain(credential.secretKey);
+      expect(fs.readdirSync(dir)).toEqual([]);
+    }
+  });
+});
+
+describe('npm run db:restore', () => {
+  test('restores the newest backup into a new database with identical rows in every table, and its owner and grants', async () => {
+    expect((await backup()).code).toBe(0);
+    const r = await restore(['--stack', STACK, '--dir', dir, '--database', 'restored_copy']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const source = await contents(DATABASE_NAME);
+    expect(Object.keys(source).length).toBeGreaterThanOrEqual(16);
+    expect(Object.values(source).filter((t) => t.rows > 0).length).toBeGreaterThanOrEqual(10);
+    expect(await contents('restored_copy')).toEqual(source);
+    const [access] = await query<Record<string, unknown>>(
+      'postgres',
+      `SELECT pg_get_userbyid(datdba) AS owner, has_database_privilege($1, 'restored_copy', 'CONNECT') AS app_connects
+         FROM pg_database WHERE datname = 'restored_copy'`,
+      [ROLES.app],
+    );
+    expect(access).toEqual({ owner: ROLES.migrator, app_connects: true });
+    const [tables] = await query<Record<string, unknown>>('restored_copy', `SELECT has_table_privilege($1, 'public.users', 'INSERT') AS app_writes`, [ROLES.app]);
+    expect(tables).toEqual({ app_writes: true });
+    expect((await databases()).filter((d) => d.includes('__'))).toEqual([]);
+    expectNoSecret(r);
+  });
+
+  test('refuses a non-empty database without --replace; with it, swaps the backup in', async () => {
+    expect((await backup()).code).toBe(0);
+    await restore(['--stack', STACK, '--dir', dir, '--database', 'target_db']).then((r) => expect(r.code).toBe(0));
+    await query('target_db', `UPDATE users SET name = 'changed after the backup'`);
+    const changed = await contents('target_db');
+
+    const refused = await restore(['--stack', STACK, '--dir', dir, '--database', 'target_db']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/database "target_db" is not empty \(.*\); nothing was changed\. Pass --replace/);
+    expect(await contents('target_db')).toEqual(changed);
+
+    const replaced = await restore(['--stack', STACK, '--dir', dir, '--database', 'target_db', '--replace']);
+    expect(replaced.code).toBe(0);
+    expect(await contents('target_db')).toEqual(await contents(DATABASE_NAME));
+    expect((await databases()).filter((d) => d.includes('__'))).toEqual([]);
+  });
+
+  test('a corrupt, truncated or unchecked backup is refused before anything is touched', async () => {
+    expect((await backup()).code).toBe(0);
+    const original = listBackups(dir, STACK)[0];
+    await restore(['--file', original.path, '--database', 'kept_db']).then((r) => expect(r.code).toBe(0));
+    await query('kept_db', `DELETE FROM feature_flags`);
+    const kept = await contents('kept_db');
+    const before = await databases();
+
+    const flipped = copyBackup(original, 10);
+    corrupt(flipped.path);
+    const truncated = copyBackup(original, 20);
+    fs.truncateSync(truncated.path, Math.floor(fs.statSync(truncated.path).size / 2));
+    const unchecked = copyBackup(original, 30);
+    fs.rmSync(unchecked.checksumPath);
+    for (const [b, message] of [
+      [flipped, /it is corrupt or truncated/],
+      [truncated, /it is corrupt or truncated/],
+      [unchecked, /its checksum file .* is missing/],
+    ] as const) {
+      const r = await restore(['--file', b.path, '--database', 'kept_db', '--replace']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain('Nothing was changed');
+    }
+    expect(await contents('kept_db')).toEqual(kept);
+    expect(await databases()).toEqual(before);
+  });
+
+  test('a restore that fails part-way leaves the target as it was and no temporary database behind', async () => {
+    // A backup whose objects belong to a role this server no longer has.
+    await query('postgres', `CREATE ROLE vanished`);
+    await query('postgres', `CREATE DATABASE doomed_source OWNER vanished`);
+    await query('doomed_source', `SET ROLE vanished; CREATE TABLE t (id int); INSERT INTO t VALUES (1)`);
+    const r0 = await npmRun('db:backup', ['--stack', 'doomed', '--dir', dir], { DATABASE_URL: server.url('doomed_source'), PG_BIN });
+    expect(r0.code).toBe(0);
+    await query('postgres', `DROP DATABASE doomed_source`);
+    await query('postgres', `DROP ROLE vanished`);
+
+    expect((await backup()).code).toBe(0);
+    await restore(['--stack', STACK, '--dir', dir, '--database', 'kept_db2']).then((r) => expect(r.code).toBe(0));
+    const kept = await contents('kept_db2');
+    const before = await databases();
+    const r = await restore(['--stack', 'doomed', '--dir', dir, '--database', 'kept_db2', '--replace']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/role "vanished" does not exist/);
+    expect(r.stderr).toMatch(/"kept_db2" was left as it was|database settings .* cannot be applied/);
+    expect(await contents('kept_db2')).toEqual(kept);
+    expect(await databases()).toEqual(before);
+  });
+
+  test('usage errors: no database, no backup chosen, a protected database', async () => {
+    for (const [args, message] of [
+      [['--stack', STACK], /name the database to restore into with --database/],
+      [['--database', 'x'], /choose the backup with --file FILE, or --stack STACK/],
+      [['--database', 'postgres', '--stack', STACK], /one of PostgreSQL's own databases/],
+    ] as const) {
+      const r = await restore([...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    const none = await restore(['--database', 'x', '--stack', STACK, '--dir', dir]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain(`there is no backup of stack "${STACK}" in ${dir}`);
+  });
+});
+
+describe('backupsToRemove', () => {
+  const at = (n: number) => ({ name: `b${n}` }) as BackupFile;
+  const list = [at(5), at(4), at(3), at(2), at(1)];
+  const validIf = (...names: string[]) => async (b: BackupFile) => names.includes(b.name);
+  test('removes all but the newest N when one of those is valid', async () => {
+    expect((await backupsToRemove(list, 2, validIf('b4'))).map((b) => b.name)).toEqual(['b3', 'b2', 'b1']);
+  });
+  test('also keeps the newest valid one when none of the newest N is valid', async () => {
+    expect((await backupsToRemove(list, 2, validIf('b2', 'b1'))).map((b) => b.name)).toEqual(['b3', 'b1']);
+  });
+  test('removes nothing valid when nothing is valid but keeps N', async () => {
+    expect((await backupsToRemove(list, 3, validIf())).map((b) => b.name)).toEqual(['b2', 'b1']);
+  });
+  test('refuses a keep below 1', async () => {
+    await expect(backupsToRemove(list, 0, validIf())).rejects.toThrow(RangeError);
+  });
+});
