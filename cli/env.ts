@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import { UserFacingError } from '../db/connection';
-import { appEnvEntries, defaultEnvFileName, formatEnvFile, parseStackOutputs, stackNameProblem, writeEnvFile } from '../db/env-file';
+import { defaultEnvFileName, formatEnvFile, stackNameProblem, writeEnvFile } from '../db/env-file';
 import { ROOT } from '../db/paths';
+import { stackAppEnv } from '../db/stack-outputs';
 import { runCli, say, UsageError } from './run';
 
 const USAGE = `usage: npm run env -- <stack> [--output FILE]
@@ -19,30 +19,6 @@ and its values are never printed.
                  taken from the project root too)`;
 
 const FLAGS = { output: { type: 'string' } } as const;
-
-const PULUMI_INSTALL_HINT = 'install it (https://www.pulumi.com/docs/install/, e.g. `curl -fsSL https://get.pulumi.com | sh`) and put it on PATH';
-
-/** What `pulumi stack output` printed on stdout. Its stdout is never put in a message: it holds the secrets. */
-function readStackOutputs(stack: string): Promise<string> {
-  const args = ['stack', 'output', '--json', '--show-secrets', '--stack', stack];
-  const command = `pulumi ${args.join(' ')}`;
-  return new Promise((resolve, reject) => {
-    const child = execFile('pulumi', args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (!error) return resolve(stdout);
-      const e = error as { code?: unknown; signal?: NodeJS.Signals | null };
-      if (e.code === 'ENOENT') {
-        return reject(new UserFacingError(`the Pulumi CLI is not installed or not on PATH (cannot run \`${command}\`): ${PULUMI_INSTALL_HINT}.`));
-      }
-      const detail = stderr.trim() === '' ? '' : `:\n${stderr.trimEnd()}`;
-      if (typeof e.code === 'number') return reject(new UserFacingError(`\`${command}\` failed (exit status ${e.code})${detail}`));
-      if (e.signal) return reject(new UserFacingError(`\`${command}\` was stopped by ${e.signal}${detail}`));
-      // Not pulumi's own failure (a spawn error, too much output): say so by code; never show its output.
-      const reason = typeof e.code === 'string' ? e.code : 'unknown error';
-      return reject(new UserFacingError(`cannot run \`${command}\` (${reason})${detail}`));
-    });
-    child.stdin?.end(); // pulumi must not wait for an answer (a passphrase prompt, say): it fails and says why instead
-  });
-}
 
 /** Whether git ignores the file: true, false, or undefined when that cannot be told (no git, not in a work tree). */
 function gitIgnores(file: string): Promise<boolean | undefined> {
@@ -67,7 +43,7 @@ runCli(
     if (output !== undefined && (typeof output !== 'string' || output.trim() === '')) throw new UsageError('--output needs a file name');
     const file = path.resolve(ROOT, output ?? defaultEnvFileName(stack));
 
-    const entries = appEnvEntries(stack, parseStackOutputs(stack, await readStackOutputs(stack)));
+    const entries = await stackAppEnv(stack);
     writeEnvFile(file, formatEnvFile(stack, entries));
 
     const ignored = await gitIgnores(file);

@@ -31,3 +31,6 @@ export type AppOutput = keyof typeof APP_ENV;
  */
 export const BUCKETS = ['documents', 'recordings', 'temp', 'backups'] as const;
 export type BucketKey = (typeof BUCKETS)[number];
+
+/** The variable holding a bucket's name in `.env.<stack>`: S3_BUCKET_<KEY>. */
+export const bucketVariable = (key: BucketKey): string => `${APP_ENV.buckets}${key.toUpperCase()}`;

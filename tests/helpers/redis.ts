@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { redisAcl, redisCommand, type RedisSettings } from '../../stacks/redis-settings';
+import { REDIS } from '../../stacks/services';
+import { freePort } from './postgres';
+import { serverStopper } from './server-process';
+
+export interface RedisServer {
+  port: number;
+  /** The redis-server process: SIGSTOP makes a server that accepts connections and never answers. */
+  pid: number;
+  /** The app user's password, as the stack generates it. */
+  appPassword: string;
+  /** redis://app:PASSWORD@127.0.0.1:PORT, as the stack's redisUrl output. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** The value after `flag` in a command line, replaced: the container's paths and port become this machine's. */
+function replaceArg(args: string[], flag: string, value: string): string[] {
+  const i = args.indexOf(flag);
+  if (i < 0 || i === args.length - 1) throw new Error(`the declared redis command has no ${flag} <value>: ${args.join(' ')}`);
+  return [...args.slice(0, i + 1), value, ...args.slice(i + 2)];
+}
+
+/** Waits until the default user's PING (all the stack's health check does) answers PONG. */
+async function waitReady(port: number, child: ReturnType<typeof spawn>, logFile: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}:\n${fs.readFileSync(logFile, 'utf8')}`);
+    const pong = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.setTimeout(1000, () => socket.destroy());
+      socket.on('error', () => resolve(false));
+      socket.on('close', () => resolve(false));
+      socket.on('data', (d) => {
+        resolve(d.toString() === '+PONG\r\n');
+        socket.destroy();
+      });
+      socket.write('PING\r\n');
+    });
+    if (pong) return;
+    if (Date.now() > deadline) throw new Error(`redis-server did not answer PING in ${timeoutMs} ms:\n${fs.readFileSync(logFile, 'utf8')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * A throwaway redis-server on a free loopback port, started with the command line and ACL file
+ * the stack declares (stacks/redis-settings.ts), with a generated app password. Only the data
+ * folder, the ACL file's path and the port are this machine's.
+ */
+export async function startRedis(settings: RedisSettings): Promise<RedisServer> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-redis-'));
+  const appPassword = randomBytes(24).toString('base64url');
+  const aclFile = path.join(root, 'users.acl');
+  fs.writeFileSync(aclFile, redisAcl(appPassword), { mode: 0o600 });
+  const [binary, ...declared] = redisCommand(settings);
+  const port = await freePort();
+  let args = replaceArg(declared, '--port', String(port));
+  args = replaceArg(args, '--dir', root);
+  args = replaceArg(args, '--aclfile', aclFile);
+  const logFile = path.join(root, 'redis.log');
+  const log = fs.openSync(logFile, 'w');
+  const child = spawn(binary, [...args, '--bind', '127.0.0.1', '--daemonize', 'no'], { stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  const stop = serverStopper(child, root, 'SIGTERM');
+  try {
+    await waitReady(port, child, logFile);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { port, pid: child.pid as number, appPassword, url: `redis://${REDIS.appUser}:${appPassword}@127.0.0.1:${port}`, stop };
+}
