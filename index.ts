@@ -1,12 +1,13 @@
 import type * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { Admin } from './stacks/admin';
+import { Backups } from './stacks/backups';
 import { loadConfig, projectConfig } from './stacks/config';
 import { Database, externalPostgresAdmin } from './stacks/database';
 import { Minio } from './stacks/minio';
 import { Naming } from './stacks/naming';
 import { Network } from './stacks/network';
-import { endpoints, hostFor } from './stacks/outputs';
+import { containerNames, endpoints, hostFor } from './stacks/outputs';
 import { Pgbouncer } from './stacks/pgbouncer';
 import { PostDeploy } from './stacks/postdeploy';
 import { Postgres } from './stacks/postgres';
@@ -46,11 +47,24 @@ const storage = new Storage('storage', {
   admin: minio ? minio.admin(host, config.minioApiPort) : externalStorageAdmin(config),
   buckets: config.buckets,
   protect: config.protectData,
+  backupRetentionDays: config.backupRetentionDays,
 });
 const admin = config.adminTools ? new Admin('admin', { config, naming, network: network() }) : undefined;
 
 const out = endpoints(config, { postgres, pgbouncer, redis, minio, database, storage, admin });
-new PostDeploy('postdeploy', { migratorUrl: out.migratorDatabaseUrl, demoData: config.demoData, dependsOn: database.ready });
+const postDeploy = new PostDeploy('postdeploy', { migratorUrl: out.migratorDatabaseUrl, demoData: config.demoData, dependsOn: database.ready });
+// Scheduled backups start once the database is migrated and the bucket and credential exist.
+const backups =
+  config.backupIntervalHours > 0
+    ? new Backups('backups', {
+        config,
+        naming,
+        network: network(),
+        password: database.logins.backup.password,
+        credential: storage.backup,
+        dependsOn: [...database.ready, ...storage.ready, postDeploy.command],
+      })
+    : undefined;
 
 export const databaseUrl = out.databaseUrl;
 export const directDatabaseUrl = out.directDatabaseUrl;
@@ -65,5 +79,6 @@ export const s3BackupAccessKey = out.s3BackupAccessKey;
 export const s3BackupSecretKey = out.s3BackupSecretKey;
 export const buckets = out.buckets;
 export const postgresAdminUrl = out.postgresAdminUrl;
+export const backupDatabaseUrl = out.backupDatabaseUrl;
 export const adminUrls = out.adminUrls;
-export const containers = out.containers;
+export const containers = containerNames({ postgres, pgbouncer, redis, minio, admin, backups });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import * as pulumi from '@pulumi/pulumi';
+import { DEFAULT_KEEP } from '../db/backup-files';
 import { BUCKETS, POSTGRES, REDIS } from './services';
 import { MAX_CONNECTIONS, POSTGRES_MIN_MEMORY_MB, RESERVED_CONNECTIONS } from './postgres-settings';
 
@@ -42,6 +43,23 @@ const hostProblem = (v: string) => (v === '' || /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:
 
 /** An absolute path: the providers and the post-deploy step run in other folders than the one it was typed in. */
 const pemPathProblem = (v: string) => (v === '' || (v.startsWith('/') && !/[\s?&#]/.test(v)) ? undefined : 'be an absolute path without spaces, ? & or #');
+
+/** The longest interval between scheduled backups: a week. */
+const MAX_BACKUP_INTERVAL_HOURS = 168;
+
+/**
+ * The backup image is built FROM it (stacks/backup.Dockerfile): Debian bookworm, whose apt has the
+ * client of the server's PostgreSQL major; Node.js from 20.6, which reads the credentials file (--env-file).
+ */
+export function backupNodeImageProblem(ref: string): string | undefined {
+  const pinned = imageProblem(ref);
+  if (pinned) return pinned;
+  const tag = /:([\w][\w.-]*)(?:@sha256:[a-f0-9]{64})?$/.exec(ref.slice(ref.lastIndexOf('/') + 1))?.[1] ?? '';
+  if (!tag.includes('bookworm')) return `be a Debian bookworm image, its tag naming bookworm (node:<version>-bookworm-slim): the image installs bookworm's postgresql-client-${POSTGRES.major}`;
+  const [major, minor] = (/^(\d+)\.(\d+)/.exec(tag) ?? []).slice(1).map(Number);
+  if (!(major > 20 || (major === 20 && minor >= 6))) return 'be Node.js 20.6 or newer, which reads the credentials file (node --env-file)';
+  return undefined;
+}
 
 /** PostgreSQL's sslmode values that encrypt; a server on another host is never reached in plain text. */
 const TLS_SSLMODES = ['require', 'verify-ca', 'verify-full'];
@@ -116,6 +134,26 @@ export const CONFIG_KEYS = {
   }),
   adminerImage: image('Adminer image (with adminTools), pinned to a version or digest.', 'adminer:4.17.1-standalone'),
   adminerPort: port('Host port for Adminer (with adminTools).', 8081),
+  backupIntervalHours: spec({
+    type: 'integer',
+    default: 0,
+    description: 'Hours between scheduled backups of the database, taken by a backup container and copied to the backups bucket; 0: no scheduled backups.',
+    check: (v) => (v >= 0 && v <= MAX_BACKUP_INTERVAL_HOURS ? undefined : `be 0 (no scheduled backups) to ${MAX_BACKUP_INTERVAL_HOURS} (a week)`),
+  }),
+  backupKeep: spec({
+    type: 'integer',
+    default: DEFAULT_KEEP,
+    description: 'Scheduled backups kept in the backup volume (the newest); older ones are deleted there.',
+    check: (v) => (v >= 1 ? undefined : 'be at least 1'),
+  }),
+  backupRetentionDays: spec({
+    type: 'integer',
+    default: 30,
+    description: 'Days the backups bucket keeps each object before its lifecycle rule deletes it (the backup credential cannot delete).',
+    check: (v) => (v >= 1 ? undefined : 'be at least 1 (day)'),
+  }),
+  backupNodeImage: { ...image('Node.js image (Debian bookworm) the backup image is built from, pinned to a version or digest.', 'node:22.21.1-bookworm-slim'), check: backupNodeImageProblem },
+  backupMemoryMb: memory('Backup container memory limit in MiB.', 256, 128),
   externalPostgresHost: spec({
     type: 'string',
     default: '',
@@ -287,6 +325,20 @@ function crossChecks(
   }
   if (c.adminTools && (external.postgres || external.storage)) {
     problems.push('adminTools: the admin tools run beside the stack\'s own PostgreSQL and MinIO containers; turn it off for a stack on external servers.');
+  }
+  if (c.backupIntervalHours > 0 && (external.postgres || external.storage)) {
+    problems.push(
+      'backupIntervalHours: scheduled backups run in a container beside the stack\'s own PostgreSQL and MinIO; for a stack on ' +
+        'external servers set it to 0 (`pulumi config rm backupIntervalHours`) and rely on the managed service\'s own backups, or run `node cli/launch.js db-backup` yourself.',
+    );
+  }
+  // The bucket must still hold the last backup when the next one is due.
+  const minRetentionDays = Math.floor(c.backupIntervalHours / 24) + 1;
+  if (c.backupIntervalHours > 0 && c.backupRetentionDays < minRetentionDays) {
+    problems.push(
+      `backupRetentionDays: ${c.backupRetentionDays} would empty the backups bucket between two backups ${c.backupIntervalHours} hours apart ` +
+        `(backupIntervalHours); raise it to at least ${minRetentionDays}.`,
+    );
   }
   const published: [ConfigKey, number][] = [];
   if (!external.postgres) published.push(['postgresPort', c.postgresPort], ['pgbouncerPort', c.pgbouncerPort]);

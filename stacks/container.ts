@@ -15,7 +15,8 @@ export interface PublishedPort {
 export interface ServiceContainerArgs {
   service: string;
   naming: Naming;
-  image: string;
+  /** A pinned image to pull (and keep on the host), or the ID of an image the stack builds. */
+  image: string | { built: pulumi.Input<string> };
   network: docker.Network;
   alias: string;
   memoryMb: number;
@@ -33,21 +34,25 @@ export interface ServiceContainerArgs {
    * Redis lose its last second of writes.
    */
   stopGraceSeconds: number;
+  /** Whether `pulumi up` waits for the health check to pass (default true). */
+  waitHealthy?: boolean;
 }
 
 /**
  * One service container with what every container here has: a pinned image kept on the host
- * (another stack may share it), the stack's network and alias, a memory limit with no extra swap,
- * a health check that `pulumi up` waits on, a restart policy, and labels.
+ * (another stack may share it) or one the stack builds, the stack's network and alias, a memory limit with no extra swap,
+ * a health check that `pulumi up` waits on (unless told not to), a restart policy, and labels.
  */
 export function serviceContainer(args: ServiceContainerArgs, parent: pulumi.Resource, dependsOn: pulumi.Resource[] = []): docker.Container {
-  const opts = { parent };
-  const image = new docker.RemoteImage(`${args.service}-image`, { name: args.image, keepLocally: true }, opts);
+  const image =
+    typeof args.image === 'string'
+      ? new docker.RemoteImage(`${args.service}-image`, { name: args.image, keepLocally: true }, { parent }).imageId
+      : args.image.built;
   return new docker.Container(
     args.service,
     {
       name: args.naming.docker(args.service),
-      image: image.imageId,
+      image,
       command: args.command,
       envs: args.envs,
       uploads: args.uploads,
@@ -65,7 +70,7 @@ export function serviceContainer(args: ServiceContainerArgs, parent: pulumi.Reso
         retries: 5,
         startPeriod: `${args.startPeriodSeconds ?? 10}s`,
       },
-      wait: true,
+      wait: args.waitHealthy ?? true,
       waitTimeout: HEALTHY_WITHIN_SECONDS,
       destroyGraceSeconds: args.stopGraceSeconds,
       logDriver: 'local',

@@ -53,13 +53,22 @@ export const SEQUENCE_PRIVILEGES = {
 /** The schema migrations create their tables in. */
 export const APP_SCHEMA = 'public';
 
+/**
+ * PostgreSQL's predefined role (14 and later) that may read every table, view and sequence, in every
+ * schema, present and future, as if granted SELECT and USAGE; it may write nothing. What pg_dump
+ * needs, and no more: the backup role is a member instead of collecting grants (drizzle's own schema
+ * included) that a later migration could outgrow.
+ */
+export const READ_ALL_DATA_ROLE = 'pg_read_all_data';
+
 type Login = ReturnType<typeof scramLogin>;
 
 /**
  * Inside PostgreSQL: the database, owned by the migrator role (which therefore owns its schema and
  * may create the trusted extensions the first migration needs), an app role that reads and writes
- * data, and a read-only role. Grants on tables are default privileges of the migrator, so a table a
- * later migration creates is granted as it is created, without another deployment.
+ * data, a read-only role, and the backup role, which reads everything (pg_read_all_data). Grants on
+ * tables are default privileges of the migrator, so a table a later migration creates is granted as
+ * it is created, without another deployment.
  *
  * Roles get their SCRAM secret as password: PostgreSQL stores a secret already in SCRAM form as it
  * is, so the plain password never reaches the server, and PgBouncer can hold the same secret.
@@ -95,6 +104,7 @@ export class Database extends pulumi.ComponentResource {
       migrator: scramLogin('postgres-migrator', this),
       app: scramLogin('postgres-app', this),
       readonly: scramLogin('postgres-readonly', this),
+      backup: scramLogin('postgres-backup', this),
     };
     const roles = Object.fromEntries(
       (Object.keys(ROLES) as (keyof typeof ROLES)[]).map((key) => [
@@ -111,7 +121,8 @@ export class Database extends pulumi.ComponentResource {
             replication: false,
             bypassRowLevelSecurity: false,
           },
-          inside,
+          // The backup role's membership is the GrantRole below; the role must not revoke it on its next update.
+          key === 'backup' ? { ...inside, ignoreChanges: ['roles'] } : inside,
         ),
       ]),
     ) as Record<keyof typeof ROLES, postgresql.Role>;
@@ -142,6 +153,11 @@ export class Database extends pulumi.ComponentResource {
         ),
       );
     }
+    // The backup role connects and reads; no default privileges, no schema grants: pg_read_all_data covers them.
+    grants.push(
+      new postgresql.Grant('backup-connect', { database: this.database.name, role: roles.backup.name, objectType: 'database', privileges: ['CONNECT'] }, inside),
+      new postgresql.GrantRole('backup-read-all-data', { role: roles.backup.name, grantRole: READ_ALL_DATA_ROLE }, inside),
+    );
     this.ready = [this.database, ...Object.values(roles), ...grants];
     this.registerOutputs({ database: this.database.name });
   }

@@ -1,6 +1,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { AppOutput } from '../db/app-env';
 import type { Admin } from './admin';
+import type { Backups } from './backups';
 import type { StackConfig } from './config';
 import type { Database } from './database';
 import type { Minio } from './minio';
@@ -26,9 +27,14 @@ export function hostFor(bindAddress: string): string {
   return bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress;
 }
 
+/** A PostgreSQL URL of the application database, a secret: it holds the password. */
+export function postgresUrl(user: pulumi.Input<string>, password: pulumi.Input<string>, host: pulumi.Input<string>, port: number, query = ''): pulumi.Output<string> {
+  return pulumi.secret(pulumi.interpolate`postgresql://${user}:${password}@${host}:${port}/${DATABASE_NAME}${query}`);
+}
+
 /**
  * The stack's outputs: what the application consumes (db/app-env.ts names them and their
- * variables), and for operators the program's own admin login, the admin tools and the containers.
+ * variables), and for operators the program's own admin login, the backup role's and the admin tools.
  * Anything holding a credential is a secret, so `pulumi stack output` masks it.
  */
 export function endpoints(config: StackConfig, s: Services) {
@@ -43,8 +49,7 @@ export function endpoints(config: StackConfig, s: Services) {
         query: `?sslmode=${config.externalPostgresSslMode}${config.externalPostgresSslRootCert ? `&sslrootcert=${config.externalPostgresSslRootCert}` : ''}`,
       }
     : { host, direct: config.postgresPort, pooled: config.pgbouncerPort, query: '' };
-  const url = (user: pulumi.Input<string>, password: pulumi.Input<string>, port: number) =>
-    pulumi.secret(pulumi.interpolate`postgresql://${user}:${password}@${pg.host}:${port}/${DATABASE_NAME}${pg.query}`);
+  const url = (user: pulumi.Input<string>, password: pulumi.Input<string>, port: number) => postgresUrl(user, password, pg.host, port, pg.query);
   const { logins } = s.database;
   const app = {
     databaseUrl: url(ROLES.app, logins.app.password, pg.pooled),
@@ -67,14 +72,19 @@ export function endpoints(config: StackConfig, s: Services) {
   const admin = s.postgres
     ? url(POSTGRES.superuser, s.postgres.superuserPassword, pg.direct)
     : url(config.externalPostgresAdminUser, config.externalPostgresAdminPassword, pg.direct);
-  const containers = { postgres: s.postgres, pgbouncer: s.pgbouncer, redis: s.redis, minio: s.minio, adminer: s.admin };
   return {
     ...app,
     /** The program's own admin login (the container's superuser, or the external server's admin): break-glass for operators; never in `.env`. */
     postgresAdminUrl: admin,
+    /** The backup role (reads everything, writes nothing), direct: for `db-backup` run by hand; never in `.env`. */
+    backupDatabaseUrl: url(ROLES.backup, logins.backup.password, pg.direct),
     /** Admin tools' addresses; empty unless the stack runs them (an undefined output would draw a warning). */
     adminUrls: s.admin ? { adminer: s.admin.url, minioConsole: `http://${ADMIN_BIND_ADDRESS}:${config.minioConsolePort}` } : {},
-    /** The containers the stack runs, by service. */
-    containers: Object.fromEntries(Object.entries(containers).flatMap(([service, c]) => (c ? [[service, c.container.name]] : []))),
   };
+}
+
+/** The containers the stack runs, by service: an output of its own, since the backup container is declared after the others' outputs. */
+export function containerNames(s: Omit<Services, 'database' | 'storage'> & { backups?: Backups }) {
+  const containers = { postgres: s.postgres, pgbouncer: s.pgbouncer, redis: s.redis, minio: s.minio, adminer: s.admin, backups: s.backups };
+  return Object.fromEntries(Object.entries(containers).flatMap(([service, c]) => (c ? [[service, c.container.name]] : [])));
 }

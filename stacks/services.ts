@@ -3,6 +3,8 @@
  * Everything a stack may change (host ports, memory, images) lives in config.ts instead.
  */
 
+import { POSTGRES_MAJOR } from '../db/postgres-version';
+
 /** The application database, created by the PostgreSQL container on first start. */
 export const DATABASE_NAME = 'pronunciation_assistant';
 
@@ -15,7 +17,7 @@ export const POSTGRES = {
   dataDir: '/var/lib/postgresql/data',
   /** Read by the image's entrypoint through POSTGRES_PASSWORD_FILE. */
   passwordFile: '/run/secrets/postgres-password',
-  major: 15,
+  major: POSTGRES_MAJOR,
 } as const;
 
 export const PGBOUNCER = {
@@ -57,6 +59,8 @@ export const ROLES = {
   app: 'pa_app',
   /** Analytics and admin tools: reads only. */
   readonly: 'pa_readonly',
+  /** Scheduled backups (pg_dump): reads every table and sequence, changes nothing; connects directly, never through PgBouncer. */
+  backup: 'pa_backup',
 } as const;
 
 /** Object-store users the program creates (their access keys); the root user is never handed out. */
@@ -65,6 +69,17 @@ export const STORAGE_USERS = {
   app: 'pa-app',
   /** Backups: may write to the backups bucket and nothing else. */
   backup: 'pa-backup',
+} as const;
+
+/** The scheduled backup container (stacks/backups.ts), built from stacks/backup.Dockerfile, which gets these as build arguments. */
+export const BACKUPS = {
+  alias: 'backups',
+  /** The image's working directory: the repository's cli/, db/ and schema/, compiled at build time. */
+  appDir: '/app',
+  /** The backup volume: the local copies, and db/backup-files.ts LAST_SUCCESS_FILE. */
+  dir: '/backups',
+  /** The credentials, as a dotenv file that node reads (--env-file): never in the container's environment. */
+  envFile: '/run/secrets/backup.env',
 } as const;
 
 /** Admin tools (Adminer, the MinIO console) are published on loopback only, whatever the stack's bind address. */
@@ -78,3 +93,6 @@ export const ADMINER = {
 
 /** The buckets the application uses; a stack may prefix them (config `bucketPrefix`). */
 export { BUCKETS, type BucketKey } from '../db/app-env';
+
+/** The PostgreSQL major version; the commands check it too. */
+export { POSTGRES_MAJOR } from '../db/postgres-version';

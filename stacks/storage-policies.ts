@@ -94,18 +94,22 @@ export const NONCURRENT_DOCUMENT_DAYS = 30;
 /**
  * Lifecycle rules per bucket name. Temp links are meant to live a day; recordings as long as the
  * seeded audio_retention_days setting promises (pass AUDIO_RETENTION_DAYS, so the two cannot drift).
+ * Backups expire after the stack's backupRetentionDays: the backup credential cannot delete (a
+ * leaked key must not destroy backups), so this rule is what prunes the bucket.
  */
 export function lifecycleRules(
-  buckets: { recordings: string; temp: string; documents: string },
+  buckets: { recordings: string; temp: string; documents: string; backups: string },
   audioRetentionDays: number,
+  backupRetentionDays: number,
 ): Record<string, IlmRule[]> {
-  if (!Number.isInteger(audioRetentionDays) || audioRetentionDays < 1) {
-    throw new RangeError(`audio retention must be a whole number of days, at least 1; got ${audioRetentionDays}`);
+  for (const [what, days] of [['audio', audioRetentionDays], ['backup', backupRetentionDays]] as const) {
+    if (!Number.isInteger(days) || days < 1) throw new RangeError(`${what} retention must be a whole number of days, at least 1; got ${days}`);
   }
   return {
     [buckets.temp]: [{ id: 'expire-temp', expiration: '1d' }],
     [buckets.recordings]: [{ id: 'expire-recordings', expiration: `${audioRetentionDays}d` }],
     [buckets.documents]: [{ id: 'expire-old-document-versions', noncurrentVersionExpirationDays: NONCURRENT_DOCUMENT_DAYS }],
+    [buckets.backups]: [{ id: 'expire-backups', expiration: `${backupRetentionDays}d` }],
   };
 }
 

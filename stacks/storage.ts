@@ -38,6 +38,8 @@ export interface StorageArgs {
   buckets: StackConfig['buckets'];
   /** Protect the buckets, so that `pulumi destroy` refuses to run; they are never deleted either way. */
   protect: boolean;
+  /** Days the backups bucket keeps an object (config backupRetentionDays). */
+  backupRetentionDays: number;
 }
 
 export interface StorageCredential {
@@ -56,6 +58,8 @@ export class Storage extends pulumi.ComponentResource {
   readonly provider: minio.Provider;
   readonly app: StorageCredential;
   readonly backup: StorageCredential;
+  /** Everything declared inside the store: what a client of it (the backup container) waits for. */
+  readonly ready: pulumi.Resource[] = [];
 
   constructor(name: string, args: StorageArgs, opts?: pulumi.ComponentResourceOptions) {
     super('pronunciation:stack:Storage', name, {}, opts);
@@ -75,13 +79,16 @@ export class Storage extends pulumi.ComponentResource {
       ]),
     ) as Record<BucketKey, minio.S3Bucket>;
 
-    new minio.S3BucketPolicy('temp-anonymous-download', { bucket: bucket.temp.bucket, policy: json(anonymousDownloadPolicy(buckets.temp)) }, inside);
-    new minio.S3BucketVersioning('documents-versioning', { bucket: bucket.documents.bucket, versioningConfiguration: { status: 'Enabled' } }, inside);
-    const rules = lifecycleRules(buckets, AUDIO_RETENTION_DAYS);
+    this.ready.push(
+      new minio.S3BucketPolicy('temp-anonymous-download', { bucket: bucket.temp.bucket, policy: json(anonymousDownloadPolicy(buckets.temp)) }, inside),
+      new minio.S3BucketVersioning('documents-versioning', { bucket: bucket.documents.bucket, versioningConfiguration: { status: 'Enabled' } }, inside),
+    );
+    const rules = lifecycleRules(buckets, AUDIO_RETENTION_DAYS, args.backupRetentionDays);
     for (const key of BUCKETS) {
       const bucketRules = rules[buckets[key]];
-      if (bucketRules) new minio.IlmPolicy(`${key}-lifecycle`, { bucket: bucket[key].bucket, rules: bucketRules }, inside);
+      if (bucketRules) this.ready.push(new minio.IlmPolicy(`${key}-lifecycle`, { bucket: bucket[key].bucket, rules: bucketRules }, inside));
     }
+    this.ready.push(...Object.values(bucket));
 
     this.app = this.credential('app', STORAGE_USERS.app, appPolicy(buckets), inside);
     this.backup = this.credential('backup', STORAGE_USERS.backup, backupPolicy(buckets.backups), inside);
@@ -93,7 +100,8 @@ export class Storage extends pulumi.ComponentResource {
     const secretKey = generatedPassword(`storage-${key}-secret-key`, this);
     const iamUser = new minio.IamUser(`${key}-user`, { name: user, secret: secretKey, forceDestroy: false }, inside);
     const iamPolicy = new minio.IamPolicy(`${key}-policy`, { name: `${user}-policy`, policy: json(policy) }, inside);
-    new minio.IamUserPolicyAttachment(`${key}-policy-attachment`, { userName: iamUser.name, policyName: iamPolicy.name }, inside);
+    const attachment = new minio.IamUserPolicyAttachment(`${key}-policy-attachment`, { userName: iamUser.name, policyName: iamPolicy.name }, inside);
+    this.ready.push(iamUser, iamPolicy, attachment);
     return { accessKey: user, secretKey };
   }
 }

@@ -41,6 +41,7 @@ test('outputs: the external hosts, over TLS; the external Redis URL as given; ev
     directDatabaseUrl: ROLES.app,
     migratorDatabaseUrl: ROLES.migrator,
     readonlyDatabaseUrl: ROLES.readonly,
+    backupDatabaseUrl: ROLES.backup,
     postgresAdminUrl: 'pa_admin',
   };
   for (const [name, user] of Object.entries(urls)) {
@@ -54,7 +55,7 @@ test('outputs: the external hosts, over TLS; the external Redis URL as given; ev
   expect(o.s3Region.value).toBe('eu-west-1');
   expect(o.s3AccessKey).toEqual({ value: STORAGE_USERS.app, secret: true });
   expect(o.buckets.value).toEqual({ documents: 'ext-documents', recordings: 'ext-recordings', temp: 'ext-temp', backups: 'ext-backups' });
-  expect(Object.keys(o).sort()).toEqual([...Object.keys(APP_ENV), 'postgresAdminUrl', 'adminUrls', 'containers'].sort());
+  expect(Object.keys(o).sort()).toEqual([...Object.keys(APP_ENV), 'postgresAdminUrl', 'backupDatabaseUrl', 'adminUrls', 'containers'].sort());
   // The object store's admin key stays with the program.
   expect(JSON.stringify(Object.values(o).map((x) => x.value))).not.toContain(secrets.externalS3SecretKey);
 });

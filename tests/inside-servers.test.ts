@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SEQUENCE_PRIVILEGES, TABLE_PRIVILEGES } from '../stacks/database';
+import { READ_ALL_DATA_ROLE, SEQUENCE_PRIVILEGES, TABLE_PRIVILEGES } from '../stacks/database';
 import { postDeployScript, schemaInputsHash, SCHEMA_INPUTS } from '../stacks/postdeploy';
 import { DATABASE_NAME, MINIO, POSTGRES, ROLES, STORAGE_USERS } from '../stacks/services';
 import { anonymousDownloadPolicy, appPolicy, backupPolicy, lifecycleRules } from '../stacks/storage-policies';
@@ -60,7 +60,7 @@ describe.each(STACKS)('stack %s', (stack) => {
     }
   });
 
-  test('roles: migrator, app and read-only, logins with SCRAM secrets, none a superuser or able to create roles or databases', () => {
+  test('roles: migrator, app, read-only and backup, logins with SCRAM secrets, none a superuser or able to create roles or databases', () => {
     const { run } = get(stack);
     const roles = inputsOf(run, `${PG}/role:Role`);
     expect(roles.map((r) => r.name).sort()).toEqual(Object.values(ROLES).sort());
@@ -77,7 +77,7 @@ describe.each(STACKS)('stack %s', (stack) => {
     expect({ retainOnDelete: d.retainOnDelete, protect: d.protect }).toEqual({ retainOnDelete: true, protect: config.protectData });
   });
 
-  test('privileges: connect and schema usage for app and read-only; default privileges of the migrator for their tables and sequences; nothing for the migrator', () => {
+  test('privileges: connect and schema usage for app and read-only; default privileges of the migrator for their tables and sequences; connect and pg_read_all_data for backup; nothing for the migrator', () => {
     const { run } = get(stack);
     const grants = inputsOf(run, `${PG}/grant:Grant`).map(({ database, role, objectType, schema, privileges }) => ({ database, role, objectType, schema, privileges }));
     expect(grants).toEqual(
@@ -88,7 +88,13 @@ describe.each(STACKS)('stack %s', (stack) => {
         ]),
       ),
     );
-    expect(grants).toHaveLength(4);
+    expect(grants).toContainEqual({ database: DATABASE_NAME, role: ROLES.backup, objectType: 'database', schema: undefined, privileges: ['CONNECT'] });
+    expect(grants).toHaveLength(5);
+    // The backup role reads everything through PostgreSQL's predefined role, and holds nothing else.
+    expect(inputsOf(run, `${PG}/grantRole:GrantRole`).map(({ role, grantRole, withAdminOption }) => ({ role, grantRole, withAdminOption }))).toEqual([
+      { role: ROLES.backup, grantRole: READ_ALL_DATA_ROLE, withAdminOption: undefined },
+    ]);
+    expect(READ_ALL_DATA_ROLE).toBe('pg_read_all_data');
     const defaults = inputsOf(run, `${PG}/defaultPrivileges:DefaultPrivileges`).map(({ database, role, owner, objectType, schema, privileges }) => ({
       database, role, owner, objectType, schema, privileges,
     }));
@@ -116,7 +122,7 @@ describe.each(STACKS)('stack %s', (stack) => {
     if (stack === 'staging') expect(config.buckets.documents).toBe('staging-documents');
   });
 
-  test('temp: anonymous download only; documents: versioned; lifecycle from the one retention setting', () => {
+  test('temp: anonymous download only; documents: versioned; lifecycle from the retention settings', () => {
     const { run, config } = get(stack);
     const policies = inputsOf(run, 'minio:index/s3BucketPolicy:S3BucketPolicy');
     expect(policies).toEqual([expect.objectContaining({ bucket: config.buckets.temp })]);
@@ -125,7 +131,8 @@ describe.each(STACKS)('stack %s', (stack) => {
       expect.objectContaining({ bucket: config.buckets.documents, versioningConfiguration: { status: 'Enabled' } }),
     ]);
     const lifecycle = Object.fromEntries(inputsOf(run, 'minio:index/ilmPolicy:IlmPolicy').map((p) => [p.bucket, p.rules]));
-    expect(lifecycle).toEqual(lifecycleRules(config.buckets, AUDIO_RETENTION_DAYS));
+    expect(lifecycle).toEqual(lifecycleRules(config.buckets, AUDIO_RETENTION_DAYS, config.backupRetentionDays));
+    expect(lifecycle[config.buckets.backups]).toEqual([{ id: 'expire-backups', expiration: `${config.backupRetentionDays}d` }]);
     expect(JSON.stringify(lifecycle[config.buckets.recordings])).toContain(`"${AUDIO_RETENTION_DAYS}d"`);
   });
 

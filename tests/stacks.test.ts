@@ -24,11 +24,15 @@ describe.each(CONTAINER_STACKS)('stack %s', (stack) => {
   test('one component per service, every container and volume a child of its component', () => {
     const { run, config } = get(stack);
     const components = run.declared.filter((d) => !d.custom).map((d) => d.type).sort();
-    const expected = ['Minio', 'Network', 'Pgbouncer', 'Postgres', 'Redis', 'Database', 'Storage', 'PostDeploy', ...(config.adminTools ? ['Admin'] : [])];
+    const backups = config.backupIntervalHours > 0;
+    const expected = [
+      'Minio', 'Network', 'Pgbouncer', 'Postgres', 'Redis', 'Database', 'Storage', 'PostDeploy', ...(config.adminTools ? ['Admin'] : []), ...(backups ? ['Backups'] : []),
+    ];
     expect(components).toEqual(expected.map((c) => `pronunciation:stack:${c}`).sort());
     for (const d of run.declared.filter((r) => r.custom)) expect(d.parent).toMatch(/::pronunciation:stack:\w+::/);
     const containers = byType(run, CONTAINER).map((d) => d.name).sort();
-    expect(containers).toEqual(['minio', 'pgbouncer', 'postgres', 'redis', ...(config.adminTools ? ['adminer'] : [])].sort());
+    expect(containers).toEqual(['minio', 'pgbouncer', 'postgres', 'redis', ...(config.adminTools ? ['adminer'] : []), ...(backups ? ['backups'] : [])].sort());
+    expect(Object.keys(run.outputs.containers.value as object).sort()).toEqual(containers);
   });
 
   test('every container: pinned image, stack-named, health check waited on, restart policy, memory limit, labels, private network', () => {
@@ -36,11 +40,14 @@ describe.each(CONTAINER_STACKS)('stack %s', (stack) => {
     const images = new Map(byType(run, IMAGE).map((d) => [d.name, plain(d.raw)]));
     for (const d of byType(run, CONTAINER)) {
       const c = plain(d.raw);
-      const image = images.get(`${d.name}-image`);
-      expect(image.name).toBe(config[`${d.name}Image` as keyof StackConfig]);
-      expect(image.keepLocally).toBe(true);
+      // The backup container's image is built, not pulled, and `up` does not wait for its first backup (tests/backups-stack.test.ts).
+      if (d.name !== 'backups') {
+        const image = images.get(`${d.name}-image`);
+        expect(image.name).toBe(config[`${d.name}Image` as keyof StackConfig]);
+        expect(image.keepLocally).toBe(true);
+        expect(c.wait).toBe(true);
+      }
       expect(c.name).toBe(`${PROJECT}-${stack}-${d.name}`);
-      expect(c.wait).toBe(true);
       expect(c.waitTimeout).toBeGreaterThan(0);
       expect(c.restart).toBe('unless-stopped');
       expect(c.healthcheck.tests.length).toBeGreaterThan(1);
@@ -89,7 +96,7 @@ describe.each(CONTAINER_STACKS)('stack %s', (stack) => {
     const { run, config } = get(stack);
     const volumes = byType(run, VOLUME);
     expect(volumes.map((v) => plain(v.raw).name).sort()).toEqual(
-      ['minio', 'postgres', 'redis'].map((s) => `${PROJECT}-${stack}-${s}-data`),
+      ['backups', 'minio', 'postgres', 'redis'].filter((s) => s !== 'backups' || config.backupIntervalHours > 0).map((s) => `${PROJECT}-${stack}-${s}-data`),
     );
     for (const v of volumes) expect({ retainOnDelete: v.retainOnDelete, protect: v.protect }).toEqual({ retainOnDelete: true, protect: config.protectData });
     expect(config.protectData).toBe(stack === 'prod');
@@ -168,8 +175,8 @@ describe.each(CONTAINER_STACKS)('stack %s', (stack) => {
 
   test('no password or SCRAM secret appears outside a secret, in any input of any resource', () => {
     const { run } = get(stack);
-    // Superuser, migrator, app, read-only; Redis app; MinIO root; storage app and backup keys.
-    expect(run.generated.length).toBe(8);
+    // Superuser, migrator, app, read-only, backup; Redis app; MinIO root; storage app and backup keys.
+    expect(run.generated.length).toBe(9);
     const leaks: string[] = [];
     for (const d of run.declared) {
       walk(d.raw, (text, inSecret) => {
@@ -187,20 +194,21 @@ describe.each(CONTAINER_STACKS)('stack %s', (stack) => {
     const { run, config } = get(stack);
     const o = run.outputs;
     const credentials = [
-      'databaseUrl', 'directDatabaseUrl', 'migratorDatabaseUrl', 'readonlyDatabaseUrl', 'postgresAdminUrl', 'redisUrl',
+      'databaseUrl', 'directDatabaseUrl', 'migratorDatabaseUrl', 'readonlyDatabaseUrl', 'backupDatabaseUrl', 'postgresAdminUrl', 'redisUrl',
       's3AccessKey', 's3SecretKey', 's3BackupAccessKey', 's3BackupSecretKey',
     ];
     for (const name of credentials) expect([name, o[name].secret]).toEqual([name, true]);
     for (const [name, { value, secret }] of Object.entries(o)) {
       if (!secret) expect([name, JSON.stringify(value ?? null)]).toEqual([name, expect.not.stringMatching(new RegExp(run.generated.join('|')))]);
     }
-    // Every output the app's .env needs is there, and nothing else but the operators' three.
-    expect(Object.keys(o).sort()).toEqual([...Object.keys(APP_ENV), 'postgresAdminUrl', 'adminUrls', 'containers'].sort());
+    // Every output the app's .env needs is there, and nothing else but the operators' four.
+    expect(Object.keys(o).sort()).toEqual([...Object.keys(APP_ENV), 'postgresAdminUrl', 'backupDatabaseUrl', 'adminUrls', 'containers'].sort());
     const urls = {
       databaseUrl: [ROLES.app, config.pgbouncerPort],
       directDatabaseUrl: [ROLES.app, config.postgresPort],
       migratorDatabaseUrl: [ROLES.migrator, config.postgresPort],
       readonlyDatabaseUrl: [ROLES.readonly, config.pgbouncerPort],
+      backupDatabaseUrl: [ROLES.backup, config.postgresPort],
       postgresAdminUrl: [POSTGRES.superuser, config.postgresPort],
     } as const;
     for (const [name, [user, port]] of Object.entries(urls)) {
@@ -208,7 +216,7 @@ describe.each(CONTAINER_STACKS)('stack %s', (stack) => {
       expect(run.generated).toContain(url.password);
       expect(url.toString().replace(url.password, 'PASSWORD')).toBe(`postgresql://${user}:PASSWORD@127.0.0.1:${port}/${DATABASE_NAME}`);
     }
-    expect(new Set(Object.keys(urls).map((name) => new URL(o[name].value as string).password)).size).toBe(4); // app's twice
+    expect(new Set(Object.keys(urls).map((name) => new URL(o[name].value as string).password)).size).toBe(5); // app's twice
     expect(o.s3Endpoint.value).toBe(`http://127.0.0.1:${config.minioApiPort}`);
     expect(o.s3AccessKey.value).toBe(STORAGE_USERS.app);
     expect(o.s3BackupAccessKey.value).toBe(STORAGE_USERS.backup);

@@ -91,29 +91,25 @@ describe('backupPolicy', () => {
 });
 
 describe('lifecycleRules', () => {
-  test('temp after a day, recordings after the seeded audio retention, old document versions after 30 days', () => {
-    expect(lifecycleRules(buckets, AUDIO_RETENTION_DAYS)).toEqual({
+  test('temp after a day, recordings after the seeded audio retention, old document versions after 30 days, backups after theirs', () => {
+    expect(lifecycleRules(buckets, AUDIO_RETENTION_DAYS, 30)).toEqual({
       'staging-temp': [{ id: 'expire-temp', expiration: '1d' }],
       'staging-recordings': [{ id: 'expire-recordings', expiration: `${AUDIO_RETENTION_DAYS}d` }],
       'staging-documents': [{ id: 'expire-old-document-versions', noncurrentVersionExpirationDays: 30 }],
+      'staging-backups': [{ id: 'expire-backups', expiration: '30d' }],
     });
     expect(NONCURRENT_DOCUMENT_DAYS).toBe(30);
   });
 
-  test('recordings follow the retention passed in, in the provider\'s "<n>d" syntax', () => {
-    expect(lifecycleRules(buckets, 7)['staging-recordings']).toEqual([{ id: 'expire-recordings', expiration: '7d' }]);
+  test('recordings and backups follow the retentions passed in, in the provider\'s "<n>d" syntax', () => {
+    const rules = lifecycleRules(buckets, 7, 90);
+    expect(rules['staging-recordings']).toEqual([{ id: 'expire-recordings', expiration: '7d' }]);
+    expect(rules['staging-backups']).toEqual([{ id: 'expire-backups', expiration: '90d' }]);
   });
 
-  test('backups have no lifecycle: only an operator removes backups', () => {
-    expect(Object.keys(lifecycleRules(buckets, AUDIO_RETENTION_DAYS)).sort()).toEqual([
-      'staging-documents',
-      'staging-recordings',
-      'staging-temp',
-    ]);
-  });
-
-  test.each([0, -1, 1.5, Number.NaN])('refuses a retention of %p days', (days) => {
-    expect(() => lifecycleRules(buckets, days)).toThrow(RangeError);
+  test.each([0, -1, 1.5, Number.NaN])('refuses a retention of %p days, for audio or for backups', (days) => {
+    expect(() => lifecycleRules(buckets, days, 30)).toThrow(/^audio retention must be a whole number of days/);
+    expect(() => lifecycleRules(buckets, AUDIO_RETENTION_DAYS, days)).toThrow(/^backup retention must be a whole number of days/);
   });
 });
 

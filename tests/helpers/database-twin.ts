@@ -6,7 +6,7 @@ import type { ProgramRun } from './program';
  * What the program declares inside PostgreSQL (@pulumi/postgresql roles, database, grants, default
  * privileges), applied to a real server as the statements the provider issues for those inputs
  * (terraform-provider-postgresql: CREATE ROLE ... PASSWORD, CREATE DATABASE ... OWNER, GRANT,
- * ALTER DEFAULT PRIVILEGES FOR ROLE). Like the container twins, it translates only what a real
+ * GRANT <role> TO <role>, ALTER DEFAULT PRIVILEGES FOR ROLE). Like the container twins, it translates only what a real
  * deployment would do with the declared values; an input it does not know fails the test, so the
  * program cannot declare something this twin silently leaves out.
  */
@@ -18,6 +18,7 @@ const KNOWN_INPUTS: Record<string, string[]> = {
   'postgresql:index/role:Role': ['name', 'login', 'password', 'superuser', 'createDatabase', 'createRole', 'replication', 'bypassRowLevelSecurity'],
   'postgresql:index/database:Database': ['name', 'owner', 'template', 'encoding', 'lcCollate', 'lcCtype'],
   'postgresql:index/grant:Grant': ['database', 'role', 'objectType', 'schema', 'privileges'],
+  'postgresql:index/grantRole:GrantRole': ['role', 'grantRole', 'withAdminOption'],
   'postgresql:index/defaultPrivileges:DefaultPrivileges': ['database', 'role', 'owner', 'schema', 'objectType', 'privileges'],
 };
 
@@ -58,6 +59,13 @@ export async function applyDeclaredDatabase(run: ProgramRun, superuserUrl: (data
         perDatabase.push({ database: i.database, sql: `GRANT ${i.privileges.join(', ')} ON ${on} TO ${ident(i.role)}` });
         break;
       }
+      case 'postgresql:index/grantRole:GrantRole':
+        // Membership is the cluster's, not a database's.
+        perDatabase.push({
+          database: 'postgres',
+          sql: `GRANT ${ident(i.grantRole)} TO ${ident(i.role)}${i.withAdminOption ? ' WITH ADMIN OPTION' : ''}`,
+        });
+        break;
       case 'postgresql:index/defaultPrivileges:DefaultPrivileges':
         perDatabase.push({
           database: i.database,
