@@ -37,6 +37,9 @@ export async function runProgram(
   try {
     for (const key of ['PULUMI_BACKEND_URL', 'PULUMI_CONFIG_PASSPHRASE', 'PULUMI_CONFIG_PASSPHRASE_FILE']) delete process.env[key];
     Object.assign(process.env, options.env ?? {});
+    // Each fresh copy of the SDK adds its own 'exit' listener; a test file may run the program
+    // dozens of times, so the default limit of 10 would warn of a leak that is only these copies.
+    process.setMaxListeners(Math.max(process.getMaxListeners(), 100));
     // A fresh registry per run, so index.ts runs again, with the @pulumi/pulumi the mocks are on.
     jest.isolateModules(() => {
       pulumi = require('@pulumi/pulumi');
