@@ -11,6 +11,7 @@ import { numberFlag, runCli, say, secondsFlag, UsageError } from './run';
 const DEFAULT_PROGRESS_SECONDS = 10;
 const MIN_EVERY_HOURS = 0.001;
 const MAX_EVERY_HOURS = 24 * 31;
+const RETRY_AFTER_FAILURE_MS = 15 * 60 * 1000;
 
 const USAGE = `usage: npm run db:backup -- --stack STACK [--dir DIR] [--keep N] [--progress SECONDS] [--every HOURS]
 
@@ -28,7 +29,8 @@ PG_BIN if set). DATABASE_URL should reach PostgreSQL directly, as a role that ca
   --keep N            backups of the stack to keep in DIR (default ${DEFAULT_KEEP})
   --progress SECONDS  a progress line this often while dumping (default ${DEFAULT_PROGRESS_SECONDS}; 0: one per table)
   --every HOURS       keep running, one backup every HOURS (fractions allowed); a failed backup is
-                      reported and tried again at the next one. Each success touches DIR/${LAST_SUCCESS_FILE}.`;
+                      reported and tried again after ${RETRY_AFTER_FAILURE_MS / 60000} minutes (or HOURS, if sooner). Each success
+                      touches DIR/${LAST_SUCCESS_FILE}.`;
 
 const FLAGS = {
   stack: { type: 'string' },
@@ -75,14 +77,17 @@ async function schedule(options: Omit<BackupOptions, 'signal' | 'log'>, hours: n
     await sleep(wait, stop.signal);
     if (stop.signal.aborted) break;
     const started = Date.now();
+    let next = period;
     try {
       const r = await takeBackup({ ...options, log: stamp, signal: stop.signal });
       stamp(`backup ${r.backup.name} done in ${(r.ms / 1000).toFixed(1)} s`);
     } catch (error) {
+      // A passing failure (a restarting server) should not cost a whole interval without a backup.
+      next = Math.min(period, RETRY_AFTER_FAILURE_MS);
       const text = error instanceof UserFacingError ? error.message : redact(error instanceof Error ? (error.stack ?? error.message) : String(error), options.target);
-      stamp(`error: backup failed, next try at the next scheduled time: ${text}`);
+      stamp(`error: backup failed, trying again in ${Math.round(next / 60000)} min: ${text}`);
     }
-    wait = Math.max(0, started + period - Date.now());
+    wait = Math.max(0, started + next - Date.now());
   }
 }
 

@@ -20,8 +20,10 @@ server's major version (from PG_BIN if set).
   --file FILE      the backup to restore (its checksum file FILE.sha256 must be beside it)
   --stack STACK    or: the newest backup of STACK in DIR
   --dir DIR        the backup folder (default ${DEFAULT_BACKUP_DIR}/ in the project root; relative to it)
-  --replace        replace NAME even if it holds tables: its sessions are ended and it is dropped
-                   after the restored database took its place`;
+  --replace        replace NAME even if it holds anything (tables, functions, types, extensions...)
+
+An existing NAME (empty, or with --replace) has its sessions ended when the restored database takes
+its place, and is then dropped. Ctrl-C before that drops what the restore made and changes nothing.`;
 
 const FLAGS = {
   database: { type: 'string' },
@@ -56,6 +58,9 @@ runCli(USAGE, FLAGS, async (values) => {
   if (badDatabase) throw new UsageError(badDatabase);
   const backup = chooseBackup(values);
   const admin = parseDatabaseUrl(process.env.DATABASE_URL);
-  const result = await restore({ admin, database, backup, replace: Boolean(values.replace), log: say });
+  // Ctrl-C or a stop lets the restore drop what it made (and never interrupts the swap itself).
+  const stop = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (say(`${signal}: stopping the restore`), stop.abort()));
+  const result = await restore({ admin, database, backup, replace: Boolean(values.replace), log: say, signal: stop.signal });
   say(`restored ${backup.name} into "${database}" on ${admin.display.replace(/\/[^/]*$/, '')}${result.replaced ? ' (replacing it)' : ''} in ${(result.ms / 1000).toFixed(1)} s.`);
 });

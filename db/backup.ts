@@ -13,7 +13,7 @@ import {
 } from './backup-files';
 import { checkUploadTarget, uploadBackup, type UploadTarget } from './backup-upload';
 import { connect, UserFacingError, type DatabaseTarget } from './connection';
-import { findPgTool, libpqConnection, runPgTool, serverMajor } from './pg-tools';
+import { findPgTool, libpqConnection, runAbortable, runPgTool, serverMajor } from './pg-tools';
 
 export interface BackupOptions {
   /** The database to dump. */
@@ -67,6 +67,19 @@ function prepareFolder(dir: string): void {
   }
 }
 
+/** A run older than this is no longer writing its unfinished file: it was killed. */
+const STALE_PARTIAL_MS = 24 * 60 * 60 * 1000;
+
+/** Unfinished files of the stack that runs killed outright (kill -9, a lost container) left behind. */
+function removeStalePartials(dir: string, stack: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const unfinished = /^\.(.+)\.partial(?:\.sha256)?$/.exec(name);
+    if (!unfinished || parseBackupName(dir, unfinished[1])?.stack !== stack) continue;
+    const file = path.join(dir, name);
+    if (Date.now() - fs.statSync(file).mtimeMs > STALE_PARTIAL_MS) fs.rmSync(file, { force: true });
+  }
+}
+
 /** Tables whose rows pg_dump writes: the denominator of its progress. */
 async function countTables(target: DatabaseTarget): Promise<{ major: number; tables: number }> {
   const client = await connect(target, 'db:backup');
@@ -80,17 +93,6 @@ async function countTables(target: DatabaseTarget): Promise<{ major: number; tab
     return { major, tables: rows[0].n };
   } finally {
     await client.end();
-  }
-}
-
-/** Runs a client program to its end; aborting the signal stops it. */
-async function runAbortable(run: { done: Promise<string>; kill(): void }, signal: AbortSignal | undefined): Promise<string> {
-  const stop = () => run.kill();
-  signal?.addEventListener('abort', stop, { once: true });
-  try {
-    return await run.done;
-  } finally {
-    signal?.removeEventListener('abort', stop);
   }
 }
 
@@ -110,6 +112,7 @@ export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
   const pgRestore = await findPgTool('pg_restore', major);
   if (o.upload) await checkUploadTarget(o.upload);
 
+  removeStalePartials(o.dir, o.stack);
   const takenAt = new Date();
   let sequence = 0;
   while (fs.existsSync(path.join(o.dir, backupName(o.stack, takenAt, sequence)))) sequence++;
@@ -148,11 +151,12 @@ export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
           },
         }),
         o.signal,
-      );
+      ).catch((error: Error) => {
+        throw o.signal?.aborted ? new UserFacingError('the backup was stopped; its unfinished file was removed.') : error;
+      });
     } finally {
       clearInterval(timer);
     }
-    if (o.signal?.aborted) throw new UserFacingError('the backup was stopped; its unfinished file was removed.');
     // pg_restore reads every block: a dump cut short (disk full, say) fails here, not on the day it is needed.
     await runPgTool(pgRestore, ['--file=/dev/null', partial], { env: {}, target: o.target }).done.catch((error: Error) => {
       throw new UserFacingError(`the dump was written but does not read back whole, so it was discarded: ${error.message}`);
@@ -168,14 +172,15 @@ export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
     fsyncPath(o.dir);
     o.log(`wrote ${final} (${size(bytes)}, ${tables} tables, sha256 ${sha256})`);
 
+    // Pruned whatever the upload does: a store that is down for days must not fill the folder.
+    const removed = await prune(o.dir, o.stack, o.keep, { name, ok: true });
+    for (const r of removed) o.log(`removed ${r.name} (keeping the newest ${o.keep})`);
     if (o.upload) {
       await uploadBackup(o.upload, { name, path: final, bytes, sha256 }).catch((error: Error) => {
         throw new UserFacingError(`${error.message}\nThe backup itself was written and verified: ${final}`);
       });
       o.log(`uploaded ${name} and its checksum to ${o.upload.display}`);
     }
-    const removed = await prune(o.dir, o.stack, o.keep, { name, ok: true });
-    for (const r of removed) o.log(`removed ${r.name} (keeping the newest ${o.keep})`);
     fs.writeFileSync(path.join(o.dir, LAST_SUCCESS_FILE), `${new Date().toISOString()} ${name}\n`);
     return { backup, bytes, sha256, tables, ms: Date.now() - started, removed };
   } finally {

@@ -45,7 +45,8 @@ export function parseDatabaseUrl(value: string | undefined, source = 'DATABASE_U
   }
   try {
     user = decodeURIComponent(url.username);
-    password = decodeURIComponent(url.password);
+    // libpq and node-pg also take the password as a query parameter; it must be known to be hidden.
+    password = decodeURIComponent(url.password) || (url.searchParams.get('password') ?? '');
     database = decodeURIComponent(url.pathname.replace(/^\//, ''));
   } catch {
     throw invalid('a "%" in it is not followed by two hex digits; write a literal % in the user name or password as %25');

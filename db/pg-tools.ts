@@ -66,6 +66,7 @@ export async function findPgTool(tool: PgTool, major: number, env: NodeJS.Proces
 export function libpqConnection(target: DatabaseTarget): { dbname: string; env: NodeJS.ProcessEnv } {
   const url = new URL(target.url);
   url.password = '';
+  url.searchParams.delete('password');
   return { dbname: url.toString(), env: target.password === '' ? {} : { PGPASSWORD: target.password } };
 }
 
@@ -117,4 +118,15 @@ export function runPgTool(
     });
   });
   return { done, kill: () => child.kill('SIGTERM') };
+}
+
+/** Runs a client program to its end; aborting the signal stops it. */
+export async function runAbortable(run: { done: Promise<string>; kill(): void }, signal: AbortSignal | undefined): Promise<string> {
+  const stop = () => run.kill();
+  signal?.addEventListener('abort', stop, { once: true });
+  try {
+    return await run.done;
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
 }

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import type { Client } from 'pg';
 import { checksumProblem, type BackupFile } from './backup-files';
 import { connect, UserFacingError, withDatabase, type DatabaseTarget } from './connection';
-import { findPgTool, libpqConnection, runPgTool, serverMajor } from './pg-tools';
+import { findPgTool, libpqConnection, runAbortable, runPgTool, serverMajor } from './pg-tools';
+import { quoteIdent, renameDatabase, splitStatements } from './sql-script';
 
 export interface RestoreOptions {
   /** A login on the server that may create databases and own what the backup's objects are owned by (its superuser). */
@@ -13,19 +14,22 @@ export interface RestoreOptions {
   /** The database to restore into; made if missing. */
   database: string;
   backup: BackupFile;
-  /** Replace a database that has anything in it. */
+  /** Replace a database that holds anything. */
   replace: boolean;
   log: (line: string) => void;
+  /** Aborting stops the restore before the swap and drops what it made; the target stays as it was. */
+  signal?: AbortSignal;
 }
 
 /** Where the admin connection goes for CREATE/ALTER/DROP DATABASE: never the database being replaced. */
 const MAINTENANCE_DATABASE = 'postgres';
 /** Databases a restore must never replace. */
 const PROTECTED = new Set([MAINTENANCE_DATABASE, 'template0', 'template1']);
-/** PostgreSQL's identifier limit (NAMEDATALEN - 1), less the restore's temporary suffix. */
-const MAX_NAME_BYTES = 63 - '__restore_123456'.length;
-
-const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
+const TEMPORARY_SUFFIX = '__restore_';
+const REPLACED_SUFFIX = '__replaced_';
+const randomSuffix = () => randomBytes(3).toString('hex');
+/** PostgreSQL's identifier limit (NAMEDATALEN - 1), less the longest suffix the restore adds to the name. */
+const MAX_NAME_BYTES = 63 - Math.max(TEMPORARY_SUFFIX.length, REPLACED_SUFFIX.length) - randomSuffix().length;
 
 export function databaseNameProblem(name: string): string | undefined {
   if (name.trim() === '') return 'name the database to restore into with --database';
@@ -35,22 +39,17 @@ export function databaseNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-/** How pg_dump writes a database name in SQL (quote_identifier: plain when it is a lower-case word). */
-function sqlNames(name: string): string[] {
-  return /^[a-z_][a-z0-9_$]*$/.test(name) ? [name, ident(name)] : [ident(name)];
-}
-
 /** The TOC entries about the database itself (its creation, owner, ACL, settings, comment). */
 const DATABASE_ENTRY = /^\d+; \d+ \d+ (DATABASE|DATABASE PROPERTIES|COMMENT - DATABASE|ACL - DATABASE|SECURITY LABEL - DATABASE) /;
+/** The database's name as pg_dump spelt it in its CREATE DATABASE: a plain word or a quoted identifier. */
+const CREATE_DATABASE = /^CREATE DATABASE ("(?:[^"]|"")*"|[^\s"]+) /;
 
 interface Archive {
-  /** The name the database had when it was dumped. */
+  /** The database's name when it was dumped, as its SQL spells it. */
   dumpedName: string;
   dumpedMajor: number;
-  /** CREATE DATABASE as dumped (encoding, locale), for the new name. */
-  create: (name: string) => string;
-  /** The database's owner, ACL, settings and comment as SQL, for the new name. */
-  properties: (name: string) => string;
+  /** CREATE DATABASE as dumped (encoding, locale), then its owner, ACL, settings and comment: SQL for the name given. */
+  databaseSql: (name: string) => string[];
 }
 
 /**
@@ -63,9 +62,7 @@ async function readArchive(pgRestore: string, file: string, admin: DatabaseTarge
   const list = await runPgTool(pgRestore, ['--list', '--create', file], { env: {}, target: admin, keepStdout: true }).done.catch((error: Error) => {
     throw new UserFacingError(`${file} is not a readable pg_dump archive; nothing was changed: ${error.message}`);
   });
-  const dumpedName = /^;\s+dbname: (.*)$/m.exec(list)?.[1];
   const dumpedMajor = Number(/^;\s+Dumped from database version: (\d+)/m.exec(list)?.[1]);
-  if (dumpedName === undefined || !dumpedMajor) throw new UserFacingError(`${file} has no database name or server version in its header; nothing was changed.`);
   const entries = list.split('\n').filter((l) => DATABASE_ENTRY.test(l));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-restore-'));
   let sql: string;
@@ -76,30 +73,37 @@ async function readArchive(pgRestore: string, file: string, admin: DatabaseTarge
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  // psql meta-commands (\connect, \restrict) and comments are not SQL; the rest runs as one script.
-  const lines = sql.split('\n').filter((l) => !l.startsWith('\\') && !l.startsWith('--'));
-  const createLine = lines.find((l) => l.startsWith('CREATE DATABASE '));
-  if (!createLine) throw new UserFacingError(`${file} holds no CREATE DATABASE entry; nothing was changed.`);
-  const rename = (text: string, name: string) =>
-    sqlNames(dumpedName).reduce(
-      (t, old) => t.split(`DATABASE ${old} `).join(`DATABASE ${ident(name)} `).split(`DATABASE ${old};`).join(`DATABASE ${ident(name)};`),
-      text,
-    );
-  const properties = lines.filter((l) => l !== createLine).join('\n');
-  return { dumpedName, dumpedMajor, create: (name) => rename(createLine, name), properties: (name) => rename(properties, name) };
+  const statements = splitStatements(sql);
+  const dumpedName = statements.map((s) => CREATE_DATABASE.exec(s)?.[1]).find((n) => n !== undefined);
+  if (!dumpedMajor || dumpedName === undefined) {
+    throw new UserFacingError(`${file} has no server version or CREATE DATABASE entry in its table of contents; nothing was changed.`);
+  }
+  // Session settings (SET, set_config) are pg_restore's own; only statements about the database are kept.
+  const aboutDatabase = statements.filter((s) => renameDatabase(s, dumpedName, 'x') !== undefined);
+  return { dumpedName, dumpedMajor, databaseSql: (name) => aboutDatabase.map((s) => renameDatabase(s, dumpedName, name) as string) };
 }
 
-async function contentsOf(admin: DatabaseTarget, database: string): Promise<string | undefined> {
+/** What the connected database holds besides what every new database has, or undefined when it holds nothing. */
+async function contentsOf(client: Client): Promise<string | undefined> {
+  const { rows } = await client.query<Record<string, number>>(
+    `WITH user_ns AS (SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_to%'),
+          ext AS (SELECT objid FROM pg_depend WHERE deptype = 'e')
+     SELECT (SELECT count(*)::int FROM pg_class WHERE relnamespace IN (SELECT oid FROM user_ns) AND oid NOT IN (SELECT objid FROM ext)) AS "tables, indexes or sequences",
+            (SELECT count(*)::int FROM pg_proc WHERE pronamespace IN (SELECT oid FROM user_ns) AND oid NOT IN (SELECT objid FROM ext)) AS "functions",
+            (SELECT count(*)::int FROM pg_type WHERE typnamespace IN (SELECT oid FROM user_ns) AND typtype IN ('e', 'd', 'r', 'm') AND oid NOT IN (SELECT objid FROM ext)) AS "types",
+            (SELECT count(*)::int FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\\_%') AS "schemas",
+            (SELECT count(*)::int FROM pg_extension WHERE extname <> 'plpgsql') AS "extensions",
+            (SELECT count(*)::int FROM pg_largeobject_metadata) AS "large objects"`,
+  );
+  const held = Object.entries(rows[0]).filter(([, n]) => n > 0);
+  return held.length === 0 ? undefined : held.map(([what, n]) => `${n} ${what}`).join(', ');
+}
+
+/** A session on `database` as the admin, for `work`. */
+async function inDatabase<T>(admin: DatabaseTarget, database: string, work: (client: Client) => Promise<T>): Promise<T> {
   const client = await connect(withDatabase(admin, database), 'db:restore');
   try {
-    const { rows } = await client.query<{ relations: number; schemas: number }>(
-      `SELECT (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_to%') AS relations,
-              (SELECT count(*)::int FROM pg_namespace
-                WHERE nspname NOT IN ('public', 'pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%') AS schemas`,
-    );
-    const { relations, schemas } = rows[0];
-    return relations + schemas === 0 ? undefined : `${relations} tables, indexes or sequences and ${schemas} schemas`;
+    return await work(client);
   } finally {
     await client.end();
   }
@@ -110,39 +114,80 @@ async function exists(client: Client, database: string): Promise<boolean> {
   return rowCount === 1;
 }
 
+function refuseNonEmpty(database: string, contents: string): UserFacingError {
+  return new UserFacingError(
+    `database "${database}" is not empty (${contents}); nothing was changed. ` +
+      'Pass --replace to replace it with the backup (it is swapped out only once the restore has succeeded), or restore into another --database.',
+  );
+}
+
 /**
  * Puts the restored database in the target's place. The two renames are one transaction, so the
  * target is either the old database or the restored one, never missing; the old one is dropped
- * only after the swap committed.
+ * only after the swap committed. Without `replace`, the target is checked again once no session
+ * can write to it: it may have been filled since the restore began.
  */
-async function swap(client: Client, restored: string, target: string, log: (line: string) => void): Promise<void> {
+async function swap(client: Client, o: RestoreOptions, restored: string): Promise<boolean> {
+  const target = o.database;
   if (!(await exists(client, target))) {
-    await client.query(`ALTER DATABASE ${ident(restored)} RENAME TO ${ident(target)}`);
-    return;
+    // Fails, changing nothing, should the target have been created meanwhile.
+    await client.query(`ALTER DATABASE ${quoteIdent(restored)} RENAME TO ${quoteIdent(target)}`);
+    return false;
   }
-  const old = `${target}__replaced_${randomBytes(3).toString('hex')}`;
+  const old = `${target}${REPLACED_SUFFIX}${randomSuffix()}`;
   const { rows } = await client.query<{ allow: boolean }>('SELECT datallowconn AS allow FROM pg_database WHERE datname = $1', [target]);
+  // The check below runs in a session opened before new ones are kept out, and that session is not ended.
+  const checker = o.replace ? undefined : await connect(withDatabase(o.admin, target), 'db:restore');
   // A database with sessions cannot be renamed: keep new ones out, end the ones there.
-  await client.query(`ALTER DATABASE ${ident(target)} WITH ALLOW_CONNECTIONS false`);
+  await client.query(`ALTER DATABASE ${quoteIdent(target)} WITH ALLOW_CONNECTIONS false`);
   try {
-    const ended = await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [target]);
-    if (ended.rowCount) log(`ended ${ended.rowCount} session(s) on ${target}`);
+    const { rows: pids } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const ours = [pids[0].pid];
+    if (checker) ours.push((await checker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+    const ended = await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> ALL($2::int[])', [target, ours]);
+    if (ended.rowCount) o.log(`ended ${ended.rowCount} session(s) on ${target}`);
+    if (checker) {
+      const contents = await contentsOf(checker);
+      await checker.end();
+      if (contents) throw refuseNonEmpty(target, contents);
+    }
     await client.query('BEGIN');
-    await client.query(`ALTER DATABASE ${ident(target)} RENAME TO ${ident(old)}`);
-    await client.query(`ALTER DATABASE ${ident(restored)} RENAME TO ${ident(target)}`);
+    await client.query(`ALTER DATABASE ${quoteIdent(target)} RENAME TO ${quoteIdent(old)}`);
+    await client.query(`ALTER DATABASE ${quoteIdent(restored)} RENAME TO ${quoteIdent(target)}`);
     await client.query('COMMIT');
   } catch (error) {
+    await checker?.end().catch(() => undefined);
     await client.query('ROLLBACK').catch(() => undefined);
-    await client.query(`ALTER DATABASE ${ident(target)} WITH ALLOW_CONNECTIONS ${rows[0].allow}`).catch(() => undefined);
-    throw error;
+    const reopened = await client.query(`ALTER DATABASE ${quoteIdent(target)} WITH ALLOW_CONNECTIONS ${rows[0].allow}`).then(
+      () => true,
+      () => false,
+    );
+    if (!reopened) {
+      throw new UserFacingError(
+        `the restored database could not take "${target}"'s place, and "${target}" now refuses connections: ` +
+          `run \`ALTER DATABASE ${quoteIdent(target)} WITH ALLOW_CONNECTIONS true\` as the admin. Its data is unchanged. (${(error as Error).message})`,
+      );
+    }
+    throw error instanceof UserFacingError ? error : new UserFacingError(`the restored database could not take "${target}"'s place, which was left as it was: ${(error as Error).message}`);
   }
-  await client.query(`DROP DATABASE ${ident(old)} WITH (FORCE)`);
+  try {
+    await client.query(`DROP DATABASE ${quoteIdent(old)} WITH (FORCE)`);
+  } catch (error) {
+    o.log(`warning: the restore succeeded, but the replaced database, now "${old}", could not be dropped (${(error as Error).message}): drop it yourself.`);
+  }
+  return true;
+}
+
+/** Stops the restore, with a message, once the signal has aborted; nothing has replaced the target yet. */
+function checkAborted(signal: AbortSignal | undefined, database: string): void {
+  if (signal?.aborted) throw new UserFacingError(`the restore was stopped before it replaced anything; "${database}" was left as it was.`);
 }
 
 /**
  * Restores a backup into `database`: checks the file's checksum and archive first, restores into a
  * new temporary database (pg_restore --exit-on-error), and only when all of it went in swaps it
- * into place. Any failure drops the temporary database and leaves the target as it was.
+ * into place. Any failure, or an abort before the swap, drops the temporary database and leaves
+ * the target as it was.
  */
 export async function restore(o: RestoreOptions): Promise<{ ms: number; replaced: boolean }> {
   const started = Date.now();
@@ -153,8 +198,10 @@ export async function restore(o: RestoreOptions): Promise<{ ms: number; replaced
   o.log(`checksum of ${o.backup.name} verified`);
 
   const server = withDatabase(o.admin, MAINTENANCE_DATABASE);
-  const client = await connect(server, 'db:restore');
-  const temporary = `${o.database}__restore_${randomBytes(3).toString('hex')}`;
+  const client = await connect(server, 'db:restore').catch((error: Error) => {
+    throw new UserFacingError(`${error.message} (the restore connects to the server's "${MAINTENANCE_DATABASE}" database to create and rename databases)`);
+  });
+  const temporary = `${o.database}${TEMPORARY_SUFFIX}${randomSuffix()}`;
   let created = false;
   try {
     const { major } = await serverMajor(client);
@@ -163,47 +210,48 @@ export async function restore(o: RestoreOptions): Promise<{ ms: number; replaced
     if (archive.dumpedMajor > major) {
       throw new UserFacingError(`${o.backup.name} was dumped from PostgreSQL ${archive.dumpedMajor}, newer than this server's ${major}; nothing was changed.`);
     }
-    const targetExists = await exists(client, o.database);
-    if (targetExists) {
-      const contents = await contentsOf(o.admin, o.database);
-      if (contents && !o.replace) {
-        throw new UserFacingError(
-          `database "${o.database}" is not empty (${contents}); nothing was changed. ` +
-            'Pass --replace to replace it with the backup (it is swapped out only once the restore has succeeded), or restore into another --database.',
-        );
-      }
+    if (!o.replace && (await exists(client, o.database))) {
+      const contents = await inDatabase(o.admin, o.database, contentsOf);
+      if (contents) throw refuseNonEmpty(o.database, contents);
     }
-    await client.query(archive.create(temporary));
-    created = true;
+    checkAborted(o.signal, o.database);
+    const [create, ...properties] = archive.databaseSql(temporary);
     try {
-      await client.query(archive.properties(temporary));
+      await client.query(create);
+      created = true;
+      for (const statement of properties) await client.query(statement);
     } catch (error) {
       throw new UserFacingError(
-        `the backup's database settings (owner, grants) cannot be applied: ${(error as Error).message}. ` +
-          'The roles the backup names must exist here (deploy the stack first), and the login in DATABASE_URL must be the server\'s admin.',
+        `cannot create the database to restore into as the backup describes it (${(error as Error).message}); nothing was changed. ` +
+          'The roles, tablespaces and locales the backup names must exist here (deploy the stack first), and DATABASE_URL must be the server\'s admin login.',
       );
     }
-    o.log(`restoring ${o.backup.name} (dumped from "${archive.dumpedName}") into a new database, ${temporary}`);
+    o.log(`restoring ${o.backup.name} (dumped from ${archive.dumpedName}) into a new database, ${temporary}`);
     const conn = libpqConnection(withDatabase(o.admin, temporary));
     let last = Date.now();
-    await runPgTool(pgRestore, ['--exit-on-error', '--verbose', '--no-password', `--dbname=${conn.dbname}`, o.backup.path], {
-      env: { ...conn.env, PGAPPNAME: 'db:restore' },
-      target: o.admin,
-      onLine: (line) => {
-        const table = /processing data for table "([^"]+)"/.exec(line);
-        if (table && Date.now() - last > 5000) {
-          o.log(`  loading ${table[1]}`);
-          last = Date.now();
-        }
-      },
-    }).done.catch((error: Error) => {
+    await runAbortable(
+      runPgTool(pgRestore, ['--exit-on-error', '--verbose', '--no-password', `--dbname=${conn.dbname}`, o.backup.path], {
+        env: { ...conn.env, PGAPPNAME: 'db:restore' },
+        target: o.admin,
+        onLine: (line) => {
+          const table = /processing data for table "([^"]+)"/.exec(line);
+          if (table && Date.now() - last > 5000) {
+            o.log(`  loading ${table[1]}`);
+            last = Date.now();
+          }
+        },
+      }),
+      o.signal,
+    ).catch((error: Error) => {
+      checkAborted(o.signal, o.database);
       throw new UserFacingError(`the restore failed, so "${o.database}" was left as it was: ${error.message}`);
     });
-    await swap(client, temporary, o.database, o.log);
+    checkAborted(o.signal, o.database);
+    const replaced = await swap(client, o, temporary);
     created = false;
-    return { ms: Date.now() - started, replaced: targetExists };
+    return { ms: Date.now() - started, replaced };
   } finally {
-    if (created) await client.query(`DROP DATABASE IF EXISTS ${ident(temporary)} WITH (FORCE)`).catch(() => undefined);
+    if (created) await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(temporary)} WITH (FORCE)`).catch(() => undefined);
     await client.end();
   }
 }

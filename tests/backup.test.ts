@@ -257,7 +257,7 @@ describe('npm run db:backup -- --every HOURS (what the scheduled backup containe
     expect(listBackups(dir, STACK).length).toBe(1);
 
     const failing = start(['--every', '0.001'], { DATABASE_URL: backupUrl().replace(/:[^:@/]+@/, ':wrong@') });
-    await failing.until(/error: backup failed, next try at the next scheduled time: [\s\S]*error: backup failed/);
+    await failing.until(/error: backup failed, trying again in 0 min: [\s\S]*error: backup failed/);
     failing.child.kill('SIGTERM');
     expect(await failing.exited).toBe(0);
     expect(failing.output()).toMatch(/password authentication failed for user "pa_backup"/);
@@ -389,10 +389,10 @@ describe('npm run db:restore', () => {
   });
 
   test('a restore that fails part-way leaves the target as it was and no temporary database behind', async () => {
-    // A backup whose objects belong to a role this server no longer has.
+    // A backup whose table (not database) belongs to a role this server no longer has: pg_restore fails after it began.
     await query('postgres', `CREATE ROLE vanished`);
-    await query('postgres', `CREATE DATABASE doomed_source OWNER vanished`);
-    await query('doomed_source', `SET ROLE vanished; CREATE TABLE t (id int); INSERT INTO t VALUES (1)`);
+    await query('postgres', `CREATE DATABASE doomed_source`);
+    await query('doomed_source', `GRANT CREATE ON SCHEMA public TO vanished; SET ROLE vanished; CREATE TABLE t (id int); INSERT INTO t VALUES (1)`);
     const r0 = await npmRun('db:backup', ['--stack', 'doomed', '--dir', dir], { DATABASE_URL: server.url('doomed_source'), PG_BIN });
     expect(r0.code).toBe(0);
     await query('postgres', `DROP DATABASE doomed_source`);
@@ -405,9 +405,67 @@ describe('npm run db:restore', () => {
     const r = await restore(['--stack', 'doomed', '--dir', dir, '--database', 'kept_db2', '--replace']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/role "vanished" does not exist/);
-    expect(r.stderr).toMatch(/"kept_db2" was left as it was|database settings .* cannot be applied/);
+    expect(r.stderr).toMatch(/the restore failed, so "kept_db2" was left as it was: pg_restore failed/);
     expect(await contents('kept_db2')).toEqual(kept);
     expect(await databases()).toEqual(before);
+  });
+
+  test('a database holding only a function and a type counts as not empty', async () => {
+    expect((await backup()).code).toBe(0);
+    await query('postgres', 'CREATE DATABASE only_code');
+    await query('only_code', `CREATE TYPE mood AS ENUM ('ok'); CREATE FUNCTION important() RETURNS int LANGUAGE sql AS 'SELECT 42'`);
+    const r = await restore(['--stack', STACK, '--dir', dir, '--database', 'only_code']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/database "only_code" is not empty \(1 functions, 1 types\); nothing was changed/);
+    expect(await query('only_code', 'SELECT important() AS n')).toEqual([{ n: 42 }]);
+  });
+
+  describe('while a long restore runs', () => {
+    let big: BackupFile;
+    beforeAll(async () => {
+      await query('postgres', 'CREATE DATABASE big_source');
+      await query('big_source', `CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g`);
+      const bigDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-big-'));
+      expect((await npmRun('db:backup', ['--stack', 'big', '--dir', bigDir], { DATABASE_URL: server.url('big_source'), PG_BIN })).code).toBe(0);
+      big = listBackups(bigDir, 'big')[0];
+    }, 120_000);
+
+    /** Starts a restore of the big backup; resolves once pg_restore is loading it. */
+    async function startRestore(database: string) {
+      const child = spawn('node', ['cli/launch.js', 'db-restore', '--file', big.path, '--database', database], {
+        cwd: ROOT,
+        env: { ...process.env, DATABASE_URL: adminUrl(), PG_BIN },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      for (let i = 0; i < 300 && !/into a new database/.test(output); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(output).toMatch(/into a new database/);
+      return { child, exited, output: () => output };
+    }
+
+    test('an empty target filled meanwhile is not replaced without --replace', async () => {
+      await query('postgres', 'CREATE DATABASE filled_meanwhile');
+      const run = await startRestore('filled_meanwhile');
+      await query('filled_meanwhile', `CREATE TABLE precious AS SELECT 1 AS id`);
+      expect(await run.exited).toBe(1);
+      expect(run.output()).toMatch(/database "filled_meanwhile" is not empty \(.*\); nothing was changed/);
+      expect(await query('filled_meanwhile', 'SELECT id FROM precious')).toEqual([{ id: 1 }]);
+      expect((await databases()).filter((d) => d.includes('__'))).toEqual([]);
+      const [open] = await query<{ allow: boolean }>('postgres', `SELECT datallowconn AS allow FROM pg_database WHERE datname = 'filled_meanwhile'`);
+      expect(open.allow).toBe(true);
+    });
+
+    test('Ctrl-C stops it, drops what it made and changes nothing', async () => {
+      const before = await databases();
+      const run = await startRestore('interrupted_db');
+      run.child.kill('SIGINT');
+      expect(await run.exited).toBe(1);
+      expect(run.output()).toContain('the restore was stopped before it replaced anything');
+      expect(await databases()).toEqual(before);
+    });
   });
 
   test('usage errors: no database, no backup chosen, a protected database', async () => {

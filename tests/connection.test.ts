@@ -1,4 +1,5 @@
 import { describeConnectError, parseDatabaseUrl, redact } from '../db/connection';
+import { libpqConnection } from '../db/pg-tools';
 
 describe('parseDatabaseUrl', () => {
   it('reads host, port, database, user and a percent-encoded password, and displays no password', () => {
@@ -13,6 +14,17 @@ describe('parseDatabaseUrl', () => {
 
   it('names the variable it was given', () => {
     expect(() => parseDatabaseUrl(undefined, 'MIGRATOR_DATABASE_URL')).toThrow('MIGRATOR_DATABASE_URL is not set');
+  });
+});
+
+describe('a password given as a query parameter', () => {
+  it('is known, so it is redacted, and reaches pg_dump and pg_restore only through PGPASSWORD, never their arguments', () => {
+    const target = parseDatabaseUrl('postgres://u@h:5432/db?sslmode=require&password=s3cr%40t');
+    expect(target.password).toBe('s3cr@t');
+    expect(redact('text with s3cr@t', target)).toBe('text with ***');
+    const conn = libpqConnection(target);
+    expect(conn.dbname).toBe('postgres://u@h:5432/db?sslmode=require');
+    expect(conn.env).toEqual({ PGPASSWORD: 's3cr@t' });
   });
 });
 
