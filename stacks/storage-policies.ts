@@ -3,12 +3,16 @@
  * tests can prove on a real MinIO exactly the documents the program hands to the provider.
  */
 
+import type { BucketKey } from './services';
+
 export interface PolicyStatement {
   Sid: string;
-  Effect: 'Allow';
+  Effect: 'Allow' | 'Deny';
   Principal?: { AWS: string[] };
   Action: string[];
   Resource: string[];
+  /** operator -> condition key -> values, e.g. { StringNotEquals: { 's3:versionid': [''] } } */
+  Condition?: Record<string, Record<string, string[]>>;
 }
 
 export interface PolicyDocument {
@@ -67,9 +71,11 @@ export function appPolicy(buckets: { documents: string; recordings: string; temp
 
 /**
  * Write-only: a leaked backup key can add backups but can neither read them (they hold every
- * learner's data) nor delete them (the point of a backup). Listing stays, so that a backup tool
- * can check the bucket exists and what is already there, and resume or clean up its own multipart
- * uploads (minio-js lists them before every large upload).
+ * learner's data) nor delete them (the point of a backup). It can overwrite one, which is why the
+ * bucket is versioned (VERSIONED_BUCKETS): the original stays as a noncurrent version, and this
+ * policy has no s3:DeleteObjectVersion or s3:PutBucketVersioning to remove it or turn versioning
+ * off. Listing stays, so that a backup tool can check the bucket exists and what is already there,
+ * and resume or clean up its own multipart uploads (minio-js lists them before every large upload).
  */
 export function backupPolicy(bucket: string): PolicyDocument {
   return policy(
@@ -85,8 +91,25 @@ export function backupPolicy(bucket: string): PolicyDocument {
       Action: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
       Resource: [bucketArn(bucket)],
     },
+    {
+      // MinIO lets a PUT (or a multipart upload) name an existing version (?versionId=, "null"
+      // included) and replaces that version in place (minio/minio#9854): with s3:PutObject alone, a
+      // leaked key could still destroy the original an overwrite keeps. A backup never names one.
+      Sid: 'BackupNoVersionWrites',
+      Effect: 'Deny',
+      Action: ['s3:PutObject'],
+      Resource: [objectsArn(bucket)],
+      Condition: { StringNotEquals: { 's3:versionid': [''] } },
+    },
   );
 }
+
+/**
+ * Buckets that keep what an overwrite replaces as a noncurrent version: documents, to undo an edit;
+ * backups, so that a leaked backup key overwriting a backup cannot destroy it. Their lifecycle
+ * rules expire noncurrent versions, so old versions do not pile up.
+ */
+export const VERSIONED_BUCKETS: readonly BucketKey[] = ['documents', 'backups'];
 
 /** Old document versions are kept this long: time to undo a mistake, without keeping every edit forever. */
 export const NONCURRENT_DOCUMENT_DAYS = 30;
@@ -95,7 +118,9 @@ export const NONCURRENT_DOCUMENT_DAYS = 30;
  * Lifecycle rules per bucket name. Temp links are meant to live a day; recordings as long as the
  * seeded audio_retention_days setting promises (pass AUDIO_RETENTION_DAYS, so the two cannot drift).
  * Backups expire after the stack's backupRetentionDays: the backup credential cannot delete (a
- * leaked key must not destroy backups), so this rule is what prunes the bucket.
+ * leaked key must not destroy backups), so this rule is what prunes the bucket. A backup overwritten
+ * in the versioned bucket is kept as a noncurrent version for as long again, counted from the
+ * overwrite, so there is time to notice and restore it.
  */
 export function lifecycleRules(
   buckets: { recordings: string; temp: string; documents: string; backups: string },
@@ -109,7 +134,7 @@ export function lifecycleRules(
     [buckets.temp]: [{ id: 'expire-temp', expiration: '1d' }],
     [buckets.recordings]: [{ id: 'expire-recordings', expiration: `${audioRetentionDays}d` }],
     [buckets.documents]: [{ id: 'expire-old-document-versions', noncurrentVersionExpirationDays: NONCURRENT_DOCUMENT_DAYS }],
-    [buckets.backups]: [{ id: 'expire-backups', expiration: `${backupRetentionDays}d` }],
+    [buckets.backups]: [{ id: 'expire-backups', expiration: `${backupRetentionDays}d`, noncurrentVersionExpirationDays: backupRetentionDays }],
   };
 }
 

@@ -4,7 +4,7 @@ import { AUDIO_RETENTION_DAYS } from '../schema/seeds/reference';
 import type { StackConfig } from './config';
 import { generatedPassword } from './secrets';
 import { BUCKETS, type BucketKey, STORAGE_USERS } from './services';
-import { anonymousDownloadPolicy, appPolicy, backupPolicy, lifecycleRules, type PolicyDocument } from './storage-policies';
+import { anonymousDownloadPolicy, appPolicy, backupPolicy, lifecycleRules, type PolicyDocument, VERSIONED_BUCKETS } from './storage-policies';
 
 /** How the program reaches the object store as its administrator: MinIO's root user, or an existing store's admin. */
 export interface StorageAdmin {
@@ -51,7 +51,7 @@ const json = (doc: PolicyDocument) => JSON.stringify(doc);
 
 /**
  * Inside the object store: the buckets, the anonymous-download policy of `temp`, lifecycle rules,
- * versioning of `documents`, and two credentials limited by policy: the app's and the backups'.
+ * versioning of `documents` and `backups`, and two credentials limited by policy: the app's and the backups'.
  * The root credentials stay with the program.
  */
 export class Storage extends pulumi.ComponentResource {
@@ -81,7 +81,9 @@ export class Storage extends pulumi.ComponentResource {
 
     this.ready.push(
       new minio.S3BucketPolicy('temp-anonymous-download', { bucket: bucket.temp.bucket, policy: json(anonymousDownloadPolicy(buckets.temp)) }, inside),
-      new minio.S3BucketVersioning('documents-versioning', { bucket: bucket.documents.bucket, versioningConfiguration: { status: 'Enabled' } }, inside),
+      ...VERSIONED_BUCKETS.map(
+        (key) => new minio.S3BucketVersioning(`${key}-versioning`, { bucket: bucket[key].bucket, versioningConfiguration: { status: 'Enabled' } }, inside),
+      ),
     );
     const rules = lifecycleRules(buckets, AUDIO_RETENTION_DAYS, args.backupRetentionDays);
     for (const key of BUCKETS) {

@@ -122,17 +122,23 @@ describe.each(STACKS)('stack %s', (stack) => {
     if (stack === 'staging') expect(config.buckets.documents).toBe('staging-documents');
   });
 
-  test('temp: anonymous download only; documents: versioned; lifecycle from the retention settings', () => {
+  test('temp: anonymous download only; documents and backups: versioned; lifecycle from the retention settings', () => {
     const { run, config } = get(stack);
     const policies = inputsOf(run, 'minio:index/s3BucketPolicy:S3BucketPolicy');
     expect(policies).toEqual([expect.objectContaining({ bucket: config.buckets.temp })]);
     expect(JSON.parse(policies[0].policy)).toEqual(anonymousDownloadPolicy(config.buckets.temp));
-    expect(inputsOf(run, 'minio:index/s3BucketVersioning:S3BucketVersioning')).toEqual([
-      expect.objectContaining({ bucket: config.buckets.documents, versioningConfiguration: { status: 'Enabled' } }),
-    ]);
+    // Named per bucket key: documents' resource kept its name when backups' was added, so deployed stacks only gain one.
+    expect(inputsOf(run, 'minio:index/s3BucketVersioning:S3BucketVersioning')).toEqual(
+      (['documents', 'backups'] as const).map((key) =>
+        expect.objectContaining({ name: `${key}-versioning`, bucket: config.buckets[key], versioningConfiguration: { status: 'Enabled' } }),
+      ),
+    );
     const lifecycle = Object.fromEntries(inputsOf(run, 'minio:index/ilmPolicy:IlmPolicy').map((p) => [p.bucket, p.rules]));
     expect(lifecycle).toEqual(lifecycleRules(config.buckets, AUDIO_RETENTION_DAYS, config.backupRetentionDays));
-    expect(lifecycle[config.buckets.backups]).toEqual([{ id: 'expire-backups', expiration: `${config.backupRetentionDays}d` }]);
+    // An overwritten backup stays as a noncurrent version for as long as a backup is kept.
+    expect(lifecycle[config.buckets.backups]).toEqual([
+      { id: 'expire-backups', expiration: `${config.backupRetentionDays}d`, noncurrentVersionExpirationDays: config.backupRetentionDays },
+    ]);
     expect(JSON.stringify(lifecycle[config.buckets.recordings])).toContain(`"${AUDIO_RETENTION_DAYS}d"`);
   });
 

@@ -4,10 +4,11 @@
  */
 import { Client, type LifecycleConfig, type LifecycleRule } from 'minio';
 import { AssumeRoleProvider } from 'minio/dist/main/AssumeRoleProvider.js';
+import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { AUDIO_RETENTION_DAYS } from '../schema/seeds/reference';
 import { CONFIG_KEYS } from '../stacks/config';
-import { BUCKETS, type BucketKey } from '../stacks/services';
+import { BUCKETS, type BucketKey, STORAGE_USERS } from '../stacks/services';
 import {
   anonymousDownloadPolicy,
   appPolicy,
@@ -17,14 +18,22 @@ import {
   STALE_UPLOADS_ENV,
   type IlmRule,
   type PolicyDocument,
+  VERSIONED_BUCKETS,
 } from '../stacks/storage-policies';
 import { startMinio, type MinioServer } from './helpers/minio';
+import { createUser } from './helpers/minio-admin';
 
 const buckets = Object.fromEntries(BUCKETS.map((b) => [b, `t1-${b}`])) as Record<BucketKey, string>;
 const BACKUP_RETENTION_DAYS = CONFIG_KEYS.backupRetentionDays.default;
 const rules = lifecycleRules(buckets, AUDIO_RETENTION_DAYS, BACKUP_RETENTION_DAYS);
 const DAY_MS = 24 * 60 * 60 * 1000;
 const MIB = 1024 * 1024;
+/**
+ * Who holds backupPolicy in the overwrite tests: an STS session, as elsewhere in this file, and a
+ * MinIO user with the policy attached, which is what the stack creates.
+ */
+const BACKUP_HOLDERS = ['session', 'user'] as const;
+const PRE_VERSIONING_BACKUP = 'a backup from before the bucket was versioned';
 
 let server: MinioServer;
 let root: Client;
@@ -76,6 +85,23 @@ async function list(c: Client, bucket: string, prefix = ''): Promise<string[]> {
   return names;
 }
 
+interface Version {
+  name: string;
+  versionId: string;
+  isLatest: boolean;
+  lastModified: Date;
+}
+
+/** Every version under `prefix` as root sees them, newest first within a name. */
+async function versions(bucket: string, prefix: string): Promise<Version[]> {
+  const found: Version[] = [];
+  for await (const item of root.listObjects(bucket, prefix, true, { IncludeVersion: true })) {
+    const { name, versionId, isLatest, lastModified } = item as Version;
+    found.push({ name, versionId, isLatest, lastModified });
+  }
+  return found;
+}
+
 /** The S3 error code a call fails with, or 'ok'. */
 async function outcome(call: Promise<unknown>): Promise<string> {
   try {
@@ -95,7 +121,9 @@ beforeAll(async () => {
   server = await startMinio();
   root = client({ accessKey: server.rootUser, secretKey: server.rootPassword });
   for (const name of Object.values(buckets)) await root.makeBucket(name);
-  await root.setBucketVersioning(buckets.documents, { Status: 'Enabled' });
+  // Like the backups of a stack deployed before the bucket was versioned: their version id is "null".
+  for (const holder of BACKUP_HOLDERS) await root.putObject(buckets.backups, `kept/${holder}/old.dump`, PRE_VERSIONING_BACKUP);
+  for (const key of VERSIONED_BUCKETS) await root.setBucketVersioning(buckets[key], { Status: 'Enabled' });
   await root.setBucketPolicy(buckets.temp, JSON.stringify(anonymousDownloadPolicy(buckets.temp)));
   for (const [bucket, ilm] of Object.entries(rules)) await root.setBucketLifecycle(bucket, toS3Lifecycle(ilm));
   await root.putObject(buckets.temp, 'shared/hello.txt', 'hello from temp');
@@ -117,8 +145,10 @@ describe('as configured by root', () => {
     }
     // Every bucket has a rule; backups too, since the backup credential cannot delete and this is what prunes them.
     expect(Object.keys(rules).sort()).toEqual(Object.values(buckets).sort());
-    expect(await root.getBucketVersioning(buckets.documents)).toEqual({ Status: 'Enabled' });
-    expect(await root.getBucketVersioning(buckets.recordings)).not.toEqual({ Status: 'Enabled' });
+    for (const key of BUCKETS) {
+      const enabled = (await root.getBucketVersioning(buckets[key]))?.Status === 'Enabled';
+      expect({ key, enabled }).toEqual({ key, enabled: VERSIONED_BUCKETS.includes(key) });
+    }
   });
 
   test('objects carry the expiry their bucket\'s rule gives them', async () => {
@@ -205,8 +235,12 @@ describe('app credential (appPolicy)', () => {
 
 describe('backup credential (backupPolicy)', () => {
   let backup: Client;
+  let backupUser: Client;
   beforeAll(async () => {
     backup = await credentialFor(backupPolicy(buckets.backups));
+    const user = { accessKey: STORAGE_USERS.backup, secretKey: randomBytes(24).toString('base64url') };
+    await createUser(server, { ...user, policyName: `${STORAGE_USERS.backup}-policy`, policy: backupPolicy(buckets.backups) });
+    backupUser = client(user);
   });
 
   test('writes and lists backups', async () => {
@@ -250,6 +284,43 @@ describe('backup credential (backupPolicy)', () => {
   test('cannot write anywhere else', async () => {
     expect(await outcome(backup.putObject(buckets.documents, 'backup.txt', 'x'))).toBe('AccessDenied');
     expect(await outcome(backup.putObject(buckets.temp, 'backup.txt', 'x'))).toBe('AccessDenied');
+  });
+
+  test.each(BACKUP_HOLDERS)('an overwrite keeps the original as a version it can neither delete, replace nor stop keeping (as a %s)', async (holder) => {
+    const leaked = holder === 'session' ? backup : backupUser;
+    const bucket = buckets.backups;
+    const garbage = 'garbage from a leaked key';
+    const fresh = await root.putObject(bucket, `kept/${holder}/new.dump`, 'a backup from since');
+    const originals = [
+      { name: `kept/${holder}/old.dump`, versionId: 'null', content: PRE_VERSIONING_BACKUP },
+      { name: `kept/${holder}/new.dump`, versionId: fresh.versionId!, content: 'a backup from since' },
+    ];
+    for (const { name } of originals) await leaked.putObject(bucket, name, garbage);
+
+    for (const { name, versionId } of originals) {
+      const attempts = {
+        deleteVersion: await outcome(leaked.removeObject(bucket, name, { versionId })),
+        // MinIO replaces a version that a PUT or a new multipart upload names (minio/minio#9854).
+        putIntoVersion: await outcome(leaked.makeRequestAsync({ method: 'PUT', bucketName: bucket, objectName: name, query: `versionId=${versionId}` }, garbage)),
+        uploadIntoVersion: await outcome(leaked.makeRequestAsync({ method: 'POST', bucketName: bucket, objectName: name, query: `uploads=&versionId=${versionId}` })),
+      };
+      expect({ name, attempts }).toEqual({ name, attempts: { deleteVersion: 'AccessDenied', putIntoVersion: 'AccessDenied', uploadIntoVersion: 'AccessDenied' } });
+    }
+    expect(await outcome(leaked.setBucketVersioning(bucket, { Status: 'Suspended' }))).toBe('AccessDenied');
+    const shortened = toS3Lifecycle([{ id: 'expire-backups', expiration: '1d', noncurrentVersionExpirationDays: 1 }]);
+    expect(await outcome(leaked.setBucketLifecycle(bucket, shortened))).toBe('AccessDenied');
+    expect(await root.getBucketVersioning(bucket)).toEqual({ Status: 'Enabled' });
+
+    const kept = await versions(bucket, `kept/${holder}/`);
+    for (const { name, versionId, content } of originals) {
+      const [latest, ...older] = kept.filter((v) => v.name === name);
+      expect({ name, latest: latest.isLatest, older: older.map((v) => v.versionId) }).toEqual({ name, latest: true, older: [versionId] });
+      expect(await text(await root.getObject(bucket, name, { versionId: latest.versionId }))).toBe(garbage);
+      expect(await text(await root.getObject(bucket, name, { versionId }))).toBe(content);
+      // The original outlives the overwrite by backupRetentionDays, counted from the overwrite.
+      const head = await fetch(await root.presignedUrl('HEAD', bucket, name, 60, { versionId }), { method: 'HEAD' });
+      expect(head.headers.get('x-amz-expiration')).toBe(`expiry-date="${expiryDate(latest.lastModified, BACKUP_RETENTION_DAYS)}", rule-id="expire-backups"`);
+    }
   });
 });
 

@@ -6,6 +6,7 @@ import {
   lifecycleRules,
   NONCURRENT_DOCUMENT_DAYS,
   STALE_UPLOADS_ENV,
+  VERSIONED_BUCKETS,
 } from '../stacks/storage-policies';
 
 const buckets = {
@@ -66,7 +67,7 @@ describe('appPolicy', () => {
 describe('backupPolicy', () => {
   const doc = backupPolicy(buckets.backups);
 
-  test('writes objects, lists the bucket; no read, no delete', () => {
+  test('writes objects but never into a named version, lists the bucket; no read, no delete, nothing that removes or stops versions', () => {
     expect(doc).toEqual({
       Version: '2012-10-17',
       Statement: [
@@ -82,29 +83,47 @@ describe('backupPolicy', () => {
           Action: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
           Resource: ['arn:aws:s3:::staging-backups'],
         },
+        {
+          Sid: 'BackupNoVersionWrites',
+          Effect: 'Deny',
+          Action: ['s3:PutObject'],
+          Resource: ['arn:aws:s3:::staging-backups/*'],
+          Condition: { StringNotEquals: { 's3:versionid': [''] } },
+        },
       ],
     });
-    const actions = doc.Statement.flatMap((s) => s.Action);
-    expect(actions).not.toContain('s3:GetObject');
-    expect(actions).not.toContain('s3:DeleteObject');
+    const allowed = doc.Statement.filter((s) => s.Effect === 'Allow').flatMap((s) => s.Action);
+    expect(allowed).not.toContain('s3:GetObject');
+    expect(allowed).not.toContain('s3:DeleteObject');
+    // An overwrite leaves the original as a noncurrent version; these would reach it, or stop keeping it.
+    for (const action of ['s3:DeleteObjectVersion', 's3:PutBucketVersioning', 's3:PutLifecycleConfiguration', 's3:PutObjectVersionTagging']) {
+      expect(allowed).not.toContain(action);
+    }
+    expect(allowed.filter((a) => a.includes('*'))).toEqual([]);
+  });
+});
+
+describe('VERSIONED_BUCKETS', () => {
+  test('documents, to undo an edit; backups, so that an overwrite keeps the original', () => {
+    expect(VERSIONED_BUCKETS).toEqual(['documents', 'backups']);
   });
 });
 
 describe('lifecycleRules', () => {
-  test('temp after a day, recordings after the seeded audio retention, old document versions after 30 days, backups after theirs', () => {
+  test('temp after a day, recordings after the seeded audio retention, old document versions after 30 days, backups and their old versions after theirs', () => {
     expect(lifecycleRules(buckets, AUDIO_RETENTION_DAYS, 30)).toEqual({
       'staging-temp': [{ id: 'expire-temp', expiration: '1d' }],
       'staging-recordings': [{ id: 'expire-recordings', expiration: `${AUDIO_RETENTION_DAYS}d` }],
       'staging-documents': [{ id: 'expire-old-document-versions', noncurrentVersionExpirationDays: 30 }],
-      'staging-backups': [{ id: 'expire-backups', expiration: '30d' }],
+      'staging-backups': [{ id: 'expire-backups', expiration: '30d', noncurrentVersionExpirationDays: 30 }],
     });
     expect(NONCURRENT_DOCUMENT_DAYS).toBe(30);
   });
 
-  test('recordings and backups follow the retentions passed in, in the provider\'s "<n>d" syntax', () => {
+  test('recordings and backups follow the retentions passed in, in the provider\'s "<n>d" syntax; overwritten backups as long', () => {
     const rules = lifecycleRules(buckets, 7, 90);
     expect(rules['staging-recordings']).toEqual([{ id: 'expire-recordings', expiration: '7d' }]);
-    expect(rules['staging-backups']).toEqual([{ id: 'expire-backups', expiration: '90d' }]);
+    expect(rules['staging-backups']).toEqual([{ id: 'expire-backups', expiration: '90d', noncurrentVersionExpirationDays: 90 }]);
   });
 
   test.each([0, -1, 1.5, Number.NaN])('refuses a retention of %p days, for audio or for backups', (days) => {
