@@ -191,7 +191,7 @@ export const CONFIG_KEYS = {
     description: 'An existing MinIO (host:port of its S3 API) to use instead of the MinIO container.',
     check: (v) => (v === '' || /^[A-Za-z0-9.-]+:\d{1,5}$/.test(v) ? undefined : 'be host:port, without scheme, such as minio.example.com:9000'),
   }),
-  externalS3AccessKey: spec({ type: 'string', default: '', description: 'Access key of an admin user of externalS3Endpoint.' }),
+  externalS3AccessKey: secretString('Access key of an admin user of externalS3Endpoint (set it with --secret: it is half of that login).'),
   externalS3SecretKey: secretString('Secret key of externalS3AccessKey (set it with --secret).'),
   externalS3Ssl: spec({ type: 'boolean', default: true, description: 'Reach externalS3Endpoint over HTTPS.' }),
   externalS3CaCert: spec({
@@ -319,7 +319,9 @@ function crossChecks(
   if (external.postgres && !set('externalPostgresAdminPassword')) {
     problems.push('externalPostgresAdminPassword: required with externalPostgresHost; set it with `pulumi config set --secret externalPostgresAdminPassword`.');
   }
-  if (external.storage && !set('externalS3AccessKey')) problems.push('externalS3AccessKey: required with externalS3Endpoint.');
+  if (external.storage && !set('externalS3AccessKey')) {
+    problems.push('externalS3AccessKey: required with externalS3Endpoint; set it with `pulumi config set --secret externalS3AccessKey`.');
+  }
   if (external.storage && !set('externalS3SecretKey')) {
     problems.push('externalS3SecretKey: required with externalS3Endpoint; set it with `pulumi config set --secret externalS3SecretKey`.');
   }

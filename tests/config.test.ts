@@ -127,13 +127,13 @@ describe('bad configuration is refused with the key, the value and what is allow
   });
 
   test('external servers: what each needs, TLS only, no admin tools beside them', () => {
-    const secretKeys = ['externalPostgresAdminPassword', 'externalS3SecretKey', 'externalRedisUrl'];
+    const secretKeys = ['externalPostgresAdminPassword', 'externalS3AccessKey', 'externalS3SecretKey', 'externalRedisUrl'];
     const external = (values: Record<string, string>) => problems(values, 'dev', {}, secretKeys);
     expect(external({ externalPostgresHost: 'db.example.com' })).toEqual([
       expect.stringMatching(/^externalPostgresAdminPassword: required with externalPostgresHost; set it with `pulumi config set --secret externalPostgresAdminPassword`\.$/),
     ]);
     expect(external({ externalS3Endpoint: 'minio.example.com:9000' })).toEqual([
-      'externalS3AccessKey: required with externalS3Endpoint.',
+      expect.stringMatching(/^externalS3AccessKey: required with externalS3Endpoint; set it with `pulumi config set --secret externalS3AccessKey`/),
       expect.stringMatching(/^externalS3SecretKey: required with externalS3Endpoint; set it with `pulumi config set --secret externalS3SecretKey`/),
     ]);
     expect(external({ externalPostgresHost: 'db.example.com', externalPostgresAdminPassword: 'pw-123456', externalPostgresSslMode: 'disable' })).toEqual([

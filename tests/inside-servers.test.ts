@@ -50,7 +50,7 @@ describe.each(STACKS)('stack %s', (stack) => {
     if (config.external.storage) {
       expect(m).toMatchObject({
         minioServer: config.externalS3Endpoint,
-        minioUser: config.externalS3AccessKey,
+        minioUser: STACK_SECRETS[stack].externalS3AccessKey,
         minioPassword: STACK_SECRETS[stack].externalS3SecretKey,
         minioSsl: 'true',
         minioRegion: config.externalS3Region,

@@ -15,6 +15,7 @@ export const CONTAINER_STACKS = ['dev', 'staging', 'prod'] as const;
 export const STACK_SECRETS: Record<string, Record<string, string>> = {
   external: {
     externalPostgresAdminPassword: 'external-admin-password-for-tests',
+    externalS3AccessKey: 'pa-provisioner',
     externalS3SecretKey: 'external-s3-secret-key-for-tests',
     externalRedisUrl: 'rediss://app:external-redis-password-for-tests@cache.pronunciation.example.com:6380',
   },
