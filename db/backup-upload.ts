@@ -64,10 +64,8 @@ export function uploadTargetFromEnv(env: NodeJS.ProcessEnv): UploadTarget | unde
 
 /** A failed S3 call, said in terms of the settings to fix. The keys are never part of it. */
 function describe(error: unknown, t: UploadTarget, doing: string): UserFacingError {
-  const { accessKey, secretKey } = t.credential;
-  const redact = (text: string) => [secretKey, accessKey].reduce((out, secret) => out.split(secret).join('***'), text);
   const code = (error as { code?: string }).code;
-  const reason = accessProblem(code, t.credential, { name: t.bucket, variable: REQUIRED.bucket }) ?? describeStorageError(error, t.endpoint, redact);
+  const reason = accessProblem(code, t.credential, { name: t.bucket, variable: REQUIRED.bucket }) ?? describeStorageError(error, t.endpoint, [t.credential.secretKey, t.credential.accessKey]);
   return new UserFacingError(`cannot ${doing} ${t.display}: ${reason}`);
 }
 

@@ -23,19 +23,29 @@ const EXAMPLE = 'postgres://USER:PASSWORD@HOST:5432/pronunciation_assistant';
 export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 5;
 
 /**
- * Validates a PostgreSQL URL before anything connects. Messages never repeat the value: a
- * malformed URL may still hold a password.
+ * A server URL with a login in it, parsed. `decode` undoes percent-encoding (the user name and
+ * password are left to the caller, which may check the scheme first) and `invalid` words a
+ * problem, as the parser does.
  */
-export function parseDatabaseUrl(value: string | undefined, source = 'DATABASE_URL'): DatabaseTarget {
+export interface LoginUrl {
+  url: URL;
+  /** The value, trimmed. */
+  text: string;
+  decode: (text: string) => string;
+  invalid: (why: string) => UserFacingError;
+}
+
+/**
+ * Parses a URL that holds a login (`scheme://USER:PASSWORD@HOST...`) from the variable `source`.
+ * Messages never repeat the value: a malformed URL may still hold a password.
+ */
+export function parseLoginUrl(value: string | undefined, source: string, what: string, example: string): LoginUrl {
   if (value === undefined || value.trim() === '') {
-    throw new UserFacingError(`${source} is not set. Set it to the database to use, e.g. ${source}=${EXAMPLE}`);
+    throw new UserFacingError(`${source} is not set. Set it to the ${what} to use, e.g. ${source}=${example}`);
   }
   const invalid = (why: string) =>
-    new UserFacingError(`${source} is not a valid URL (its value is not shown: it may hold a password): ${why}. Expected ${EXAMPLE}`);
+    new UserFacingError(`${source} is not a valid URL (its value is not shown: it may hold a password): ${why}. Expected ${example}`);
   let url: URL;
-  let user: string;
-  let password: string;
-  let database: string;
   try {
     // WHATWG URL takes "localhost:5432/db" as a URL with the scheme "localhost:"; we do not.
     if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) throw invalid('it has no scheme://');
@@ -43,14 +53,23 @@ export function parseDatabaseUrl(value: string | undefined, source = 'DATABASE_U
   } catch (error) {
     throw error instanceof UserFacingError ? error : invalid('it cannot be parsed; percent-encode special characters in the user name and password');
   }
-  try {
-    user = decodeURIComponent(url.username);
-    // libpq and node-pg also take the password as a query parameter; it must be known to be hidden.
-    password = decodeURIComponent(url.password) || (url.searchParams.get('password') ?? '');
-    database = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  } catch {
-    throw invalid('a "%" in it is not followed by two hex digits; write a literal % in the user name or password as %25');
-  }
+  const decode = (text: string) => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      throw invalid('a "%" in it is not followed by two hex digits; write a literal % in the user name or password as %25');
+    }
+  };
+  return { url, text: value.trim(), decode, invalid };
+}
+
+/** Validates a PostgreSQL URL before anything connects. */
+export function parseDatabaseUrl(value: string | undefined, source = 'DATABASE_URL'): DatabaseTarget {
+  const { url, text, decode } = parseLoginUrl(value, source, 'database', EXAMPLE);
+  const user = decode(url.username);
+  // libpq and node-pg also take the password as a query parameter; it must be known to be hidden.
+  const password = decode(url.password) || (url.searchParams.get('password') ?? '');
+  const database = decode(url.pathname.replace(/^\//, ''));
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new UserFacingError(`${source} must start with postgres:// or postgresql://, not ${url.protocol}//`);
   }
@@ -71,7 +90,7 @@ export function parseDatabaseUrl(value: string | undefined, source = 'DATABASE_U
   const host = url.hostname || (socketHost as string);
   const port = url.port === '' ? 5432 : Number(url.port);
   const display = `${url.protocol}//${user ? `${encodeURIComponent(user)}@` : ''}${url.hostname ? `${url.hostname}:${port}` : ''}/${database}`;
-  return { source, url: value.trim(), display, host, port, database, user, password, connectTimeoutMs: Math.round(timeoutSeconds * 1000) };
+  return { source, url: text, display, host, port, database, user, password, connectTimeoutMs: Math.round(timeoutSeconds * 1000) };
 }
 
 /** The same server and login, another database (a URL's other parameters kept). */

@@ -4,6 +4,7 @@ import { CHECK_TIMEOUT_MS, CheckTimeout, fail, oneLine, pass, withTimeout, type 
 import { readMigrations, type Migration } from './migration-files';
 import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, migrationStatus } from './migrator';
 import { APP_ENV } from './app-env';
+import { serverMajor } from './pg-tools';
 import { POSTGRES_MAJOR } from './postgres-version';
 
 /** Client connections at or above this share of max_connections fail the check: new ones are about to be refused. */
@@ -97,13 +98,10 @@ async function runChecks(client: Client, target: DatabaseTarget, rows: HealthRow
     }
   };
   await attempt('version', async () => {
-    const { rows: [v] } = await client.query<{ num: string; version: string }>(
-      "SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version",
-    );
-    const major = Math.floor(Number(v.num) / 10_000);
+    const { major, version } = await serverMajor(client);
     return major === POSTGRES_MAJOR
-      ? [true, `PostgreSQL ${v.version}`]
-      : [false, `PostgreSQL ${v.version}, expected ${POSTGRES_MAJOR}: the schema and its migrations are written for PostgreSQL ${POSTGRES_MAJOR}`];
+      ? [true, `PostgreSQL ${version}`]
+      : [false, `PostgreSQL ${version}, expected ${POSTGRES_MAJOR}: the schema and its migrations are written for PostgreSQL ${POSTGRES_MAJOR}`];
   });
   let migrations: Migration[] | undefined;
   await attempt('extensions', async () => {

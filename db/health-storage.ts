@@ -8,6 +8,7 @@ import {
   describeStorageError as describe,
   listOneKey,
   parseEndpoint,
+  scrub,
   type CredentialName,
   type Endpoint,
 } from './object-store';
@@ -48,11 +49,10 @@ export async function checkStorage(vars: HealthVars): Promise<HealthRow[]> {
     return [fail('storage', 'endpoint', (error as Error).message)];
   }
   const secrets = Object.values(CREDENTIAL_VARIABLES).map((c) => value(c.secretKeyVariable));
-  const redact = (text: string) => secrets.reduce((out, secret) => out.split(secret).join('***'), text);
   try {
     await unsignedGet(endpoint, '/');
   } catch (error) {
-    return [fail('storage', 'endpoint', `cannot reach the S3 API at ${endpoint.url.origin} (from ${endpoint.source}): ${describe(error, endpoint, redact)}`)];
+    return [fail('storage', 'endpoint', `cannot reach the S3 API at ${endpoint.url.origin} (from ${endpoint.source}): ${describe(error, endpoint, secrets)}`)];
   }
   const rows = [pass('storage', 'endpoint', `${endpoint.url.origin} answers (from ${endpoint.source})`)];
   const region = value(APP_ENV.s3Region);
@@ -65,7 +65,7 @@ export async function checkStorage(vars: HealthVars): Promise<HealthRow[]> {
       return pass('storage', check, `"${bucket}" exists; ${credential.accessKeyVariable} may list it`);
     } catch (error) {
       const code = (error as { code?: string }).code;
-      return fail('storage', check, accessProblem(code, credential, { name: bucket, variable: bucketVariable(key) }) ?? describe(error, endpoint, redact));
+      return fail('storage', check, accessProblem(code, credential, { name: bucket, variable: bucketVariable(key) }) ?? describe(error, endpoint, secrets));
     }
   });
   const anonymous = BUCKETS.map(async (key): Promise<HealthRow> => {
@@ -76,7 +76,7 @@ export async function checkStorage(vars: HealthVars): Promise<HealthRow[]> {
       // An object that cannot exist: NoSuchKey means the read was allowed and found nothing, AccessDenied that it was refused.
       const code = await unsignedGet(endpoint, `/${encodeURIComponent(bucket)}/health-check/${randomBytes(8).toString('hex')}`);
       if (code === 'NoSuchBucket') return fail('storage', check, `"${bucket}" does not exist: create it (pulumi up) or correct ${bucketVariable(key)}`);
-      if (code !== 'NoSuchKey' && code !== 'AccessDenied') return fail('storage', check, `unexpected answer to an anonymous read: ${redact(code)}`);
+      if (code !== 'NoSuchKey' && code !== 'AccessDenied') return fail('storage', check, `unexpected answer to an anonymous read: ${scrub(code, secrets)}`);
       const readable = code === 'NoSuchKey';
       if (readable === expected) {
         return pass('storage', check, readable ? 'anyone may download an object by its name, as intended' : 'anonymous reads refused');
@@ -89,7 +89,7 @@ export async function checkStorage(vars: HealthVars): Promise<HealthRow[]> {
           : `anonymous downloads from "${bucket}" are refused, so its links will not work: restore its anonymous GetObject policy (pulumi up)`,
       );
     } catch (error) {
-      return fail('storage', check, describe(error, endpoint, redact));
+      return fail('storage', check, describe(error, endpoint, secrets));
     }
   });
   return [...rows, ...(await Promise.all(listed)), ...(await Promise.all(anonymous))];

@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { Client } from 'minio';
 import { APP_ENV } from './app-env';
-import { UserFacingError } from './connection';
+import { redact, UserFacingError } from './connection';
 import { CHECK_TIMEOUT_MS, CheckTimeout, networkProblem, withTimeout } from './health-check';
 
 /**
@@ -97,8 +97,14 @@ export function accessProblem(code: string | undefined, credential: Credential, 
   return reasons[code ?? ''];
 }
 
-/** Any other failure to reach the store: network, timeout, TLS; text from elsewhere goes through `redact`. */
-export function describeStorageError(error: unknown, endpoint: Endpoint, redact: (text: string) => string): string {
+/** Text from the store or the network with every one of `secrets` (keys) taken out. */
+export function scrub(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((out, secret) => redact(out, { password: secret }), text);
+}
+
+/** Any other failure to reach the store: network, timeout, TLS; text from elsewhere is scrubbed of `secrets`. */
+export function describeStorageError(error: unknown, endpoint: Endpoint, secrets: readonly string[]): string {
+  const redact = (text: string) => scrub(text, secrets);
   const e = (error ?? {}) as { code?: string; message?: string; name?: string };
   if (error instanceof CheckTimeout) return `${error.message}: check the host and port, firewalls, and that the server is up`;
   if (error instanceof UserFacingError) return error.message;

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { redact, UserFacingError } from './connection';
+import { parseLoginUrl, redact, UserFacingError } from './connection';
 import { networkProblem } from './health-check';
 
 /**
@@ -28,28 +28,13 @@ export interface RedisTarget {
 
 /** Validates a Redis URL before anything connects. Messages never repeat the value: it holds a password. */
 export function parseRedisUrl(value: string | undefined, source = 'REDIS_URL'): RedisTarget {
-  if (value === undefined || value.trim() === '') throw new UserFacingError(`${source} is not set. Set it to the Redis to use, e.g. ${source}=${EXAMPLE}`);
-  const invalid = (why: string) =>
-    new UserFacingError(`${source} is not a valid URL (its value is not shown: it may hold a password): ${why}. Expected ${EXAMPLE}`);
-  let url: URL;
-  try {
-    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) throw invalid('it has no scheme://');
-    url = new URL(value.trim());
-  } catch (error) {
-    throw error instanceof UserFacingError ? error : invalid('it cannot be parsed; percent-encode special characters in the user name and password');
-  }
+  const { url, decode, invalid } = parseLoginUrl(value, source, 'Redis', EXAMPLE);
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     throw new UserFacingError(`${source} must start with redis:// or rediss://, not ${url.protocol}//`);
   }
   if (url.hostname === '') throw invalid('it names no host');
-  let user: string;
-  let password: string;
-  try {
-    user = decodeURIComponent(url.username);
-    password = decodeURIComponent(url.password);
-  } catch {
-    throw invalid('a "%" in it is not followed by two hex digits; write a literal % in the user name or password as %25');
-  }
+  const user = decode(url.username);
+  const password = decode(url.password);
   if (password === '') throw new UserFacingError(`${source} holds no password: Redis must be logged in to, as in ${EXAMPLE}`);
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = url.port === '' ? REDIS_SCHEME_PORT : Number(url.port);

@@ -3,6 +3,7 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { APP_ENV, bucketVariable, type BucketKey } from '../db/app-env';
 import { LAST_SUCCESS_FILE } from '../db/backup-files';
+import { quoteEnvValue } from '../db/env-file';
 import { ROOT } from '../db/paths';
 import type { StackConfig } from './config';
 import { dataVolume, serviceContainer } from './container';
@@ -50,7 +51,7 @@ export function backupEnvFile(variables: Record<string, string>): string {
   return Object.entries(variables)
     .map(([name, value]) => {
       if (/['\r\n]/.test(value)) throw new Error(`${name} holds a quote or a line break, which the backup container's credentials file cannot carry`);
-      return `${name}='${value}'\n`;
+      return `${name}=${quoteEnvValue(value)}\n`;
     })
     .join('');
 }

@@ -96,6 +96,37 @@ function copyBackup(b: BackupFile, seconds: number): BackupFile {
   return listBackups(dir, STACK).find((x) => x.name === name)!;
 }
 
+/** Starts a command of cli/ (as npm runs it) that runs on; `until(pattern)` resolves once its output matches. */
+function startCommand(command: string, args: string[], env: Record<string, string>) {
+  const child = spawn('node', ['cli/launch.js', command, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, PG_BIN, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const waiters: (() => void)[] = [];
+  const take = (d: Buffer) => {
+    output += d.toString();
+    waiters.forEach((w) => w());
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const until = (pattern: RegExp) =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${pattern} within 30 s in:\n${output}`)), 30_000);
+      const check = () => {
+        if (pattern.test(output)) {
+          clearTimeout(timer);
+          resolve(output);
+        }
+      };
+      waiters.push(check);
+      check();
+    });
+  return { child, until, exited, output: () => output };
+}
+
 function corrupt(file: string): void {
   const bytes = fs.readFileSync(file);
   bytes[Math.floor(bytes.length / 2)] ^= 0xff;
@@ -206,36 +237,9 @@ describe('npm run db:backup', () => {
 });
 
 describe('npm run db:backup -- --every HOURS (what the scheduled backup container runs)', () => {
-  /** Starts the command; `until(pattern)` resolves with its output once the output matches. */
-  function start(args: string[], env: Record<string, string>) {
-    const child = spawn('node', ['cli/launch.js', 'db-backup', '--stack', STACK, '--dir', dir, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: backupUrl(), PG_BIN, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const waiters: (() => void)[] = [];
-    const take = (d: Buffer) => {
-      output += d.toString();
-      waiters.forEach((w) => w());
-    };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const until = (pattern: RegExp) =>
-      new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${pattern} within 30 s in:\n${output}`)), 30_000);
-        const check = () => {
-          if (pattern.test(output)) {
-            clearTimeout(timer);
-            resolve(output);
-          }
-        };
-        waiters.push(check);
-        check();
-      });
-    return { child, until, exited, output: () => output };
-  }
+  /** db-backup as the scheduled container runs it, as the backup role, into this test's folder. */
+  const start = (args: string[], env: Record<string, string>) =>
+    startCommand('db-backup', ['--stack', STACK, '--dir', dir, ...args], { DATABASE_URL: backupUrl(), ...env });
 
   test('takes a backup at once, then one per period; SIGTERM stops it cleanly', async () => {
     const run = start(['--every', '0.001'], {});
@@ -432,18 +436,9 @@ describe('npm run db:restore', () => {
 
     /** Starts a restore of the big backup; resolves once pg_restore is loading it. */
     async function startRestore(database: string) {
-      const child = spawn('node', ['cli/launch.js', 'db-restore', '--file', big.path, '--database', database], {
-        cwd: ROOT,
-        env: { ...process.env, DATABASE_URL: adminUrl(), PG_BIN },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      for (let i = 0; i < 300 && !/into a new database/.test(output); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(output).toMatch(/into a new database/);
-      return { child, exited, output: () => output };
+      const run = startCommand('db-restore', ['--file', big.path, '--database', database], { DATABASE_URL: adminUrl() });
+      await run.until(/into a new database/);
+      return run;
     }
 
     test('an empty target filled meanwhile is not replaced without --replace', async () => {
