@@ -22,13 +22,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { Client } from 'pg';
-import { loadConfig } from '../stacks/config';
 import { pgbouncerIni, pgbouncerUserlist } from '../stacks/pgbouncer-settings';
 import { postgresSettings } from '../stacks/postgres-settings';
 import { scramSha256Secret } from '../stacks/scram';
 import { DATABASE_NAME, PGBOUNCER, POSTGRES } from '../stacks/services';
 import { freePort, PG_BIN, startPostgres, type PostgresServer } from '../tests/helpers/postgres';
-import { PROJECT, ROOT, stackFileConfig, STACKS } from '../tests/helpers/stack-files';
+import { committedStackConfig, programConfig, ROOT, stackEnv, STACKS } from '../tests/helpers/stack-files';
 import { TwinHost } from '../tests/helpers/twin';
 
 const run = promisify(execFile);
@@ -55,12 +54,9 @@ const median = (xs: number[]) => {
 
 async function evaluateStack(stack: string, transpileOnly: boolean): Promise<{ ms: number; resources: number }> {
   const started = process.hrtime.bigint();
-  const env = { ...process.env, PULUMI_NODEJS_TRANSPILE_ONLY: String(transpileOnly) };
-  const { stdout } = await run(
-    process.execPath,
-    [path.join(ROOT, 'tests/helpers/run-with-pulumi-loader.js'), ROOT, stack, JSON.stringify(stackFileConfig(stack))],
-    { cwd: ROOT, env: stack === 'dev' ? env : { ...env, PULUMI_BACKEND_URL: 's3://bench/state', PULUMI_CONFIG_PASSPHRASE: 'bench-passphrase-long' } },
-  );
+  // The configuration the Pulumi CLI hands the program after README's set-up of the stack.
+  const env = { ...process.env, ...stackEnv(stack), ...programConfig(stack), PULUMI_NODEJS_TRANSPILE_ONLY: String(transpileOnly) };
+  const { stdout } = await run(process.execPath, [path.join(ROOT, 'tests/helpers/run-with-pulumi-loader.js'), ROOT, stack], { cwd: ROOT, env });
   return { ms: Number(process.hrtime.bigint() - started) / 1e6, resources: (JSON.parse(stdout) as { types: string[] }).types.length };
 }
 
@@ -122,7 +118,7 @@ async function main(): Promise<void> {
     console.log(`| ${stack} | ${resources} | ${median(checked).toFixed(0)} | ${median(transpiled).toFixed(0)} |`);
   }
 
-  const dev = loadConfig('dev', Object.fromEntries(Object.entries(stackFileConfig('dev')).map(([k, v]) => [k.slice(PROJECT.length + 1), v])));
+  const dev = committedStackConfig('dev');
   const tuned = postgresSettings(dev.postgresMemoryMb);
   const tpcb = ['-c', String(CLIENTS), '-j', String(Math.min(CLIENTS, os.cpus().length)), '-T', String(SECONDS), '-n'];
   console.log(

@@ -279,8 +279,11 @@ export function loadConfig(
     }
     const wrong = s.check?.(value as never);
     if (s.secret) {
-      // Neither the value nor any part of it goes into a message.
-      if (text !== undefined && !secretKeys.includes(key)) {
+      // Neither the value nor any part of it goes into a message. An empty value means unset, secret or
+      // not: the CLI merges each Pulumi.yaml `default:` into the config as a plain value when the stack
+      // file does not set the key (pulumi/pulumi v3.248.0 sdk/go/common/workspace/config.go, mergeConfig),
+      // so every stack without this key hands the program a plain ''.
+      if (text !== undefined && text !== '' && !secretKeys.includes(key)) {
         problems.push(`${key}: is stored in plain text in Pulumi.${stack}.yaml; set it with \`pulumi config set --secret ${key}\` (and rotate it).`);
       } else if (wrong) problems.push(`${key}: its value (not shown) is not allowed: it must ${wrong}.`);
       values[key] = pulumi.secret(value as string);

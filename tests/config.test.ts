@@ -5,10 +5,7 @@ import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { load } from 'js-yaml';
 import { bucketNameProblem, CONFIG_KEYS, ConfigError, DEV_PASSPHRASE, imageProblem, loadConfig } from '../stacks/config';
-import { PROJECT, ROOT, runProgram, SHARED_STACK_ENV, STACK_SECRETS, stackFileConfig, STACKS } from './helpers/program';
-
-const withoutNamespace = (config: Record<string, string>) =>
-  Object.fromEntries(Object.entries(config).map(([k, v]) => [k.slice(`${PROJECT}:`.length), v]));
+import { committedStackConfig, PROJECT, ROOT, runProgram, SHARED_STACK_ENV, stackFileConfig, STACKS } from './helpers/program';
 
 /** The problems loadConfig reports for a dev stack with these values. */
 function problems(values: Record<string, string>, stack = 'dev', env: NodeJS.ProcessEnv = {}, secretKeys: string[] = []): string[] {
@@ -51,10 +48,8 @@ describe('committed stack files', () => {
   test.each(STACKS)('%s: only known keys, valid, no secrets', (stack) => {
     const raw = stackFileConfig(stack);
     expect(Object.keys(raw).every((k) => k.startsWith(`${PROJECT}:`))).toBe(true);
-    const env = stack === 'dev' ? {} : SHARED_STACK_ENV;
-    // With the secrets README's set-up adds (`pulumi config set --secret`), never in the file.
-    const secrets = STACK_SECRETS[stack] ?? {};
-    expect(() => loadConfig(stack, { ...withoutNamespace(raw), ...secrets }, env, Object.keys(secrets))).not.toThrow();
+    // As the CLI hands it over after README's set-up: defaults merged, secrets set with --secret.
+    expect(() => committedStackConfig(stack)).not.toThrow();
     const text = readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), 'utf8');
     expect(text).not.toMatch(/secure:|password|passphrase|secretsprovider|encryptedkey/i);
   });
@@ -79,7 +74,7 @@ describe('committed stack files', () => {
 
   test('dev and staging can share a Docker host: no host port in common', () => {
     const ports = (stack: string) => {
-      const c = loadConfig(stack, withoutNamespace(stackFileConfig(stack)), SHARED_STACK_ENV);
+      const c = committedStackConfig(stack);
       return [c.postgresPort, c.pgbouncerPort, c.redisPort, c.minioApiPort, c.minioConsolePort, c.adminerPort];
     };
     const dev = new Set(ports('dev'));
@@ -87,7 +82,7 @@ describe('committed stack files', () => {
   });
 
   test('what differs per environment: protection, admin tools, demo data, dev-only state', () => {
-    const c = (stack: string) => loadConfig(stack, withoutNamespace(stackFileConfig(stack)), SHARED_STACK_ENV);
+    const c = committedStackConfig;
     expect([c('dev').protectData, c('staging').protectData, c('prod').protectData]).toEqual([false, false, true]);
     expect([c('dev').adminTools, c('staging').adminTools, c('prod').adminTools]).toEqual([true, false, false]);
     expect([c('dev').demoData, c('staging').demoData, c('prod').demoData]).toEqual([true, false, false]);
@@ -222,7 +217,7 @@ describe('the program validates before it declares anything', () => {
   });
 
   test('prod without a backend of its own is refused before any resource exists', async () => {
-    await expect(runProgram('prod')).rejects.toMatchObject({ name: 'ConfigError', declared: [] });
+    await expect(runProgram('prod', { env: {} })).rejects.toMatchObject({ name: 'ConfigError', declared: [] });
   });
 });
 

@@ -1,15 +1,9 @@
 import * as path from 'node:path';
 import type { Declared } from './pulumi-mocks';
-import { loadConfig, type StackConfig } from '../../stacks/config';
-import { PROJECT, ROOT, stackFileConfig, STACK_SECRETS, STACKS } from './stack-files';
+import type { StackConfig } from '../../stacks/config';
+import { committedStackConfig, PROJECT, programConfig, ROOT, stackEnv, STACKS } from './stack-files';
 
-export { CONTAINER_STACKS, PROJECT, ROOT, STACK_SECRETS, STACKS, stackFileConfig } from './stack-files';
-
-/** What a shared (non-dev) stack's environment looks like when set up as README says. */
-export const SHARED_STACK_ENV = {
-  PULUMI_BACKEND_URL: 's3://example-state/pronunciation-assistant',
-  PULUMI_CONFIG_PASSPHRASE: 'a-long-passphrase-of-its-own',
-};
+export { committedStackConfig, CONTAINER_STACKS, PROJECT, programConfig, ROOT, SHARED_STACK_ENV, STACK_SECRETS, stackEnv, STACKS, stackFileConfig } from './stack-files';
 
 export interface ProgramRun {
   declared: Declared[];
@@ -20,23 +14,23 @@ export interface ProgramRun {
 
 /**
  * Runs index.ts under Pulumi's mocks, as `pulumi up` would for the stack: a fresh module registry,
- * the stack file's config (plus `config`, and `secrets` as `pulumi config set --secret` would
- * set them; keys without namespace), the given environment.
+ * the configuration the Pulumi CLI assembles for it (programConfig: Pulumi.yaml's defaults merged
+ * into the stack file as README sets it up, plus `config` and `secrets` as `pulumi config set
+ * [--secret]` would add them; keys without namespace), the given environment (default: README's
+ * for the stack).
  */
 export async function runProgram(
   stack: string,
   options: { config?: Record<string, string>; secrets?: Record<string, string>; env?: Record<string, string | undefined> } = {},
 ): Promise<ProgramRun> {
-  const config = { ...stackFileConfig(stack) };
-  for (const [k, v] of Object.entries({ ...options.config, ...options.secrets })) config[`${PROJECT}:${k}`] = v;
-  const secretKeys = Object.keys(options.secrets ?? {}).map((k) => `${PROJECT}:${k}`);
+  const { PULUMI_CONFIG, PULUMI_CONFIG_SECRET_KEYS } = programConfig(stack, options);
   const saved = { ...process.env };
   let pulumi!: typeof import('@pulumi/pulumi');
   let recorded!: { declared: Declared[]; generated: string[] };
   let program: Record<string, unknown> = {};
   try {
     for (const key of ['PULUMI_BACKEND_URL', 'PULUMI_CONFIG_PASSPHRASE', 'PULUMI_CONFIG_PASSPHRASE_FILE']) delete process.env[key];
-    Object.assign(process.env, options.env ?? {});
+    Object.assign(process.env, options.env ?? stackEnv(stack));
     // Each fresh copy of the SDK adds its own 'exit' listener; a test file may run the program
     // dozens of times, so the default limit of 10 would warn of a leak that is only these copies.
     process.setMaxListeners(Math.max(process.getMaxListeners(), 100));
@@ -44,7 +38,10 @@ export async function runProgram(
     jest.isolateModules(() => {
       pulumi = require('@pulumi/pulumi');
       recorded = (require('./pulumi-mocks') as typeof import('./pulumi-mocks')).installMocks(pulumi, PROJECT, stack);
-      pulumi.runtime.setAllConfig(config, secretKeys);
+      // What the language host puts in PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS; the SDK's
+      // store has already been created in this process, so it is handed over the way its own
+      // setAllConfig does.
+      pulumi.runtime.setAllConfig(JSON.parse(PULUMI_CONFIG), JSON.parse(PULUMI_CONFIG_SECRET_KEYS));
       program = require(path.join(ROOT, 'index.ts'));
     });
   } catch (error) {
@@ -64,15 +61,10 @@ export async function runProgram(
   return { ...recorded, outputs };
 }
 
-/** Every committed stack run under mocks with its stack file and the environment README prescribes, with its validated config. */
+/** Every committed stack run under mocks after README's set-up, with its validated config. */
 export async function runCommittedStacks(): Promise<Map<string, { run: ProgramRun; config: StackConfig }>> {
   const runs = new Map<string, { run: ProgramRun; config: StackConfig }>();
-  for (const stack of STACKS) {
-    const env = stack === 'dev' ? {} : SHARED_STACK_ENV;
-    const secrets = STACK_SECRETS[stack] ?? {};
-    const raw = Object.fromEntries(Object.entries(stackFileConfig(stack)).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
-    runs.set(stack, { run: await runProgram(stack, { env, secrets }), config: loadConfig(stack, { ...raw, ...secrets }, env, Object.keys(secrets)) });
-  }
+  for (const stack of STACKS) runs.set(stack, { run: await runProgram(stack), config: committedStackConfig(stack) });
   return runs;
 }
 
