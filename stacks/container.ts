@@ -5,6 +5,23 @@ import type { Naming } from './naming';
 /** How long `pulumi up` waits for a container to report healthy before failing. */
 export const HEALTHY_WITHIN_SECONDS = 180;
 
+/**
+ * A whole number of seconds as Go's time.Duration.String() prints it ("10s", "1m0s", "1h0m0s").
+ * The Docker provider parses a health check's durations and reads them back from the container in
+ * that form (kreuzwerker/terraform-provider-docker v4.5.0, which @pulumi/docker 5.2.0 builds:
+ * internal/provider/resource_docker_container_funcs.go, Read: `Interval.String()` and the like).
+ * Declared in any other form ("60s"), every refresh would show a change that is none.
+ */
+export function goDuration(seconds: number): string {
+  if (!Number.isInteger(seconds) || seconds < 0) throw new Error(`goDuration: ${seconds} is not a whole number of seconds`);
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (h > 0) return `${h}h${m}m${s}s`;
+  if (m > 0) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
 export interface PublishedPort {
   internal: number;
   external: number;
@@ -65,17 +82,21 @@ export function serviceContainer(args: ServiceContainerArgs, parent: pulumi.Reso
       volumes: args.volumes?.map((v) => ({ volumeName: v.volume.name, containerPath: v.containerPath })),
       healthcheck: {
         tests: args.healthcheck,
-        interval: '10s',
-        timeout: '5s',
+        interval: goDuration(10),
+        timeout: goDuration(5),
         retries: 5,
-        startPeriod: `${args.startPeriodSeconds ?? 10}s`,
+        startPeriod: goDuration(args.startPeriodSeconds ?? 10),
       },
       wait: args.waitHealthy ?? true,
       waitTimeout: HEALTHY_WITHIN_SECONDS,
       destroyGraceSeconds: args.stopGraceSeconds,
       logDriver: 'local',
     },
-    { parent, dependsOn },
+    // The provider's Update applies no health check change to a running container (it only records
+    // it: resource_docker_container_funcs.go, Update handles restart and resources alone), so a new
+    // health check takes a new container. Replacing one deletes it first (pulumi-docker
+    // provider/resources.go: DeleteBeforeReplace for docker_container), as its name is fixed.
+    { parent, dependsOn, replaceOnChanges: ['healthcheck'] },
   );
 }
 

@@ -11,6 +11,12 @@ export interface Declared {
   /** "<provider URN>::<provider id>", or '' for the package's default provider. */
   provider: string;
   additionalSecretOutputs: string[];
+  ignoreChanges: string[];
+  replaceOnChanges: string[];
+  /** The resource option, where the program set it. */
+  deleteBeforeReplace?: boolean;
+  /** The `import` resource option: '' unless the program adopts an existing object. */
+  importId: string;
   /** Set once the (mock) engine has answered the registration. */
   urn: string;
 }

@@ -60,6 +60,11 @@ function installMocks(pulumi, project, stack) {
       // "<provider URN>::<provider id>", or '' for the package's default provider.
       provider: req.getProvider(),
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      ignoreChanges: req.getIgnorechangesList(),
+      replaceOnChanges: req.getReplaceonchangesList(),
+      // Only what the program asked for: unset leaves it to the provider's diff.
+      deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
+      importId: req.getImportid(),
     };
     declared.push(entry);
     return register(req, (error, response) => {
