@@ -34,7 +34,7 @@ export function runCli(
   usage: string,
   options: Options,
   main: (values: Values, positionals: string[]) => Promise<void>,
-  { allowPositionals = false }: { allowPositionals?: boolean } = {},
+  { allowPositionals = false, secretVariables = [] }: { allowPositionals?: boolean; secretVariables?: string[] } = {},
 ): void {
   const fail = (code: number, text: string) => {
     process.stderr.write(`${text}\n`);
@@ -59,7 +59,9 @@ export function runCli(
       if (error instanceof UsageError) return fail(EXIT_USAGE, `error: ${error.message}\n\n${usage}`);
       if (error instanceof UserFacingError) return fail(EXIT_FAILURE, `error: ${error.message}`);
       const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-      return fail(EXIT_FAILURE, `error: unexpected failure: ${redact(text, passwordToRedact())}`);
+      // Secrets of other variables too, should a server's error ever quote them.
+      const scrubbed = secretVariables.reduce((t, name) => redact(t, { password: process.env[name] ?? '' }), redact(text, passwordToRedact()));
+      return fail(EXIT_FAILURE, `error: unexpected failure: ${scrubbed}`);
     },
   );
 }

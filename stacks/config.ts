@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import * as pulumi from '@pulumi/pulumi';
 import { DEFAULT_KEEP } from '../db/backup-files';
-import { BUCKETS, POSTGRES, REDIS } from './services';
+import { defaultNamespace, NAMESPACE_PATTERN, type PostgresNames, postgresNames, type StorageNames, storageNames } from './names';
+import { POSTGRES, REDIS } from './services';
 import { MAX_CONNECTIONS, POSTGRES_MIN_MEMORY_MB, RESERVED_CONNECTIONS } from './postgres-settings';
 
 /**
@@ -130,7 +131,13 @@ export const CONFIG_KEYS = {
   bucketPrefix: spec({
     type: 'string',
     default: '',
-    description: 'Prefix for every bucket name, for object stores shared by several stacks.',
+    description: 'Prefix for every bucket name, for object stores shared by several stacks; required with externalS3Endpoint.',
+  }),
+  externalNamespace: spec({
+    type: 'string',
+    default: '',
+    description: "What the stack's roles, database and storage users on external servers are named after; empty: the stack's name.",
+    check: (v) => (v === '' || NAMESPACE_PATTERN.test(v) ? undefined : 'be up to 24 lowercase letters, digits and hyphens, beginning with a letter'),
   }),
   adminerImage: image('Adminer image (with adminTools), pinned to a version or digest.', 'adminer:4.17.1-standalone'),
   adminerPort: port('Host port for Adminer (with adminTools).', 8081),
@@ -221,8 +228,10 @@ export type StackConfig = { [K in Exclude<ConfigKey, SecretKey>]: ValueOf<(typeo
   stack: string;
   /** The servers the stack uses as they are, instead of running their containers. */
   external: External;
-  /** Final bucket names, prefix applied. */
-  buckets: Record<(typeof BUCKETS)[number], string>;
+  /** What its objects are called inside PostgreSQL and MinIO (names.ts). */
+  names: { postgres: PostgresNames; storage: StorageNames };
+  /** Final bucket names, prefix applied (names.storage.buckets). */
+  buckets: StorageNames['buckets'];
 };
 
 const REDIS_POLICIES: readonly string[] = [
@@ -292,15 +301,27 @@ export function loadConfig(
     if (wrong) problems.push(`${key}: ${show(String(value))} is not allowed: it must ${wrong}.`);
     values[key] = value;
   }
-  const config = values as Omit<StackConfig, 'stack' | 'buckets' | 'external'>;
-  const buckets = Object.fromEntries(BUCKETS.map((b) => [b, `${config.bucketPrefix ?? ''}${b}`])) as StackConfig['buckets'];
+  const config = values as Omit<StackConfig, 'stack' | 'buckets' | 'external' | 'names'>;
   const set = (key: ConfigKey) => (raw[key] ?? '') !== '';
   const external = { postgres: set('externalPostgresHost'), storage: set('externalS3Endpoint'), redis: set('externalRedisUrl') };
+  // Names on a server the stack does not run carry its namespace; on its own containers they are fixed.
+  const namespace = config.externalNamespace || defaultNamespace(stack);
+  const names = {
+    postgres: postgresNames(external.postgres ? namespace : undefined),
+    storage: storageNames(external.storage ? namespace : undefined, config.bucketPrefix ?? ''),
+  };
   if (problems.length === 0) {
-    problems.push(...crossChecks(config, buckets, external, set), ...stateProblems(stack, config.allowDevState, env));
+    problems.push(...crossChecks(config, names.storage.buckets, external, set));
+    if ((external.postgres || external.storage) && !NAMESPACE_PATTERN.test(namespace)) {
+      problems.push(
+        `externalNamespace: the stack's name "${stack}" makes no namespace for its names on external servers (up to 24 lowercase letters, ` +
+          'digits and hyphens, beginning with a letter); set one with `pulumi config set externalNamespace <name>`.',
+      );
+    }
+    problems.push(...stateProblems(stack, config.allowDevState, env));
   }
   if (problems.length > 0) throw new ConfigError(stack, problems);
-  return { ...config, stack, buckets, external };
+  return { ...config, stack, names, buckets: names.storage.buckets, external };
 }
 
 
@@ -313,7 +334,7 @@ function parse(type: Kind, text: string): string | number | boolean | undefined 
 const show = (text: string | undefined) => JSON.stringify(text);
 
 function crossChecks(
-  c: Omit<StackConfig, 'stack' | 'buckets' | 'external'>,
+  c: Omit<StackConfig, 'stack' | 'buckets' | 'external' | 'names'>,
   buckets: StackConfig['buckets'],
   external: External,
   set: (key: ConfigKey) => boolean,
@@ -327,6 +348,12 @@ function crossChecks(
   }
   if (external.storage && !set('externalS3SecretKey')) {
     problems.push('externalS3SecretKey: required with externalS3Endpoint; set it with `pulumi config set --secret externalS3SecretKey`.');
+  }
+  if (external.storage && !c.bucketPrefix) {
+    problems.push(
+      'bucketPrefix: required with externalS3Endpoint, whose buckets other stacks may share: give this stack\'s a prefix of its own ' +
+        '(`pulumi config set bucketPrefix <name>-`).',
+    );
   }
   if (c.adminTools && (external.postgres || external.storage)) {
     problems.push('adminTools: the admin tools run beside the stack\'s own PostgreSQL and MinIO containers; turn it off for a stack on external servers.');

@@ -1,0 +1,218 @@
+import type { Client } from 'pg';
+import { connect, type DatabaseTarget, UserFacingError, withDatabase } from './connection';
+
+/**
+ * The objects that hold a stack's data inside PostgreSQL, and outlive the stack: its database and
+ * the role that owns it (and so owns every table its migrations create). `pulumi up` makes sure
+ * they exist through this, not through @pulumi/postgresql's Database and Role, because those can
+ * only create: `CREATE DATABASE` and `CREATE ROLE` fail on the ones an earlier `pulumi destroy`
+ * kept (cyrilgdn/terraform-provider-postgresql resource_postgresql_database.go and
+ * resource_postgresql_role.go, Create), and Pulumi has no "adopt if it exists". Here a database
+ * and owner that bear the stack's mark (their comment) are taken back as they are; anything else
+ * of those names is refused, naming it and what to run, before anything is changed.
+ */
+
+export interface DatabasePlan {
+  database: string;
+  owner: string;
+  /** The stack's mark (stacks/names.ts, stackMark). */
+  mark: string;
+  /** The owner's password, or its SCRAM secret (stored as it is). */
+  ownerPassword: string;
+  /** The stack's other roles: a new deployment of the stack must not find them (see `fresh`). */
+  roles: string[];
+}
+
+/** What the step reports on its last line, for the next run and for the post-deploy step's trigger. */
+export interface Prepared {
+  database: string;
+  owner: string;
+  /** The database's OID: a new one means a new database, which must be migrated again. */
+  oid: number;
+}
+
+export interface PrepareOptions {
+  /** The stack's first deployment (or its first since a destroy): none of `roles` may exist yet. */
+  fresh: boolean;
+  /** What the previous run prepared (the step's last output), to notice a change of names. */
+  previous?: Prepared;
+  say: (line: string) => void;
+}
+
+/**
+ * Where the admin works: the database of its URL, unless that is the stack's own, which may not
+ * exist yet; then `postgres`, which every server has.
+ */
+const maintenance = (target: DatabaseTarget, plan: Pick<DatabasePlan, 'database'>) =>
+  target.database === plan.database ? withDatabase(target, 'postgres') : target;
+
+const statementTimeout = "SET statement_timeout = '60s'; SET lock_timeout = '10s'";
+
+interface RoleRow {
+  comment: string | null;
+  rolsuper: boolean;
+}
+interface DatabaseRow {
+  oid: number;
+  comment: string | null;
+  owner: string;
+  encoding: string;
+  collate: string;
+  ctype: string;
+}
+
+const describeMark = (comment: string | null) => (comment ? `its comment is ${JSON.stringify(comment)}` : 'it has no comment');
+
+async function roleRow(client: Client, name: string): Promise<RoleRow | undefined> {
+  const { rows } = await client.query<RoleRow>(
+    "SELECT shobj_description(oid, 'pg_authid') AS comment, rolsuper FROM pg_roles WHERE rolname = $1",
+    [name],
+  );
+  return rows[0];
+}
+
+async function databaseRow(client: Client, name: string): Promise<DatabaseRow | undefined> {
+  const { rows } = await client.query<DatabaseRow>(
+    `SELECT oid::int AS oid, shobj_description(oid, 'pg_database') AS comment, pg_get_userbyid(datdba) AS owner,
+            pg_encoding_to_char(encoding) AS encoding, datcollate AS collate, datctype AS ctype
+       FROM pg_database WHERE datname = $1`,
+    [name],
+  );
+  return rows[0];
+}
+
+/** Tables outside the system schemas, counted in the database itself: undefined where the admin cannot connect to it. */
+async function tableCount(target: DatabaseTarget, database: string): Promise<number | undefined> {
+  let client: Client | undefined;
+  try {
+    client = await connect(withDatabase(target, database), 'db:prepare');
+    const { rows } = await client.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')",
+    );
+    return rows[0].n;
+  } catch {
+    return undefined;
+  } finally {
+    await client?.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Makes sure the stack's database and its owner role exist and are the stack's: creates what is
+ * missing (marked), takes back what bears the mark (the owner logs in again, with the stack's
+ * current password), and refuses anything else. Every check runs before the first change.
+ */
+export async function prepareDatabase(target: DatabaseTarget, plan: DatabasePlan, options: PrepareOptions): Promise<Prepared> {
+  const client = await connect(maintenance(target, plan), 'db:prepare');
+  try {
+    return await prepare(client, target, plan, options);
+  } finally {
+    await client.end();
+  }
+}
+
+async function prepare(client: Client, target: DatabaseTarget, plan: DatabasePlan, options: PrepareOptions): Promise<Prepared> {
+  await client.query(statementTimeout);
+  const [{ superuser, admin }] = (
+    await client.query<{ superuser: boolean; admin: string }>('SELECT rolsuper AS superuser, current_user AS admin FROM pg_roles WHERE rolname = current_user')
+  ).rows;
+  const role = await roleRow(client, plan.owner);
+  const db = await databaseRow(client, plan.database);
+  const q = (name: string) => client.escapeIdentifier(name);
+  const asAdmin = 'run as the server\'s administrator';
+  const problems: string[] = [];
+
+  if (role && role.comment !== plan.mark) {
+    problems.push(
+      `role ${plan.owner} exists and is not this stack's (${describeMark(role.comment)}; this stack marks its own ${JSON.stringify(plan.mark)}). ` +
+        `If it is this stack's (made by an earlier version of this program, say), mark it: ${asAdmin} COMMENT ON ROLE ${q(plan.owner)} IS ${client.escapeLiteral(plan.mark)}; ` +
+        'otherwise another stack or application uses this name on this server: give this stack another namespace (`pulumi config set externalNamespace <name>`) or another server.',
+    );
+  }
+  if (role?.rolsuper) problems.push(`role ${plan.owner} is a superuser: the stack's owner role must not be one; ${asAdmin} ALTER ROLE ${q(plan.owner)} NOSUPERUSER.`);
+  if (db && db.comment !== plan.mark) {
+    const tables = await tableCount(target, plan.database);
+    problems.push(
+      `database ${plan.database} exists and is not this stack's (${describeMark(db.comment)}; ${tables === undefined ? 'its tables could not be counted' : `${tables} table(s)`}). ` +
+        `If it is this stack's data (from a volume of an earlier version of this program, say), mark it: ${asAdmin} ` +
+        `COMMENT ON DATABASE ${q(plan.database)} IS ${client.escapeLiteral(plan.mark)}; if it holds nothing you need, drop it: DROP DATABASE ${q(plan.database)}; ` +
+        'otherwise give this stack another namespace (`pulumi config set externalNamespace <name>`) or another server.',
+    );
+  }
+  if (db && (db.encoding !== 'UTF8' || db.collate !== 'C' || db.ctype !== 'C')) {
+    problems.push(`database ${plan.database} is ${db.encoding} with collation ${db.collate}/${db.ctype}; the schema needs UTF8 with C (the specification's): restore its data into a new database instead (npm run db:backup, then db:restore).`);
+  }
+  if (options.fresh) {
+    for (const name of plan.roles) {
+      if (await roleRow(client, name)) {
+        problems.push(
+          `role ${name} exists, but this stack has not created it yet: left by a \`pulumi destroy\` that did not finish, or by state that was lost. ` +
+            `It holds no data; ${asAdmin}, in database ${plan.database}: DROP OWNED BY ${q(name)}; DROP ROLE ${q(name)}; then run \`pulumi up\` again.`,
+        );
+      }
+    }
+  }
+  const previous = options.previous;
+  if (previous && previous.database !== plan.database) {
+    const old = await databaseRow(client, previous.database);
+    if (old && old.comment === plan.mark) {
+      problems.push(
+        `the stack's database is now named ${plan.database}, but its data is in ${previous.database} (the stack's namespace changed: \`externalNamespace\`, or a renamed stack). ` +
+          `Set the namespace back, or rename the old database and owner first: ${asAdmin} ALTER DATABASE ${q(previous.database)} RENAME TO ${q(plan.database)}; ` +
+          `ALTER ROLE ${q(previous.owner)} RENAME TO ${q(plan.owner)}; then run \`pulumi up\` again.`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new UserFacingError(`nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+
+  // The owner: created, or taken back. A superuser's attributes are only set by a superuser.
+  const attributes = superuser ? 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS' : 'LOGIN NOCREATEDB NOCREATEROLE';
+  const password = client.escapeLiteral(plan.ownerPassword);
+  if (role) {
+    await client.query(`ALTER ROLE ${q(plan.owner)} WITH ${attributes} PASSWORD ${password}`);
+    options.say(`role ${plan.owner}: kept from an earlier deployment of this stack; it logs in again, with this deployment's password.`);
+  } else {
+    await client.query(`CREATE ROLE ${q(plan.owner)} WITH ${attributes} PASSWORD ${password}`);
+    await client.query(`COMMENT ON ROLE ${q(plan.owner)} IS ${client.escapeLiteral(plan.mark)}`);
+    options.say(`role ${plan.owner}: created.`);
+  }
+
+  // A database owned by another role may only be created (or given to it) by a member of that role.
+  const member = superuser || (await client.query<{ m: boolean }>("SELECT pg_has_role(current_user, $1, 'MEMBER') AS m", [plan.owner])).rows[0].m;
+  if (!member) await client.query(`GRANT ${q(plan.owner)} TO ${q(admin)}`);
+  try {
+    if (!db) {
+      await client.query(`CREATE DATABASE ${q(plan.database)} OWNER ${q(plan.owner)} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
+      await client.query(`COMMENT ON DATABASE ${q(plan.database)} IS ${client.escapeLiteral(plan.mark)}`);
+      options.say(`database ${plan.database}: created, owned by ${plan.owner}; the post-deploy step migrates it.`);
+    } else {
+      if (db.owner !== plan.owner) await client.query(`ALTER DATABASE ${q(plan.database)} OWNER TO ${q(plan.owner)}`);
+      const tables = await tableCount(target, plan.database);
+      options.say(`database ${plan.database}: kept from an earlier deployment of this stack (${tables ?? 'uncounted'} table(s)), data as it was.`);
+    }
+  } finally {
+    if (!member) await client.query(`REVOKE ${q(plan.owner)} FROM ${q(admin)}`);
+  }
+  const oid = (await databaseRow(client, plan.database))!.oid;
+  return { database: plan.database, owner: plan.owner, oid };
+}
+
+/**
+ * What `pulumi destroy` does to them: nothing but stop the owner from logging in, so that the kept
+ * data cannot be reached with the old stack's credentials. The next `pulumi up` lets it in again.
+ */
+export async function releaseDatabase(target: DatabaseTarget, plan: Pick<DatabasePlan, 'database' | 'owner' | 'mark'>, say: (line: string) => void): Promise<void> {
+  const client = await connect(maintenance(target, plan), 'db:prepare');
+  const q = (name: string) => client.escapeIdentifier(name);
+  try {
+    await client.query(statementTimeout);
+    const role = await roleRow(client, plan.owner);
+    if (role && role.comment === plan.mark) await client.query(`ALTER ROLE ${q(plan.owner)} WITH NOLOGIN`);
+  } finally {
+    await client.end();
+  }
+  say(
+    `kept: database ${plan.database} and its owner ${plan.owner}, which can no longer log in. \`pulumi up\` of this stack takes them back; ` +
+      `to delete them for good, as the server's administrator: DROP DATABASE ${q(plan.database)}; DROP ROLE ${q(plan.owner)};`,
+  );
+}

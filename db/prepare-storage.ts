@@ -1,0 +1,136 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Client } from 'minio';
+import { UserFacingError } from './connection';
+import { CHECK_TIMEOUT_MS, withTimeout } from './health-check';
+import { describeStorageError, type Endpoint, storageClient } from './object-store';
+
+/**
+ * The objects that hold a stack's data in the object store, and outlive the stack: its buckets.
+ * `pulumi up` makes sure they exist through this, not through @pulumi/minio's S3Bucket, because
+ * that can only create: a bucket an earlier `pulumi destroy` kept makes it fail with "bucket
+ * already exists" (aminueza/terraform-provider-minio v1.20.1, resource_minio_s3_bucket.go,
+ * minioCreateBucket). A bucket that bears the stack's mark (a tag) is taken back as it is, with its
+ * objects; any other bucket of that name is refused, before anything is changed. The buckets'
+ * policy, versioning and lifecycle stay with the provider (storage.ts).
+ */
+
+/** The tag that marks a bucket as a stack's; its value is the stack's mark (stacks/names.ts). */
+export const MARK_TAG = 'pulumi-stack';
+
+export interface StoragePlan {
+  /** Bucket names by key (documents, recordings, ...). */
+  buckets: Record<string, string>;
+  mark: string;
+}
+
+export interface StorageAdmin {
+  endpoint: Endpoint;
+  region: string;
+  accessKey: string;
+  secretKey: string;
+}
+
+/** What the step reports on its last line: the bucket names, for the next run to notice a change. */
+export interface PreparedStorage {
+  buckets: Record<string, string>;
+}
+
+/** A request, bounded: a store that accepts the connection and goes silent cannot hang `pulumi up`. */
+async function bounded<T>(admin: StorageAdmin, work: (client: Client) => Promise<T>): Promise<T> {
+  const agent = admin.endpoint.url.protocol === 'https:' ? new https.Agent() : new http.Agent();
+  try {
+    return await withTimeout(work(storageClient(admin.endpoint, admin.region, admin, agent)), CHECK_TIMEOUT_MS, () => agent.destroy());
+  } catch (error) {
+    if (error instanceof UserFacingError) throw error;
+    const where = `the object store at ${admin.endpoint.url.origin} (from ${admin.endpoint.source})`;
+    if (['AccessDenied', 'SignatureDoesNotMatch', 'InvalidAccessKeyId'].includes((error as { code?: string }).code ?? '')) {
+      throw new UserFacingError(
+        `${where} refused S3_ADMIN_ACCESS_KEY and S3_ADMIN_SECRET_KEY (${(error as { code: string }).code}): they must be a login of its administrator ` +
+          '(for a stack on an external store, externalS3AccessKey and externalS3SecretKey)',
+      );
+    }
+    throw new UserFacingError(`${where}: ${describeStorageError(error, admin.endpoint, [admin.secretKey])}`);
+  } finally {
+    agent.destroy();
+  }
+}
+
+async function markOf(admin: StorageAdmin, bucket: string): Promise<string | undefined> {
+  return bounded(admin, async (client) => {
+    try {
+      const tags = (await client.getBucketTagging(bucket)) as { Key: string; Value: string }[];
+      return tags.find((t) => t.Key === MARK_TAG)?.Value;
+    } catch (error) {
+      // A bucket without tags answers NoSuchTagSet.
+      if ((error as { code?: string }).code === 'NoSuchTagSet') return undefined;
+      throw error;
+    }
+  });
+}
+
+const exists = (admin: StorageAdmin, bucket: string) => bounded(admin, (client) => client.bucketExists(bucket));
+
+/** Whether a bucket holds anything: an object, an older version or a delete marker. */
+async function holdsObjects(admin: StorageAdmin, bucket: string): Promise<boolean> {
+  return bounded(
+    admin,
+    (client) =>
+      new Promise<boolean>((resolve, reject) => {
+        const stream = client.listObjects(bucket, '', true, { IncludeVersion: true });
+        stream.once('data', () => {
+          stream.destroy();
+          resolve(true);
+        });
+        stream.once('end', () => resolve(false));
+        stream.once('error', reject);
+      }),
+  );
+}
+
+/**
+ * Makes sure the stack's buckets exist and are the stack's: creates the missing ones (tagged with
+ * the mark), takes back the ones that bear it, and refuses any other. On an update whose bucket
+ * names changed (`bucketPrefix`), a bucket of the old names that still holds objects is refused
+ * too: S3 cannot rename a bucket, and the app would silently move to an empty one.
+ */
+export async function prepareStorage(admin: StorageAdmin, plan: StoragePlan, options: { previous?: PreparedStorage; say: (line: string) => void }): Promise<PreparedStorage> {
+  const problems: string[] = [];
+  const missing: string[] = [];
+  const kept: string[] = [];
+  for (const [key, name] of Object.entries(plan.buckets)) {
+    if (!(await exists(admin, name))) {
+      missing.push(name);
+      continue;
+    }
+    const mark = await markOf(admin, name);
+    if (mark === plan.mark) kept.push(name);
+    else {
+      problems.push(
+        `bucket ${name} (${key}) exists and is not this stack's (${mark ? `its ${MARK_TAG} tag is ${JSON.stringify(mark)}` : `it has no ${MARK_TAG} tag`}; ` +
+          `this stack tags its own ${JSON.stringify(plan.mark)}). If it is this stack's, tag it: mc tag set ALIAS/${name} "${MARK_TAG}=${plan.mark}"; ` +
+          'otherwise give this stack\'s buckets another prefix (`pulumi config set bucketPrefix <name>-`).',
+      );
+    }
+  }
+  for (const [key, old] of Object.entries(options.previous?.buckets ?? {})) {
+    const now = plan.buckets[key];
+    if (!now || now === old || !(await exists(admin, old)) || (await markOf(admin, old)) !== plan.mark) continue;
+    if (await holdsObjects(admin, old)) {
+      problems.push(
+        `the ${key} bucket is now ${now}, but the stack's ${key} are in ${old} (bucketPrefix changed), and S3 cannot rename a bucket. ` +
+          `Set bucketPrefix back, or move them first: mc mirror --preserve ALIAS/${old} ALIAS/${now} (after creating ${now} with mc mb), ` +
+          `then mc rb --force ALIAS/${old}, and run \`pulumi up\` again.`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new UserFacingError(`nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+
+  for (const name of missing) {
+    await bounded(admin, (client) => client.makeBucket(name, admin.region));
+    await bounded(admin, (client) => client.setBucketTagging(name, { [MARK_TAG]: plan.mark }));
+  }
+  if (missing.length > 0) options.say(`created bucket(s): ${missing.join(', ')}.`);
+  if (kept.length > 0) options.say(`kept from an earlier deployment of this stack, with their objects: ${kept.join(', ')}.`);
+  return { buckets: plan.buckets };
+}

@@ -1,0 +1,219 @@
+import { Client } from 'pg';
+import { MARK_TAG } from '../db/prepare-storage';
+import { scramSha256Secret } from '../stacks/scram';
+import { npmRun } from './helpers/db';
+import { startMinio, type MinioServer } from './helpers/minio';
+import { adminQuery } from './helpers/postgres';
+import { sharedServer } from './helpers/shared-server';
+import { storageClient } from '../db/object-store';
+
+/**
+ * `npm run db:prepare` and `npm run storage:prepare`, what `pulumi up` runs before the roles,
+ * grants, policies and lifecycle rules: the stack's database, its owner and its buckets created,
+ * taken back after a destroy, and refused, with what to run, when they are not the stack's. On the
+ * shared PostgreSQL 15 and a real MinIO.
+ */
+
+jest.setTimeout(120_000);
+const server = sharedServer();
+let n = 0;
+/** Names no other test uses: roles are the whole server's. */
+const unique = () => `prep_${process.pid}_${Date.now().toString(36)}_${n++}`;
+const MARK = 'pulumi:pronunciation-assistant/test';
+
+async function query<T extends object>(sql: string, params: unknown[] = [], database = 'postgres'): Promise<T[]> {
+  const client = new Client({ connectionString: server.url(database) });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function canLogIn(user: string, password: string, database: string): Promise<boolean> {
+  const client = new Client({ host: server.host, port: server.port, user, password, database });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('db:prepare', () => {
+  const prepare = (names: { database: string; owner: string }, password: string, extra: string[] = [], env: Record<string, string> = {}) =>
+    npmRun('db:prepare', ['--database', names.database, '--owner', names.owner, '--mark', MARK, ...extra], {
+      DATABASE_URL: server.url('postgres'),
+      OWNER_PASSWORD: password,
+      ...env,
+    });
+
+  test('creates the owner and the database, marked; a rerun takes them back with a new password; release stops the owner logging in', async () => {
+    const names = { database: unique(), owner: unique() };
+    const created = await prepare(names, scramSha256Secret('first-password', Buffer.alloc(16, 1).toString('base64')), ['--fresh', '--roles', `${names.owner}_x`]);
+    expect([created.code, created.stderr]).toEqual([0, '']);
+    expect(created.stdout).toContain(`role ${names.owner}: created.`);
+    expect(created.stdout).toContain(`database ${names.database}: created, owned by ${names.owner}`);
+    const prepared = JSON.parse(created.stdout.trim().split('\n').pop()!.replace(/^prepared: /, ''));
+    const [db] = await query<{ oid: number; owner: string; comment: string; enc: string; coll: string }>(
+      "SELECT oid::int, pg_get_userbyid(datdba) AS owner, shobj_description(oid, 'pg_database') AS comment, pg_encoding_to_char(encoding) AS enc, datcollate AS coll FROM pg_database WHERE datname = $1",
+      [names.database],
+    );
+    expect(prepared).toEqual({ database: names.database, owner: names.owner, oid: db.oid });
+    expect(db).toMatchObject({ owner: names.owner, comment: MARK, enc: 'UTF8', coll: 'C' });
+    const [role] = await query<{ rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean; comment: string; rolpassword: string }>(
+      "SELECT rolsuper, rolcreatedb, rolcreaterole, shobj_description(oid, 'pg_authid') AS comment, (SELECT rolpassword FROM pg_authid a WHERE a.oid = r.oid) FROM pg_roles r WHERE rolname = $1",
+      [names.owner],
+    );
+    expect(role).toMatchObject({ rolsuper: false, rolcreatedb: false, rolcreaterole: false, comment: MARK });
+    // The SCRAM secret stored as given: the plain password never reached the server.
+    expect(role.rolpassword).toBe(scramSha256Secret('first-password', Buffer.alloc(16, 1).toString('base64')));
+    expect(await canLogIn(names.owner, 'first-password', names.database)).toBe(true);
+
+    await query(`CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)`, [], names.database).catch(() => undefined);
+    await adminQuery(server, `ALTER TABLE IF EXISTS kept OWNER TO "${names.owner}"`);
+    const released = await npmRun('db:prepare', ['--database', names.database, '--owner', names.owner, '--mark', MARK, '--release'], { DATABASE_URL: server.url('postgres') });
+    expect([released.code, released.stderr]).toEqual([0, '']);
+    expect(released.stdout).toMatch(/^kept: database .* can no longer log in/);
+    expect(await canLogIn(names.owner, 'first-password', names.database)).toBe(false);
+
+    const again = await prepare(names, 'second-password', ['--fresh']);
+    expect([again.code, again.stderr]).toEqual([0, '']);
+    expect(again.stdout).toContain(`role ${names.owner}: kept from an earlier deployment of this stack`);
+    expect(again.stdout).toMatch(new RegExp(`database ${names.database}: kept from an earlier deployment of this stack \\(\\d+ table\\(s\\)\\), data as it was`));
+    expect(await canLogIn(names.owner, 'second-password', names.database)).toBe(true);
+    expect(await canLogIn(names.owner, 'first-password', names.database)).toBe(false);
+    expect(JSON.parse(again.stdout.trim().split('\n').pop()!.replace(/^prepared: /, '')).oid).toBe(db.oid);
+    expect(`${created.stdout}${again.stdout}${released.stdout}`).not.toMatch(/first-password|second-password|SCRAM-SHA-256\$/);
+  });
+
+  test("a database or role of the stack's names that is not the stack's is refused, naming it and what to run, and nothing is changed", async () => {
+    const names = { database: unique(), owner: unique() };
+    await adminQuery(server, `CREATE DATABASE "${names.database}"`);
+    const refused = await prepare(names, 'a-password', ['--fresh']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('error: nothing was changed:');
+    expect(refused.stderr).toContain(`database ${names.database} exists and is not this stack's (it has no comment;`);
+    expect(refused.stderr).toContain(`COMMENT ON DATABASE "${names.database}" IS '${MARK}'`);
+    expect(await query('SELECT 1 FROM pg_roles WHERE rolname = $1', [names.owner])).toEqual([]);
+
+    const other = { database: unique(), owner: unique() };
+    await adminQuery(server, `CREATE ROLE "${other.owner}"; COMMENT ON ROLE "${other.owner}" IS 'pulumi:pronunciation-assistant/another-stack'`);
+    const taken = await prepare(other, 'a-password', ['--fresh']);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toContain(`role ${other.owner} exists and is not this stack's (its comment is "pulumi:pronunciation-assistant/another-stack"`);
+    expect(taken.stderr).toContain('pulumi config set externalNamespace');
+    expect(await query('SELECT 1 FROM pg_database WHERE datname = $1', [other.database])).toEqual([]);
+  });
+
+  test("a first deployment that finds the stack's other roles (an unfinished destroy) is refused with the statements that clear them", async () => {
+    const names = { database: unique(), owner: unique() };
+    const leftover = unique();
+    await adminQuery(server, `CREATE ROLE "${leftover}"`);
+    const refused = await prepare(names, 'a-password', ['--fresh', '--roles', `${leftover},${unique()}`]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`role ${leftover} exists, but this stack has not created it yet`);
+    expect(refused.stderr).toContain(`DROP OWNED BY "${leftover}"; DROP ROLE "${leftover}";`);
+    // An update (not --fresh) does not look: the roles are the stack's by then.
+    expect((await prepare(names, 'a-password', ['--roles', leftover])).code).toBe(0);
+  });
+
+  test("a changed database name, with the stack's data left in the old database, is refused; the statements to rename it are given", async () => {
+    const old = { database: unique(), owner: unique() };
+    const first = await prepare(old, 'a-password', ['--fresh']);
+    expect(first.code).toBe(0);
+    const renamed = { database: unique(), owner: unique() };
+    const refused = await prepare(renamed, 'a-password', [], { PULUMI_COMMAND_STDOUT: first.stdout });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`the stack's database is now named ${renamed.database}, but its data is in ${old.database}`);
+    expect(refused.stderr).toContain(`ALTER DATABASE "${old.database}" RENAME TO "${renamed.database}"`);
+    expect(await query('SELECT 1 FROM pg_database WHERE datname = $1', [renamed.database])).toEqual([]);
+  });
+
+  test('as an administrator that is no superuser (CREATEDB, CREATEROLE), as on a managed service: created, and the admin keeps no membership in the owner', async () => {
+    const admin = unique();
+    await adminQuery(server, `CREATE ROLE "${admin}" LOGIN CREATEDB CREATEROLE PASSWORD 'admin-password'`);
+    const names = { database: unique(), owner: unique() };
+    const url = `postgres://${admin}:admin-password@${server.host}:${server.port}/postgres`;
+    const created = await npmRun('db:prepare', ['--database', names.database, '--owner', names.owner, '--mark', MARK, '--fresh'], { DATABASE_URL: url, OWNER_PASSWORD: 'owner-password' });
+    expect([created.code, created.stderr]).toEqual([0, '']);
+    expect(await canLogIn(names.owner, 'owner-password', names.database)).toBe(true);
+    expect(await query("SELECT pg_has_role($1, $2, 'MEMBER') AS m", [admin, names.owner])).toEqual([{ m: false }]);
+    const again = await npmRun('db:prepare', ['--database', names.database, '--owner', names.owner, '--mark', MARK], { DATABASE_URL: url, OWNER_PASSWORD: 'owner-password-2' });
+    expect([again.code, again.stderr]).toEqual([0, '']);
+    expect(await canLogIn(names.owner, 'owner-password-2', names.database)).toBe(true);
+  });
+
+  test('bad input: a missing flag or password is a usage error; an unreachable server is named, within its connect timeout', async () => {
+    const usage = await npmRun('db:prepare', ['--database', 'x'], { DATABASE_URL: server.url() });
+    expect([usage.code, usage.stderr]).toEqual([2, expect.stringMatching(/^error: --owner is required/)]);
+    const nopass = await npmRun('db:prepare', ['--database', 'x', '--owner', 'y', '--mark', MARK], { DATABASE_URL: server.url() });
+    expect([nopass.code, nopass.stderr]).toEqual([2, expect.stringMatching(/^error: OWNER_PASSWORD is not set/)]);
+    const down = await npmRun('db:prepare', ['--database', 'x', '--owner', 'y', '--mark', MARK], {
+      DATABASE_URL: 'postgres://postgres:secret-pw@127.0.0.1:1/postgres?connect_timeout=2',
+      OWNER_PASSWORD: 'owner-secret',
+    });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^error: cannot connect to PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/postgres \(from DATABASE_URL\): connection refused/);
+    expect(down.stderr).not.toMatch(/secret-pw|owner-secret/);
+  });
+});
+
+describe('storage:prepare', () => {
+  let minio: MinioServer;
+  beforeAll(async () => {
+    minio = await startMinio();
+  });
+  afterAll(async () => {
+    await minio?.stop();
+  });
+
+  const admin = () => ({ S3_ENDPOINT: minio.url, S3_REGION: 'us-east-1', S3_ADMIN_ACCESS_KEY: minio.rootUser, S3_ADMIN_SECRET_KEY: minio.rootPassword });
+  const bucketFlags = (prefix: string) => ['documents', 'temp'].flatMap((key) => ['--bucket', `${key}=${prefix}${key}`]);
+  const prepare = (prefix: string, env: Record<string, string> = {}) => npmRun('storage:prepare', [...bucketFlags(prefix), '--mark', MARK], { ...admin(), ...env });
+  const client = () => storageClient({ url: new URL(minio.url), host: '127.0.0.1', port: minio.port, source: 'test' }, 'us-east-1', { accessKey: minio.rootUser, secretKey: minio.rootPassword });
+
+  test('creates the buckets, tagged with the mark; a rerun takes them back with their objects', async () => {
+    const created = await prepare('a-');
+    expect([created.code, created.stderr]).toEqual([0, '']);
+    expect(created.stdout).toContain('created bucket(s): a-documents, a-temp.');
+    expect(await client().getBucketTagging('a-documents')).toEqual([{ Key: MARK_TAG, Value: MARK }]);
+    await client().putObject('a-documents', 'kept.txt', Buffer.from('kept'));
+    const again = await prepare('a-');
+    expect([again.code, again.stderr]).toEqual([0, '']);
+    expect(again.stdout).toContain('kept from an earlier deployment of this stack, with their objects: a-documents, a-temp.');
+    expect(again.stdout.trim().split('\n').pop()).toBe('prepared: {"buckets":{"documents":"a-documents","temp":"a-temp"}}');
+  });
+
+  test("a bucket of the stack's names that is not the stack's is refused, and nothing is created", async () => {
+    await client().makeBucket('b-temp', 'us-east-1');
+    const refused = await prepare('b-');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`bucket b-temp (temp) exists and is not this stack's (it has no ${MARK_TAG} tag`);
+    expect(refused.stderr).toContain(`mc tag set ALIAS/b-temp "${MARK_TAG}=${MARK}"`);
+    expect(await client().bucketExists('b-documents')).toBe(false);
+  });
+
+  test('a changed bucketPrefix is refused while an old bucket holds objects (S3 cannot rename one), and allowed once they are moved', async () => {
+    const first = await prepare('c-');
+    expect(first.code).toBe(0);
+    await client().putObject('c-documents', 'doc.txt', Buffer.from('a document'));
+    const refused = await prepare('d-', { PULUMI_COMMAND_STDOUT: first.stdout });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('the documents bucket is now d-documents, but the stack\'s documents are in c-documents (bucketPrefix changed)');
+    expect(refused.stderr).not.toContain('c-temp'); // empty: nothing to lose
+    expect(await client().bucketExists('d-documents')).toBe(false);
+    await client().removeObject('c-documents', 'doc.txt');
+    expect((await prepare('d-', { PULUMI_COMMAND_STDOUT: first.stdout })).code).toBe(0);
+  });
+
+  test('a wrong secret key is named, and never printed', async () => {
+    const wrong = await prepare('e-', { S3_ADMIN_SECRET_KEY: 'not-the-secret-key' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^error: the object store at http:\/\/127\.0\.0\.1:\d+ \(from S3_ENDPOINT\) refused S3_ADMIN_ACCESS_KEY and S3_ADMIN_SECRET_KEY \(AccessDenied\)/);
+    expect(wrong.stderr).not.toContain('not-the-secret-key');
+  });
+});
