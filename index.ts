@@ -12,7 +12,6 @@ import { Pgbouncer } from './stacks/pgbouncer';
 import { PostDeploy } from './stacks/postdeploy';
 import { Postgres } from './stacks/postgres';
 import { Redis } from './stacks/redis';
-import { ROLES } from './stacks/services';
 import { externalStorageAdmin, Storage } from './stacks/storage';
 
 // Validate everything first: a bad stack file stops here, before any resource is declared.
@@ -30,6 +29,8 @@ const network = () => (ownNetwork ??= new Network('network', { naming }).network
 const postgres = config.external.postgres ? undefined : new Postgres('postgres', { config, naming, network: network() });
 const database = new Database('database', {
   admin: postgres ? postgres.admin(host, config.postgresPort) : externalPostgresAdmin(config),
+  names: config.names.postgres,
+  mark: naming.mark(),
   protect: config.protectData,
 });
 const pgbouncer = postgres
@@ -38,21 +39,27 @@ const pgbouncer = postgres
       naming,
       network: network(),
       postgres: postgres.container,
-      logins: (['app', 'readonly'] as const).map((key) => ({ user: ROLES[key], scramSecret: database.logins[key].scramSecret })),
+      logins: (['app', 'readonly'] as const).map((key) => ({ user: config.names.postgres.roles[key], scramSecret: database.logins[key].scramSecret })),
     })
   : undefined;
 const redis = config.external.redis ? undefined : new Redis('redis', { config, naming, network: network() });
 const minio = config.external.storage ? undefined : new Minio('minio', { config, naming, network: network() });
 const storage = new Storage('storage', {
   admin: minio ? minio.admin(host, config.minioApiPort) : externalStorageAdmin(config),
-  buckets: config.buckets,
+  names: config.names.storage,
+  mark: naming.mark(),
   protect: config.protectData,
   backupRetentionDays: config.backupRetentionDays,
 });
 const admin = config.adminTools ? new Admin('admin', { config, naming, network: network() }) : undefined;
 
 const out = endpoints(config, { postgres, pgbouncer, redis, minio, database, storage, admin });
-const postDeploy = new PostDeploy('postdeploy', { migratorUrl: out.migratorDatabaseUrl, demoData: config.demoData, dependsOn: database.ready });
+const postDeploy = new PostDeploy('postdeploy', {
+  migratorUrl: out.migratorDatabaseUrl,
+  demoData: config.demoData,
+  database: database.identity,
+  dependsOn: database.ready,
+});
 // Scheduled backups start once the database is migrated and the bucket and credential exist.
 const backups =
   config.backupIntervalHours > 0

@@ -9,7 +9,7 @@ import type { StackConfig } from './config';
 import { dataVolume, serviceContainer } from './container';
 import type { Naming } from './naming';
 import { postgresUrl } from './outputs';
-import { BACKUPS, MINIO, POSTGRES, ROLES, S3_REGION } from './services';
+import { BACKUPS, MINIO, POSTGRES, S3_REGION } from './services';
 import type { StorageCredential } from './storage';
 
 /** The backup image's Dockerfile, relative to the repository root, which is its build context (.dockerignore there). */
@@ -93,7 +93,8 @@ export class Backups extends pulumi.ComponentResource {
       { parent: this },
     );
     const volume = dataVolume('backups', naming, config.protectData, this);
-    const databaseUrl = postgresUrl(ROLES.backup, args.password, POSTGRES.alias, POSTGRES.port);
+    const { database, roles } = config.names.postgres;
+    const databaseUrl = postgresUrl(roles.backup, args.password, POSTGRES.alias, POSTGRES.port, database);
     const credentials = pulumi.secret(
       pulumi.all([databaseUrl, args.credential.secretKey]).apply(([url, secretKey]) =>
         backupEnvFile({

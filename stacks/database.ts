@@ -1,8 +1,12 @@
+import * as command from '@pulumi/command';
 import * as postgresql from '@pulumi/postgresql';
 import * as pulumi from '@pulumi/pulumi';
+import type { Prepared } from '../db/prepare-database';
+import { previousPrepared } from '../db/step-output';
 import type { StackConfig } from './config';
+import type { PostgresNames, RoleKey } from './names';
 import { scramLogin } from './secrets';
-import { DATABASE_NAME, ROLES } from './services';
+import { shellWords } from './shell';
 
 /** How the program reaches PostgreSQL as its administrator: the container's superuser, or an existing server's admin. */
 export interface PostgresAdmin {
@@ -36,7 +40,11 @@ export function externalPostgresAdmin(config: StackConfig): PostgresAdmin {
 
 export interface DatabaseArgs {
   admin: PostgresAdmin;
-  /** Protect the database, so that `pulumi destroy` refuses to run; it is never dropped either way. */
+  /** The database's and roles' names on this server (names.ts). */
+  names: PostgresNames;
+  /** The stack's mark on the data it keeps (names.ts, stackMark). */
+  mark: string;
+  /** Protect the database's step, so that `pulumi destroy` refuses to run; the data is kept either way. */
   protect: boolean;
 }
 
@@ -61,28 +69,84 @@ export const APP_SCHEMA = 'public';
  */
 export const READ_ALL_DATA_ROLE = 'pg_read_all_data';
 
+/** The roles Pulumi creates, and deletes with the stack; the migrator, which owns the data, is the prepare step's. */
+export const PROVIDER_ROLES = ['app', 'readonly', 'backup'] as const;
+
 type Login = ReturnType<typeof scramLogin>;
 
+/** The admin's URL to the server's `postgres` database, for the prepare step (a secret: it holds the password). */
+function adminUrl(admin: PostgresAdmin): pulumi.Output<string> {
+  const query = `sslmode=${admin.sslMode}${admin.sslRootCert ? `&sslrootcert=${admin.sslRootCert}` : ''}`;
+  return pulumi.secret(
+    pulumi.interpolate`postgresql://${pulumi.output(admin.username).apply(encodeURIComponent)}:${pulumi.output(admin.password).apply(encodeURIComponent)}@${admin.host}:${admin.port}/postgres?${query}`,
+  );
+}
+
 /**
- * Inside PostgreSQL: the database, owned by the migrator role (which therefore owns its schema and
- * may create the trusted extensions the first migration needs), an app role that reads and writes
- * data, a read-only role, and the backup role, which reads everything (pg_read_all_data). Grants on
- * tables are default privileges of the migrator, so a table a later migration creates is granted as
- * it is created, without another deployment.
+ * Inside PostgreSQL.
+ *
+ * The data and its owner outlive the stack: the database and the migrator role, which owns it and
+ * every table its migrations create, are made (or taken back, after a destroy) by the prepare step,
+ * `npm run db:prepare` (db/prepare-database.ts says why not @pulumi/postgresql), and `pulumi destroy`
+ * only stops the migrator from logging in.
+ *
+ * The rest is @pulumi/postgresql's, created and deleted with the stack: the app role (reads and
+ * writes data), the read-only role, the backup role (pg_read_all_data), their CONNECT, USAGE on the
+ * schema, their privileges on the tables and sequences there are, and default privileges of the
+ * migrator for those later migrations create. Their provider works in the stack's database, not in
+ * `postgres`: deleting a role runs REASSIGN OWNED and DROP OWNED in the provider's database before
+ * DROP ROLE (cyrilgdn/terraform-provider-postgresql resource_postgresql_role.go, Delete), and the
+ * privileges a role holds are all in the stack's database, so only there can it be dropped.
+ *
+ * They run one after another (each depends on the one before), on create and, reversed, on delete:
+ * two grants on one schema at once fail with "tuple concurrently updated", as the provider locks
+ * per role, not per schema (resource_postgresql_grant.go; cyrilgdn/terraform-provider-postgresql#178),
+ * and an admin that is no superuser is made a member of the owner and back by each of them.
  *
  * Roles get their SCRAM secret as password: PostgreSQL stores a secret already in SCRAM form as it
  * is, so the plain password never reaches the server, and PgBouncer can hold the same secret.
  */
 export class Database extends pulumi.ComponentResource {
+  readonly prepare: command.local.Command;
   readonly provider: postgresql.Provider;
-  readonly database: postgresql.Database;
-  readonly logins: Record<keyof typeof ROLES, Login>;
+  readonly logins: Record<RoleKey, Login>;
+  /**
+   * The database's identity as the prepare step found or made it (its OID): a new one is a new
+   * database, which the post-deploy step must migrate and seed again.
+   */
+  readonly identity: pulumi.Output<string>;
   /** Everything the post-deploy step needs to exist before it migrates as the migrator. */
   readonly ready: pulumi.Resource[];
 
   constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super('pronunciation:stack:Database', name, {}, opts);
-    const { admin } = args;
+    const { admin, names } = args;
+    this.logins = {
+      migrator: scramLogin('postgres-migrator', this),
+      app: scramLogin('postgres-app', this),
+      readonly: scramLogin('postgres-readonly', this),
+      backup: scramLogin('postgres-backup', this),
+    };
+
+    const prepare = ['npm', 'run', '--silent', 'db:prepare', '--', '--database', names.database, '--owner', names.roles.migrator, '--mark', args.mark];
+    const others = ['--roles', PROVIDER_ROLES.map((key) => names.roles[key]).join(',')];
+    this.prepare = new command.local.Command(
+      'prepare',
+      {
+        // A first deployment also checks that no role of the stack is left from an unfinished destroy.
+        create: shellWords([...prepare, ...others, '--fresh']),
+        update: shellWords([...prepare, ...others]),
+        delete: shellWords([...prepare, '--release']),
+        interpreter: ['/bin/sh', '-c'],
+        environment: { DATABASE_URL: adminUrl(admin), OWNER_PASSWORD: this.logins.migrator.scramSecret },
+        logging: 'stdoutAndStderr',
+      },
+      // Never replaced in place of an update (nothing of it forces one); were it ever, the old one's
+      // release must not follow the new one's preparation.
+      { parent: this, dependsOn: admin.dependsOn, protect: args.protect, deleteBeforeReplace: true },
+    );
+    this.identity = this.prepare.stdout.apply((out) => String(previousPrepared<Prepared>(out)?.oid ?? ''));
+
     this.provider = new postgresql.Provider(
       'postgresql',
       {
@@ -90,75 +154,63 @@ export class Database extends pulumi.ComponentResource {
         port: admin.port,
         username: admin.username,
         password: admin.password,
-        database: 'postgres',
+        database: names.database,
         sslmode: admin.sslMode,
         sslrootcert: admin.sslRootCert,
         superuser: admin.superuser,
         connectTimeout: 15,
       },
-      { parent: this, dependsOn: admin.dependsOn },
-    );
-    const inside = { parent: this, provider: this.provider };
-
-    this.logins = {
-      migrator: scramLogin('postgres-migrator', this),
-      app: scramLogin('postgres-app', this),
-      readonly: scramLogin('postgres-readonly', this),
-      backup: scramLogin('postgres-backup', this),
-    };
-    const roles = Object.fromEntries(
-      (Object.keys(ROLES) as (keyof typeof ROLES)[]).map((key) => [
-        key,
-        new postgresql.Role(
-          `role-${key}`,
-          {
-            name: ROLES[key],
-            login: true,
-            password: this.logins[key].scramSecret,
-            superuser: false,
-            createDatabase: false,
-            createRole: false,
-            replication: false,
-            bypassRowLevelSecurity: false,
-          },
-          // The backup role's membership is the GrantRole below; the role must not revoke it on its next update.
-          key === 'backup' ? { ...inside, ignoreChanges: ['roles'] } : inside,
-        ),
-      ]),
-    ) as Record<keyof typeof ROLES, postgresql.Role>;
-
-    // Never dropped with the stack: `pulumi destroy` leaves the data where it is.
-    this.database = new postgresql.Database(
-      'database',
-      { name: DATABASE_NAME, owner: roles.migrator.name, template: 'template0', encoding: 'UTF8', lcCollate: 'C', lcCtype: 'C' },
-      { ...inside, protect: args.protect, retainOnDelete: true },
+      { parent: this, dependsOn: [this.prepare] },
     );
 
-    const grants: pulumi.Resource[] = [];
+    const inside: pulumi.Resource[] = [];
+    /** The options of the next resource inside the server: after the one before it. */
+    const next = (): pulumi.CustomResourceOptions => ({ parent: this, provider: this.provider, dependsOn: inside.slice(-1) });
+    const roles = {} as Record<(typeof PROVIDER_ROLES)[number], postgresql.Role>;
+    for (const key of PROVIDER_ROLES) {
+      roles[key] = new postgresql.Role(
+        `role-${key}`,
+        {
+          name: names.roles[key],
+          login: true,
+          password: this.logins[key].scramSecret,
+          superuser: false,
+          createDatabase: false,
+          createRole: false,
+          replication: false,
+          bypassRowLevelSecurity: false,
+          // Declared on the role itself: its Update revokes every membership and grants these again
+          // (resource_postgresql_role.go, Update: revokeRoles, grantRoles).
+          ...(key === 'backup' ? { roles: [READ_ALL_DATA_ROLE] } : {}),
+        },
+        next(),
+      );
+      inside.push(roles[key]);
+    }
+    const database = names.database;
+    const owner = names.roles.migrator;
     for (const key of ['app', 'readonly'] as const) {
       const role = roles[key].name;
-      const database = this.database.name;
-      grants.push(
-        new postgresql.Grant(`${key}-connect`, { database, role, objectType: 'database', privileges: ['CONNECT'] }, inside),
-        new postgresql.Grant(`${key}-schema-usage`, { database, role, schema: APP_SCHEMA, objectType: 'schema', privileges: ['USAGE'] }, inside),
-        new postgresql.DefaultPrivileges(
-          `${key}-tables`,
-          { database, role, owner: roles.migrator.name, schema: APP_SCHEMA, objectType: 'table', privileges: [...TABLE_PRIVILEGES[key]] },
-          inside,
-        ),
-        new postgresql.DefaultPrivileges(
-          `${key}-sequences`,
-          { database, role, owner: roles.migrator.name, schema: APP_SCHEMA, objectType: 'sequence', privileges: [...SEQUENCE_PRIVILEGES[key]] },
-          inside,
-        ),
-      );
+      const grant = (id: string, grantArgs: Omit<postgresql.GrantArgs, 'database' | 'role'>) =>
+        inside.push(new postgresql.Grant(`${key}-${id}`, { database, role, ...grantArgs }, next()));
+      grant('connect', { objectType: 'database', privileges: ['CONNECT'] });
+      grant('schema-usage', { schema: APP_SCHEMA, objectType: 'schema', privileges: ['USAGE'] });
+      // The tables and sequences there already are: those of a database kept by an earlier destroy.
+      grant('existing-tables', { schema: APP_SCHEMA, objectType: 'table', privileges: [...TABLE_PRIVILEGES[key]] });
+      grant('existing-sequences', { schema: APP_SCHEMA, objectType: 'sequence', privileges: [...SEQUENCE_PRIVILEGES[key]] });
+      for (const [objectType, privileges] of [['table', TABLE_PRIVILEGES[key]], ['sequence', SEQUENCE_PRIVILEGES[key]]] as const) {
+        inside.push(
+          new postgresql.DefaultPrivileges(
+            `${key}-${objectType}s`,
+            { database, role, owner, schema: APP_SCHEMA, objectType, privileges: [...privileges] },
+            next(),
+          ),
+        );
+      }
     }
     // The backup role connects and reads; no default privileges, no schema grants: pg_read_all_data covers them.
-    grants.push(
-      new postgresql.Grant('backup-connect', { database: this.database.name, role: roles.backup.name, objectType: 'database', privileges: ['CONNECT'] }, inside),
-      new postgresql.GrantRole('backup-read-all-data', { role: roles.backup.name, grantRole: READ_ALL_DATA_ROLE }, inside),
-    );
-    this.ready = [this.database, ...Object.values(roles), ...grants];
-    this.registerOutputs({ database: this.database.name });
+    inside.push(new postgresql.Grant('backup-connect', { database, role: roles.backup.name, objectType: 'database', privileges: ['CONNECT'] }, next()));
+    this.ready = [this.prepare, ...inside];
+    this.registerOutputs({ database });
   }
 }

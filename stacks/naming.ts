@@ -1,4 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
+import { stackMark } from './names';
 
 /**
  * Docker objects are global to a host, so every name carries project and stack: two stacks (dev
@@ -17,6 +18,11 @@ export class Naming {
   /** pronunciation-assistant-dev-postgres */
   docker(service: string): string {
     return `${this.project}-${this.stack}-${service}`;
+  }
+
+  /** The mark the stack leaves on the data it keeps (names.ts). */
+  mark(): string {
+    return stackMark(this.project, this.stack);
   }
 
   /** Labels that let `docker ps --filter label=...` find one stack's objects. */

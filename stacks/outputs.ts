@@ -8,7 +8,7 @@ import type { Minio } from './minio';
 import type { Pgbouncer } from './pgbouncer';
 import type { Postgres } from './postgres';
 import type { Redis } from './redis';
-import { ADMIN_BIND_ADDRESS, DATABASE_NAME, POSTGRES, REDIS, ROLES, S3_REGION } from './services';
+import { ADMIN_BIND_ADDRESS, POSTGRES, REDIS, S3_REGION } from './services';
 import type { Storage } from './storage';
 
 /** What the stack declared; a server it does not run (config `external*`) has no component. */
@@ -27,9 +27,16 @@ export function hostFor(bindAddress: string): string {
   return bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress;
 }
 
-/** A PostgreSQL URL of the application database, a secret: it holds the password. */
-export function postgresUrl(user: pulumi.Input<string>, password: pulumi.Input<string>, host: pulumi.Input<string>, port: number, query = ''): pulumi.Output<string> {
-  return pulumi.secret(pulumi.interpolate`postgresql://${user}:${password}@${host}:${port}/${DATABASE_NAME}${query}`);
+/** A PostgreSQL URL of a database, a secret: it holds the password. */
+export function postgresUrl(
+  user: pulumi.Input<string>,
+  password: pulumi.Input<string>,
+  host: pulumi.Input<string>,
+  port: number,
+  database: string,
+  query = '',
+): pulumi.Output<string> {
+  return pulumi.secret(pulumi.interpolate`postgresql://${user}:${password}@${host}:${port}/${database}${query}`);
 }
 
 /**
@@ -49,13 +56,14 @@ export function endpoints(config: StackConfig, s: Services) {
         query: `?sslmode=${config.externalPostgresSslMode}${config.externalPostgresSslRootCert ? `&sslrootcert=${config.externalPostgresSslRootCert}` : ''}`,
       }
     : { host, direct: config.postgresPort, pooled: config.pgbouncerPort, query: '' };
-  const url = (user: pulumi.Input<string>, password: pulumi.Input<string>, port: number) => postgresUrl(user, password, pg.host, port, pg.query);
+  const { database, roles } = config.names.postgres;
+  const url = (user: pulumi.Input<string>, password: pulumi.Input<string>, port: number) => postgresUrl(user, password, pg.host, port, database, pg.query);
   const { logins } = s.database;
   const app = {
-    databaseUrl: url(ROLES.app, logins.app.password, pg.pooled),
-    directDatabaseUrl: url(ROLES.app, logins.app.password, pg.direct),
-    migratorDatabaseUrl: url(ROLES.migrator, logins.migrator.password, pg.direct),
-    readonlyDatabaseUrl: url(ROLES.readonly, logins.readonly.password, pg.pooled),
+    databaseUrl: url(roles.app, logins.app.password, pg.pooled),
+    directDatabaseUrl: url(roles.app, logins.app.password, pg.direct),
+    migratorDatabaseUrl: url(roles.migrator, logins.migrator.password, pg.direct),
+    readonlyDatabaseUrl: url(roles.readonly, logins.readonly.password, pg.pooled),
     redisUrl: s.redis
       ? pulumi.secret(pulumi.interpolate`redis://${REDIS.appUser}:${s.redis.appPassword}@${host}:${config.redisPort}`)
       : config.externalRedisUrl,
@@ -77,7 +85,7 @@ export function endpoints(config: StackConfig, s: Services) {
     /** The program's own admin login (the container's superuser, or the external server's admin): break-glass for operators; never in `.env`. */
     postgresAdminUrl: admin,
     /** The backup role (reads everything, writes nothing), direct: for `db-backup` run by hand; never in `.env`. */
-    backupDatabaseUrl: url(ROLES.backup, logins.backup.password, pg.direct),
+    backupDatabaseUrl: url(roles.backup, logins.backup.password, pg.direct),
     /** Admin tools' addresses; empty unless the stack runs them (an undefined output would draw a warning). */
     adminUrls: s.admin ? { adminer: s.admin.url, minioConsole: `http://${ADMIN_BIND_ADDRESS}:${config.minioConsolePort}` } : {},
   };

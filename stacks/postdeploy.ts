@@ -39,6 +39,8 @@ export interface PostDeployArgs {
   /** The migrator's direct URL (a secret): migrations need a session of their own, not a pooled one. */
   migratorUrl: pulumi.Input<string>;
   demoData: boolean;
+  /** The database's identity (Database.identity): a new database is migrated and seeded anew. */
+  database: pulumi.Input<string>;
   /** The database, roles and grants the migrations rely on. */
   dependsOn: pulumi.Resource[];
 }
@@ -47,6 +49,16 @@ export interface PostDeployArgs {
  * Migrates and seeds the database as the last step of `pulumi up`, on the machine that runs it, from
  * this project folder. A failure fails the deployment with the runner's own message, which never
  * holds a password.
+ *
+ * When it runs (pulumi/pulumi-command v1.2.1: only `triggers` replaces, provider/pkg/provider/common/
+ * inputs.go; any other change of input is an update, which runs `create` again,
+ * local/commandController.go, Update): on the stack's first `up`; when a migration or seed file
+ * changes, or the database is a new one (the triggers); and when its URL (a moved host or port) or
+ * demoData changes. Both commands change nothing when there is nothing to do. It has no `dir`: the
+ * provider runs it where Pulumi runs its plugins, the project folder (pulumi/pulumi
+ * sdk/go/common/resource/plugin/plugin.go, `cmd.Dir = pwd`; the command's own default is the
+ * provider's working directory, local/commandOutputs.go), so the folder a checkout lives in is no
+ * input and changes nothing.
  */
 export class PostDeploy extends pulumi.ComponentResource {
   readonly command: command.local.Command;
@@ -58,9 +70,8 @@ export class PostDeploy extends pulumi.ComponentResource {
       {
         create: postDeployScript(args.demoData),
         interpreter: ['/bin/sh', '-c'],
-        dir: ROOT,
         environment: { DATABASE_URL: pulumi.secret(args.migratorUrl) },
-        triggers: [schemaInputsHash()],
+        triggers: [schemaInputsHash(), args.database],
         addPreviousOutputInEnv: false,
         logging: 'stdoutAndStderr',
       },

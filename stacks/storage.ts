@@ -1,9 +1,12 @@
+import * as command from '@pulumi/command';
 import * as minio from '@pulumi/minio';
 import * as pulumi from '@pulumi/pulumi';
 import { AUDIO_RETENTION_DAYS } from '../schema/seeds/reference';
 import type { StackConfig } from './config';
+import type { StorageNames, StorageUserKey } from './names';
 import { generatedPassword } from './secrets';
-import { BUCKETS, type BucketKey, STORAGE_USERS } from './services';
+import { BUCKETS } from './services';
+import { shellWords } from './shell';
 import { anonymousDownloadPolicy, appPolicy, backupPolicy, lifecycleRules, type PolicyDocument, VERSIONED_BUCKETS } from './storage-policies';
 
 /** How the program reaches the object store as its administrator: MinIO's root user, or an existing store's admin. */
@@ -35,8 +38,11 @@ export function externalStorageAdmin(config: StackConfig): StorageAdmin {
 
 export interface StorageArgs {
   admin: StorageAdmin;
-  buckets: StackConfig['buckets'];
-  /** Protect the buckets, so that `pulumi destroy` refuses to run; they are never deleted either way. */
+  /** The buckets', users' and policies' names on this store (names.ts). */
+  names: StorageNames;
+  /** The stack's mark on the data it keeps (names.ts, stackMark). */
+  mark: string;
+  /** Protect the buckets' step, so that `pulumi destroy` refuses to run; the buckets are kept either way. */
   protect: boolean;
   /** Days the backups bucket keeps an object (config backupRetentionDays). */
   backupRetentionDays: number;
@@ -50,11 +56,23 @@ export interface StorageCredential {
 const json = (doc: PolicyDocument) => JSON.stringify(doc);
 
 /**
- * Inside the object store: the buckets, the anonymous-download policy of `temp`, lifecycle rules,
- * versioning of `documents` and `backups`, and two credentials limited by policy: the app's and the backups'.
+ * Inside the object store.
+ *
+ * The buckets hold data and outlive the stack: the prepare step, `npm run storage:prepare`, creates
+ * them, or takes them back after a destroy (db/prepare-storage.ts says why not @pulumi/minio's
+ * S3Bucket). Their configuration, which protects that data (the anonymous-download policy of
+ * `temp`, versioning of `documents` and `backups`, the lifecycle rules), is the provider's and is
+ * kept with them: deleting those resources would remove the policy, suspend versioning and drop the
+ * lifecycle (aminueza/terraform-provider-minio v1.20.1: resource_minio_s3_bucket_policy.go,
+ * resource_minio_s3_bucket_versioning.go, resource_minio_ilm_policy.go, Delete), so a kept
+ * `backups` bucket would stop expiring and stop keeping overwritten backups. The next `up`
+ * writes them again (their Create overwrites).
+ *
+ * The two credentials, the app's and the backups', each limited by one policy, go with the stack.
  * The root credentials stay with the program.
  */
 export class Storage extends pulumi.ComponentResource {
+  readonly prepare: command.local.Command;
   readonly provider: minio.Provider;
   readonly app: StorageCredential;
   readonly backup: StorageCredential;
@@ -63,47 +81,60 @@ export class Storage extends pulumi.ComponentResource {
 
   constructor(name: string, args: StorageArgs, opts?: pulumi.ComponentResourceOptions) {
     super('pronunciation:stack:Storage', name, {}, opts);
-    const { admin, buckets } = args;
+    const { admin, names } = args;
+    const buckets = names.buckets;
+    const flags = BUCKETS.flatMap((key) => ['--bucket', `${key}=${buckets[key]}`]);
+    this.prepare = new command.local.Command(
+      'prepare',
+      {
+        create: shellWords(['npm', 'run', '--silent', 'storage:prepare', '--', ...flags, '--mark', args.mark]),
+        delete: shellWords(['echo', `kept: buckets ${BUCKETS.map((key) => buckets[key]).join(', ')}, with their objects, versioning and lifecycle; \`pulumi up\` of this stack takes them back.`]),
+        interpreter: ['/bin/sh', '-c'],
+        environment: {
+          S3_ENDPOINT: `${admin.ssl ? 'https' : 'http'}://${admin.server}`,
+          S3_REGION: admin.region,
+          S3_ADMIN_ACCESS_KEY: pulumi.secret(admin.user),
+          S3_ADMIN_SECRET_KEY: pulumi.secret(admin.password),
+          // How node trusts the CA of an external store's certificate.
+          ...(admin.caCertFile ? { NODE_EXTRA_CA_CERTS: admin.caCertFile } : {}),
+        },
+        logging: 'stdoutAndStderr',
+      },
+      { parent: this, dependsOn: admin.dependsOn, protect: args.protect, deleteBeforeReplace: true },
+    );
     this.provider = new minio.Provider(
       'minio',
       { minioServer: admin.server, minioUser: admin.user, minioPassword: admin.password, minioSsl: admin.ssl, minioCacertFile: admin.caCertFile, minioRegion: admin.region },
       { parent: this, dependsOn: admin.dependsOn },
     );
     const inside = { parent: this, provider: this.provider };
-
-    // Never emptied or deleted with the stack (forceDestroy off, retained).
-    const bucket = Object.fromEntries(
-      BUCKETS.map((key) => [
-        key,
-        new minio.S3Bucket(`bucket-${key}`, { bucket: buckets[key], acl: 'private', forceDestroy: false }, { ...inside, protect: args.protect, retainOnDelete: true }),
-      ]),
-    ) as Record<BucketKey, minio.S3Bucket>;
+    const kept = { ...inside, dependsOn: [this.prepare], retainOnDelete: true };
 
     this.ready.push(
-      new minio.S3BucketPolicy('temp-anonymous-download', { bucket: bucket.temp.bucket, policy: json(anonymousDownloadPolicy(buckets.temp)) }, inside),
+      this.prepare,
+      new minio.S3BucketPolicy('temp-anonymous-download', { bucket: buckets.temp, policy: json(anonymousDownloadPolicy(buckets.temp)) }, kept),
       ...VERSIONED_BUCKETS.map(
-        (key) => new minio.S3BucketVersioning(`${key}-versioning`, { bucket: bucket[key].bucket, versioningConfiguration: { status: 'Enabled' } }, inside),
+        (key) => new minio.S3BucketVersioning(`${key}-versioning`, { bucket: buckets[key], versioningConfiguration: { status: 'Enabled' } }, kept),
       ),
     );
     const rules = lifecycleRules(buckets, AUDIO_RETENTION_DAYS, args.backupRetentionDays);
     for (const key of BUCKETS) {
       const bucketRules = rules[buckets[key]];
-      if (bucketRules) this.ready.push(new minio.IlmPolicy(`${key}-lifecycle`, { bucket: bucket[key].bucket, rules: bucketRules }, inside));
+      if (bucketRules) this.ready.push(new minio.IlmPolicy(`${key}-lifecycle`, { bucket: buckets[key], rules: bucketRules }, kept));
     }
-    this.ready.push(...Object.values(bucket));
 
-    this.app = this.credential('app', STORAGE_USERS.app, appPolicy(buckets), inside);
-    this.backup = this.credential('backup', STORAGE_USERS.backup, backupPolicy(buckets.backups), inside);
+    this.app = this.credential('app', names, appPolicy(buckets), inside);
+    this.backup = this.credential('backup', names, backupPolicy(buckets.backups), inside);
     this.registerOutputs({});
   }
 
   /** A user whose only rights are the given policy's. */
-  private credential(key: string, user: string, policy: PolicyDocument, inside: pulumi.CustomResourceOptions): StorageCredential {
+  private credential(key: StorageUserKey, names: StorageNames, policy: PolicyDocument, inside: pulumi.CustomResourceOptions): StorageCredential {
     const secretKey = generatedPassword(`storage-${key}-secret-key`, this);
-    const iamUser = new minio.IamUser(`${key}-user`, { name: user, secret: secretKey, forceDestroy: false }, inside);
-    const iamPolicy = new minio.IamPolicy(`${key}-policy`, { name: `${user}-policy`, policy: json(policy) }, inside);
+    const iamUser = new minio.IamUser(`${key}-user`, { name: names.users[key], secret: secretKey, forceDestroy: false }, inside);
+    const iamPolicy = new minio.IamPolicy(`${key}-policy`, { name: names.policies[key], policy: json(policy) }, inside);
     const attachment = new minio.IamUserPolicyAttachment(`${key}-policy-attachment`, { userName: iamUser.name, policyName: iamPolicy.name }, inside);
     this.ready.push(iamUser, iamPolicy, attachment);
-    return { accessKey: user, secretKey };
+    return { accessKey: names.users[key], secretKey };
   }
 }

@@ -153,14 +153,16 @@ describe.each([
     const needed = [
       ['postgresql:index/role:Role', 'role-backup'],
       ['postgresql:index/grant:Grant', 'backup-connect'],
-      ['postgresql:index/grantRole:GrantRole', 'backup-read-all-data'],
-      ['minio:index/s3Bucket:S3Bucket', 'bucket-backups'],
       ['minio:index/ilmPolicy:IlmPolicy', 'backups-lifecycle'],
       ['minio:index/iamUser:IamUser', 'backup-user'],
       ['minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment', 'backup-policy-attachment'],
       ['command:local:Command', 'migrate-and-seed'],
     ];
     const { dependencies } = one(r, CONTAINER, 'backups');
+    // Both prepare steps: the database's (through the Database component) and the buckets'.
+    const prepares = byType(r, 'command:local:Command').filter((d) => d.name === 'prepare');
+    expect(prepares).toHaveLength(2);
+    for (const p of prepares) expect(dependencies).toContain(p.urn);
     for (const [type, name] of needed) expect([name, dependencies.includes(one(r, type, name).urn)]).toEqual([name, true]);
   });
 });
@@ -172,7 +174,7 @@ test.each(['dev', 'external'])('%s declares no scheduled backups, but has the ba
   expect(byType(r, IMAGE)).toEqual([]);
   expect(r.outputs.containers.value).not.toHaveProperty('backups');
   expect(r.outputs.backupDatabaseUrl.secret).toBe(true);
-  expect(new URL(r.outputs.backupDatabaseUrl.value as string).username).toBe(ROLES.backup);
+  expect(new URL(r.outputs.backupDatabaseUrl.value as string).username).toBe(config.names.postgres.roles.backup);
 });
 
 test('the other backup keys reach the container: keep, memory, base image', async () => {

@@ -10,7 +10,7 @@ import { migrate, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../db/migrator';
 import { ROOT } from '../db/paths';
 import { READ_ALL_DATA_ROLE } from '../stacks/database';
 import { BACKUPS, MINIO, POSTGRES, ROLES, STORAGE_USERS } from '../stacks/services';
-import { applyDeclaredDatabase } from './helpers/database-twin';
+import { applyDeclaredDatabase, prepareStep, runDeclaredCommand } from './helpers/database-twin';
 import { runProcess } from './helpers/db';
 import { startMinio, type MinioServer } from './helpers/minio';
 import { createUser } from './helpers/minio-admin';
@@ -61,9 +61,13 @@ beforeAll(async () => {
   await applyDeclaredDatabase(staging, (database) => pg.url(database));
   await asRole('migratorDatabaseUrl', (c) => migrate(c, readMigrations()));
   await asRole('directDatabaseUrl', (c) => c.query(`INSERT INTO users (email, name) VALUES ('backup-role@example.com', 'Backed up')`));
-  // What the stack declares inside MinIO for backups: the bucket, and the user with its policy.
-  const root = new MinioClient({ endPoint: minio.endPoint, port: minio.port, useSSL: false, accessKey: minio.rootUser, secretKey: minio.rootPassword });
-  await root.makeBucket(inputsOf('minio:index/s3Bucket:S3Bucket', 'bucket-backups').bucket);
+  // What the stack declares inside MinIO for backups: the buckets (its prepare step, run for real), and the user with its policy.
+  const buckets = await runDeclaredCommand(prepareStep(staging, 'Storage'), 'create', {
+    S3_ENDPOINT: minio.url,
+    S3_ADMIN_ACCESS_KEY: minio.rootUser,
+    S3_ADMIN_SECRET_KEY: minio.rootPassword,
+  });
+  if (buckets.code !== 0) throw new Error(buckets.stderr);
   const policy = inputsOf('minio:index/iamPolicy:IamPolicy', 'backup-policy');
   const user = inputsOf('minio:index/iamUser:IamUser', 'backup-user');
   await createUser(minio, { accessKey: user.name, secretKey: user.secret, policyName: policy.name, policy: JSON.parse(policy.policy) });

@@ -130,6 +130,7 @@ describe('bad configuration is refused with the key, the value and what is allow
     expect(external({ externalS3Endpoint: 'minio.example.com:9000' })).toEqual([
       expect.stringMatching(/^externalS3AccessKey: required with externalS3Endpoint; set it with `pulumi config set --secret externalS3AccessKey`/),
       expect.stringMatching(/^externalS3SecretKey: required with externalS3Endpoint; set it with `pulumi config set --secret externalS3SecretKey`/),
+      "bucketPrefix: required with externalS3Endpoint, whose buckets other stacks may share: give this stack's a prefix of its own (`pulumi config set bucketPrefix <name>-`).",
     ]);
     expect(external({ externalPostgresHost: 'db.example.com', externalPostgresAdminPassword: 'pw-123456', externalPostgresSslMode: 'disable' })).toEqual([
       'externalPostgresSslMode: "disable" is not allowed: it must be one of require, verify-ca, verify-full.',
@@ -137,7 +138,7 @@ describe('bad configuration is refused with the key, the value and what is allow
     expect(external({ externalPostgresHost: 'postgres://db.example.com:5432' })).toEqual([
       expect.stringMatching(/^externalPostgresHost: "postgres:\/\/db.example.com:5432" is not allowed: it must be a host name or IP address, without scheme or port\.$/),
     ]);
-    expect(external({ externalS3Endpoint: 'https://minio.example.com', externalS3AccessKey: 'a', externalS3SecretKey: 'b' })).toEqual([
+    expect(external({ externalS3Endpoint: 'https://minio.example.com', externalS3AccessKey: 'a', externalS3SecretKey: 'b', bucketPrefix: 'x-' })).toEqual([
       expect.stringMatching(/^externalS3Endpoint: .* it must be host:port, without scheme/),
     ]);
     expect(external({ externalPostgresHost: 'db.example.com', externalPostgresAdminPassword: 'pw-123456', adminTools: 'true' })).toEqual([
@@ -148,7 +149,24 @@ describe('bad configuration is refused with the key, the value and what is allow
     ]);
     // With every server external, the containers' host ports are not published, so they cannot clash.
     const all = { externalPostgresHost: 'db.example.com', externalPostgresAdminPassword: 'pw-123456', externalRedisUrl: 'rediss://a:b@c:6380' };
-    expect(external({ ...all, externalS3Endpoint: 'm.example.com:9000', externalS3AccessKey: 'a', externalS3SecretKey: 'b', postgresPort: '6379', redisPort: '6379', minioApiPort: '6379' })).toEqual([]);
+    expect(external({ ...all, externalS3Endpoint: 'm.example.com:9000', externalS3AccessKey: 'a', externalS3SecretKey: 'b', bucketPrefix: 'x-', postgresPort: '6379', redisPort: '6379', minioApiPort: '6379' })).toEqual([]);
+  });
+
+  test("names on external servers carry the stack's namespace; on its own containers they are the fixed ones", () => {
+    const secretKeys = ['externalPostgresAdminPassword', 'externalS3AccessKey', 'externalS3SecretKey'];
+    const external = { externalPostgresHost: 'db.example.com', externalPostgresAdminPassword: 'pw', externalS3Endpoint: 'm.example.com:9000', externalS3AccessKey: 'a', externalS3SecretKey: 'b', bucketPrefix: 'qa-' };
+    const qa = loadConfig('QA.Stack', { allowDevState: 'true', ...external, externalNamespace: 'qa-1' }, {}, secretKeys).names;
+    expect(qa.postgres).toEqual({ database: 'pronunciation_assistant_qa_1', roles: { migrator: 'pa_qa_1_migrator', app: 'pa_qa_1_app', readonly: 'pa_qa_1_readonly', backup: 'pa_qa_1_backup' } });
+    expect(qa.storage.users).toEqual({ app: 'pa-qa-1-app', backup: 'pa-qa-1-backup' });
+    expect(qa.storage.policies).toEqual({ app: 'pa-qa-1-app-policy', backup: 'pa-qa-1-backup-policy' });
+    expect(qa.storage.buckets.documents).toBe('qa-documents');
+    // The stack's name is the namespace by default, where it makes one.
+    expect(loadConfig('staging', { allowDevState: 'true', ...external }, {}, secretKeys).names.postgres.database).toBe('pronunciation_assistant_staging');
+    expect(problems({ ...external }, '9-lives', {}, secretKeys)).toEqual([expect.stringMatching(/^externalNamespace: the stack's name "9-lives" makes no namespace.*pulumi config set externalNamespace <name>/)]);
+    expect(problems({ externalNamespace: 'Has Spaces' })).toEqual([expect.stringMatching(/^externalNamespace: "Has Spaces" is not allowed: it must be up to 24 lowercase letters/)]);
+    const own = loadConfig('dev', { allowDevState: 'true' }).names;
+    expect(own.postgres).toEqual({ database: 'pronunciation_assistant', roles: { migrator: 'pa_migrator', app: 'pa_app', readonly: 'pa_readonly', backup: 'pa_backup' } });
+    expect(own.storage.users).toEqual({ app: 'pa-app', backup: 'pa-backup' });
   });
 
   test('a secret key in plain text is refused, and no message shows a secret value', () => {

@@ -1,5 +1,5 @@
 import { APP_ENV } from '../db/app-env';
-import { DATABASE_NAME, ROLES, STORAGE_USERS } from '../stacks/services';
+import { DATABASE_NAME } from '../stacks/services';
 import { plain, walk } from './helpers/pulumi-mocks';
 import { one, runProgram, SHARED_STACK_ENV, STACK_SECRETS, type ProgramRun } from './helpers/program';
 
@@ -36,24 +36,25 @@ test('the same roles, database, grants, buckets, policies and post-deploy step a
 test('outputs: the external hosts, over TLS; the external Redis URL as given; every credential a secret', () => {
   const o = run.outputs;
   const host = 'db.pronunciation.example.com';
+  // On a server other stacks may share, the stack's own names: its namespace is its name, "external".
   const urls = {
-    databaseUrl: ROLES.app,
-    directDatabaseUrl: ROLES.app,
-    migratorDatabaseUrl: ROLES.migrator,
-    readonlyDatabaseUrl: ROLES.readonly,
-    backupDatabaseUrl: ROLES.backup,
+    databaseUrl: 'pa_external_app',
+    directDatabaseUrl: 'pa_external_app',
+    migratorDatabaseUrl: 'pa_external_migrator',
+    readonlyDatabaseUrl: 'pa_external_readonly',
+    backupDatabaseUrl: 'pa_external_backup',
     postgresAdminUrl: 'pa_admin',
   };
   for (const [name, user] of Object.entries(urls)) {
     const url = new URL(o[name].value as string);
     expect([name, o[name].secret]).toEqual([name, true]);
-    expect(url.toString().replace(url.password, 'PASSWORD')).toBe(`postgresql://${user}:PASSWORD@${host}:5432/${DATABASE_NAME}?sslmode=verify-full`);
+    expect(url.toString().replace(url.password, 'PASSWORD')).toBe(`postgresql://${user}:PASSWORD@${host}:5432/${DATABASE_NAME}_external?sslmode=verify-full`);
   }
   expect(new URL(o.postgresAdminUrl.value as string).password).toBe(secrets.externalPostgresAdminPassword);
   expect(o.redisUrl).toEqual({ value: secrets.externalRedisUrl, secret: true });
   expect(o.s3Endpoint.value).toBe('https://minio.pronunciation.example.com:9000');
   expect(o.s3Region.value).toBe('eu-west-1');
-  expect(o.s3AccessKey).toEqual({ value: STORAGE_USERS.app, secret: true });
+  expect(o.s3AccessKey).toEqual({ value: 'pa-external-app', secret: true });
   expect(o.buckets.value).toEqual({ documents: 'ext-documents', recordings: 'ext-recordings', temp: 'ext-temp', backups: 'ext-backups' });
   expect(Object.keys(o).sort()).toEqual([...Object.keys(APP_ENV), 'postgresAdminUrl', 'backupDatabaseUrl', 'adminUrls', 'containers'].sort());
   // The object store's admin key stays with the program.
@@ -91,6 +92,10 @@ test('CA certificates from config reach both providers and the database URLs', a
   expect(plain(one(withCas, 'pulumi:providers:postgresql', 'postgresql').raw).sslrootcert).toBe('/etc/ssl/private-ca/db.pem');
   expect(plain(one(withCas, 'pulumi:providers:minio', 'minio').raw).minioCacertFile).toBe('/etc/ssl/private-ca/minio.pem');
   expect(new URL(withCas.outputs.databaseUrl.value as string).search).toBe('?sslmode=verify-full&sslrootcert=/etc/ssl/private-ca/db.pem');
+  // And both prepare steps, which reach the servers before the providers do.
+  const prepares = withCas.declared.filter((d) => d.name === 'prepare').map((d) => plain(d.raw).environment);
+  expect(new URL(prepares.find((e) => e.DATABASE_URL).DATABASE_URL).search).toBe('?sslmode=verify-full&sslrootcert=/etc/ssl/private-ca/db.pem');
+  expect(prepares.find((e) => e.S3_ENDPOINT).NODE_EXTRA_CA_CERTS).toBe('/etc/ssl/private-ca/minio.pem');
   // Without them, the system's CAs: nothing is set.
   expect(plain(one(run, 'pulumi:providers:postgresql', 'postgresql').raw).sslrootcert).toBeUndefined();
   expect(plain(one(run, 'pulumi:providers:minio', 'minio').raw).minioCacertFile).toBeUndefined();

@@ -3,11 +3,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { READ_ALL_DATA_ROLE, SEQUENCE_PRIVILEGES, TABLE_PRIVILEGES } from '../stacks/database';
 import { postDeployScript, schemaInputsHash, SCHEMA_INPUTS } from '../stacks/postdeploy';
-import { DATABASE_NAME, MINIO, POSTGRES, ROLES, STORAGE_USERS } from '../stacks/services';
+import { MINIO, POSTGRES, STORAGE_USERS } from '../stacks/services';
 import { anonymousDownloadPolicy, appPolicy, backupPolicy, lifecycleRules } from '../stacks/storage-policies';
 import { AUDIO_RETENTION_DAYS } from '../schema/seeds/reference';
-import { plain, walk } from './helpers/pulumi-mocks';
-import { byType, one, ROOT, runCommittedStacks, STACK_SECRETS, STACKS, type ProgramRun } from './helpers/program';
+import { type Declared, plain, walk } from './helpers/pulumi-mocks';
+import { byType, one, PROJECT, ROOT, runCommittedStacks, STACK_SECRETS, STACKS, type ProgramRun } from './helpers/program';
 
 /** What `pulumi up` declares inside PostgreSQL and MinIO, and the post-deploy step, per committed stack. */
 
@@ -19,6 +19,9 @@ beforeAll(async () => {
 });
 
 const get = (stack: string) => runs.get(stack)!;
+/** A component's prepare step (Database or Storage). */
+const prepareOf = (run: ProgramRun, component: 'Database' | 'Storage'): Declared =>
+  run.declared.find((d) => d.name === 'prepare' && d.parent.endsWith(`pronunciation:stack:${component}::${component.toLowerCase()}`))!;
 /** Each resource's inputs as the provider sees them; `name` is the input's if it has one, else the resource's. */
 const inputsOf = (run: ProgramRun, type: string) => byType(run, type).map((d) => ({ name: d.name, ...plain(d.raw) }));
 
@@ -30,10 +33,14 @@ describe.each(STACKS)('stack %s', (stack) => {
       const inside = run.declared.filter((d) => d.type.startsWith(`${pkg}:`));
       expect(inside.length).toBeGreaterThan(5);
       for (const d of inside) expect([d.name, d.provider]).toEqual([d.name, `${provider.urn}::${provider.name}-id`]);
-      if (!external) expect(provider.dependencies).toContain(one(run, 'docker:index/container:Container', container).urn);
+      // PostgreSQL's provider waits for its container through the prepare step (the next test).
+      const waitsFor = pkg === 'minio' ? provider : prepareOf(run, 'Database');
+      if (!external) expect(waitsFor.dependencies).toContain(one(run, 'docker:index/container:Container', container).urn);
     }
     const p = plain(one(run, 'pulumi:providers:postgresql', 'postgresql').raw);
     const m = plain(one(run, 'pulumi:providers:minio', 'minio').raw);
+    // The PostgreSQL provider works in the stack's database: a role it deletes is cleared there (REASSIGN/DROP OWNED).
+    expect(p.database).toBe(config.names.postgres.database);
     if (config.external.postgres) {
       expect(p).toMatchObject({
         host: config.externalPostgresHost,
@@ -60,69 +67,116 @@ describe.each(STACKS)('stack %s', (stack) => {
     }
   });
 
-  test('roles: migrator, app, read-only and backup, logins with SCRAM secrets, none a superuser or able to create roles or databases', () => {
-    const { run } = get(stack);
+  test("the database's prepare step: npm run db:prepare as the server's admin, before the provider; kept and locked on destroy; protected where the data is", () => {
+    const { run, config } = get(stack);
+    const d = prepareOf(run, 'Database');
+    const c = plain(d.raw);
+    const { database, roles } = config.names.postgres;
+    const base = `'npm' 'run' '--silent' 'db:prepare' '--' '--database' '${database}' '--owner' '${roles.migrator}' '--mark' 'pulumi:${PROJECT}/${stack}'`;
+    const others = `'--roles' '${roles.app},${roles.readonly},${roles.backup}'`;
+    expect({ create: c.create, update: c.update, delete: c.delete }).toEqual({ create: `${base} ${others} '--fresh'`, update: `${base} ${others}`, delete: `${base} '--release'` });
+    expect(c.interpreter).toEqual(['/bin/sh', '-c']);
+    expect(c.dir).toBeUndefined();
+    const admin = new URL(c.environment.DATABASE_URL);
+    expect([admin.pathname, admin.username]).toEqual(['/postgres', config.external.postgres ? config.externalPostgresAdminUser : POSTGRES.superuser]);
+    expect(admin.searchParams.get('sslmode')).toBe(config.external.postgres ? config.externalPostgresSslMode : 'disable');
+    expect(c.environment.OWNER_PASSWORD).toMatch(/^SCRAM-SHA-256\$4096:/);
+    const secrets: string[] = [];
+    walk(d.raw, (text, inSecret) => inSecret && secrets.push(text));
+    expect(secrets).toEqual(expect.arrayContaining([c.environment.DATABASE_URL, c.environment.OWNER_PASSWORD]));
+    expect({ protect: d.protect, deleteBeforeReplace: d.deleteBeforeReplace }).toEqual({ protect: config.protectData, deleteBeforeReplace: true });
+    if (!config.external.postgres) expect(d.dependencies).toContain(one(run, 'docker:index/container:Container', 'postgres').urn);
+    expect(one(run, 'pulumi:providers:postgresql', 'postgresql').dependencies).toContain(d.urn);
+  });
+
+  test('roles: app, read-only and backup, logins with SCRAM secrets, none a superuser or able to create roles or databases; the owner is no provider resource, nor the database', () => {
+    const { run, config } = get(stack);
+    const { roles: names } = config.names.postgres;
     const roles = inputsOf(run, `${PG}/role:Role`);
-    expect(roles.map((r) => r.name).sort()).toEqual(Object.values(ROLES).sort());
+    expect(roles.map((r) => r.name).sort()).toEqual([names.app, names.readonly, names.backup].sort());
     for (const r of roles) {
       expect(r).toMatchObject({ login: true, superuser: false, createDatabase: false, createRole: false, replication: false, bypassRowLevelSecurity: false });
       expect(r.password).toMatch(/^SCRAM-SHA-256\$4096:/);
     }
+    // The backup role's membership is declared on the role, whose update revokes and grants memberships anew.
+    expect(roles.find((r) => r.name === names.backup)!.roles).toEqual([READ_ALL_DATA_ROLE]);
+    expect(roles.filter((r) => r.roles !== undefined)).toHaveLength(1);
+    expect(byType(run, `${PG}/grantRole:GrantRole`)).toEqual([]);
+    expect(byType(run, `${PG}/database:Database`)).toEqual([]);
   });
 
-  test('the database: owned by the migrator, UTF-8 and C collation, never dropped, protected where the stack says so', () => {
+  test('privileges: connect, schema usage and the tables and sequences there are for app and read-only; default privileges of the migrator for later ones; connect and pg_read_all_data for backup', () => {
     const { run, config } = get(stack);
-    const d = one(run, `${PG}/database:Database`, 'database');
-    expect(plain(d.raw)).toMatchObject({ name: DATABASE_NAME, owner: ROLES.migrator, template: 'template0', encoding: 'UTF8', lcCollate: 'C', lcCtype: 'C' });
-    expect({ retainOnDelete: d.retainOnDelete, protect: d.protect }).toEqual({ retainOnDelete: true, protect: config.protectData });
-  });
-
-  test('privileges: connect and schema usage for app and read-only; default privileges of the migrator for their tables and sequences; connect and pg_read_all_data for backup; nothing for the migrator', () => {
-    const { run } = get(stack);
-    const grants = inputsOf(run, `${PG}/grant:Grant`).map(({ database, role, objectType, schema, privileges }) => ({ database, role, objectType, schema, privileges }));
-    expect(grants).toEqual(
-      expect.arrayContaining(
-        [ROLES.app, ROLES.readonly].flatMap((role) => [
-          { database: DATABASE_NAME, role, objectType: 'database', schema: undefined, privileges: ['CONNECT'] },
-          { database: DATABASE_NAME, role, objectType: 'schema', schema: 'public', privileges: ['USAGE'] },
-        ]),
-      ),
-    );
-    expect(grants).toContainEqual({ database: DATABASE_NAME, role: ROLES.backup, objectType: 'database', schema: undefined, privileges: ['CONNECT'] });
-    expect(grants).toHaveLength(5);
-    // The backup role reads everything through PostgreSQL's predefined role, and holds nothing else.
-    expect(inputsOf(run, `${PG}/grantRole:GrantRole`).map(({ role, grantRole, withAdminOption }) => ({ role, grantRole, withAdminOption }))).toEqual([
-      { role: ROLES.backup, grantRole: READ_ALL_DATA_ROLE, withAdminOption: undefined },
-    ]);
-    expect(READ_ALL_DATA_ROLE).toBe('pg_read_all_data');
-    const defaults = inputsOf(run, `${PG}/defaultPrivileges:DefaultPrivileges`).map(({ database, role, owner, objectType, schema, privileges }) => ({
-      database, role, owner, objectType, schema, privileges,
-    }));
+    const { database, roles } = config.names.postgres;
+    const grants = inputsOf(run, `${PG}/grant:Grant`).map(({ database: db, role, objectType, schema, privileges, objects }) => ({ database: db, role, objectType, schema, privileges, objects }));
     const expected = (['app', 'readonly'] as const).flatMap((key) => [
-      { database: DATABASE_NAME, role: ROLES[key], owner: ROLES.migrator, objectType: 'table', schema: 'public', privileges: [...TABLE_PRIVILEGES[key]] },
-      { database: DATABASE_NAME, role: ROLES[key], owner: ROLES.migrator, objectType: 'sequence', schema: 'public', privileges: [...SEQUENCE_PRIVILEGES[key]] },
+      { database, role: roles[key], objectType: 'database', schema: undefined, privileges: ['CONNECT'], objects: undefined },
+      { database, role: roles[key], objectType: 'schema', schema: 'public', privileges: ['USAGE'], objects: undefined },
+      // No objects: every table (sequence) in the schema, those a kept database already has.
+      { database, role: roles[key], objectType: 'table', schema: 'public', privileges: [...TABLE_PRIVILEGES[key]], objects: undefined },
+      { database, role: roles[key], objectType: 'sequence', schema: 'public', privileges: [...SEQUENCE_PRIVILEGES[key]], objects: undefined },
     ]);
-    expect(defaults).toEqual(expect.arrayContaining(expected));
-    expect(defaults).toHaveLength(expected.length);
+    expected.push({ database, role: roles.backup, objectType: 'database', schema: undefined, privileges: ['CONNECT'], objects: undefined });
+    expect(grants).toEqual(expect.arrayContaining(expected));
+    expect(grants).toHaveLength(expected.length);
+    expect(READ_ALL_DATA_ROLE).toBe('pg_read_all_data');
+    const defaults = inputsOf(run, `${PG}/defaultPrivileges:DefaultPrivileges`).map(({ database: db, role, owner, objectType, schema, privileges }) => ({
+      database: db, role, owner, objectType, schema, privileges,
+    }));
+    const expectedDefaults = (['app', 'readonly'] as const).flatMap((key) => [
+      { database, role: roles[key], owner: roles.migrator, objectType: 'table', schema: 'public', privileges: [...TABLE_PRIVILEGES[key]] },
+      { database, role: roles[key], owner: roles.migrator, objectType: 'sequence', schema: 'public', privileges: [...SEQUENCE_PRIVILEGES[key]] },
+    ]);
+    expect(defaults).toEqual(expect.arrayContaining(expectedDefaults));
+    expect(defaults).toHaveLength(expectedDefaults.length);
     // Read-only means no writing privilege anywhere; the app has no DDL (no CREATE, TRUNCATE, REFERENCES or TRIGGER).
     expect(TABLE_PRIVILEGES.readonly).toEqual(['SELECT']);
-    for (const p of ['CREATE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) expect(TABLE_PRIVILEGES.app).not.toContain(p);
+    for (const priv of ['CREATE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) expect(TABLE_PRIVILEGES.app).not.toContain(priv);
     // Extensions are the first migration's, not Pulumi's: one owner for each object.
     expect(byType(run, `${PG}/extension:Extension`)).toEqual([]);
   });
 
-  test('buckets: the four, named with the stack prefix, private, never emptied or deleted with the stack', () => {
+  test('inside PostgreSQL nothing runs at once: every resource is ordered after another, so the engine runs them one by one, and deletes them one by one', () => {
+    const { run } = get(stack);
+    const inside = run.declared.filter((d) => d.type.startsWith(`${PG}/`));
+    const byUrn = new Map(run.declared.map((d) => [d.urn, d]));
+    const reaches = (from: Declared, to: Declared): boolean => {
+      const seen = new Set<string>();
+      const stack = [...from.dependencies];
+      while (stack.length > 0) {
+        const urn = stack.pop()!;
+        if (urn === to.urn) return true;
+        if (seen.has(urn)) continue;
+        seen.add(urn);
+        stack.push(...(byUrn.get(urn)?.dependencies ?? []));
+      }
+      return false;
+    };
+    for (const a of inside) for (const b of inside) if (a !== b) expect([a.name, b.name, reaches(a, b) || reaches(b, a)]).toEqual([a.name, b.name, true]);
+  });
+
+  test("the buckets' prepare step: npm run storage:prepare as the store's admin, before their policy, versioning and lifecycle; no bucket resource", () => {
     const { run, config } = get(stack);
-    const buckets = byType(run, 'minio:index/s3Bucket:S3Bucket');
-    expect(buckets.map((b) => plain(b.raw).bucket).sort()).toEqual(Object.values(config.buckets).sort());
-    for (const b of buckets) {
-      expect(plain(b.raw)).toMatchObject({ acl: 'private', forceDestroy: false });
-      expect({ retainOnDelete: b.retainOnDelete, protect: b.protect }).toEqual({ retainOnDelete: true, protect: config.protectData });
-    }
+    const d = prepareOf(run, 'Storage');
+    const c = plain(d.raw);
+    const flags = (['documents', 'recordings', 'temp', 'backups'] as const).map((key) => `'--bucket' '${key}=${config.buckets[key]}'`).join(' ');
+    expect(c.create).toBe(`'npm' 'run' '--silent' 'storage:prepare' '--' ${flags} '--mark' 'pulumi:${PROJECT}/${stack}'`);
+    expect(c.update).toBeUndefined(); // an update runs create again
+    expect(c.delete).toMatch(/^'echo' 'kept: buckets .*pulumi up/);
+    expect(c.environment).toMatchObject({
+      S3_ENDPOINT: config.external.storage ? `https://${config.externalS3Endpoint}` : `http://127.0.0.1:${config.minioApiPort}`,
+      S3_ADMIN_ACCESS_KEY: config.external.storage ? STACK_SECRETS[stack].externalS3AccessKey : MINIO.rootUser,
+    });
+    const secrets: string[] = [];
+    walk(d.raw, (text, inSecret) => inSecret && secrets.push(text));
+    expect(secrets).toEqual(expect.arrayContaining([c.environment.S3_ADMIN_ACCESS_KEY, c.environment.S3_ADMIN_SECRET_KEY]));
+    expect({ protect: d.protect, deleteBeforeReplace: d.deleteBeforeReplace }).toEqual({ protect: config.protectData, deleteBeforeReplace: true });
+    if (!config.external.storage) expect(d.dependencies).toContain(one(run, 'docker:index/container:Container', 'minio').urn);
+    expect(byType(run, 'minio:index/s3Bucket:S3Bucket')).toEqual([]);
     if (stack === 'staging') expect(config.buckets.documents).toBe('staging-documents');
   });
 
-  test('temp: anonymous download only; documents and backups: versioned; lifecycle from the retention settings', () => {
+  test('temp: anonymous download only; documents and backups: versioned; lifecycle from the retention settings; all kept with the buckets on destroy', () => {
     const { run, config } = get(stack);
     const policies = inputsOf(run, 'minio:index/s3BucketPolicy:S3BucketPolicy');
     expect(policies).toEqual([expect.objectContaining({ bucket: config.buckets.temp })]);
@@ -140,31 +194,39 @@ describe.each(STACKS)('stack %s', (stack) => {
       { id: 'expire-backups', expiration: `${config.backupRetentionDays}d`, noncurrentVersionExpirationDays: config.backupRetentionDays },
     ]);
     expect(JSON.stringify(lifecycle[config.buckets.recordings])).toContain(`"${AUDIO_RETENTION_DAYS}d"`);
+    const prepare = prepareOf(run, 'Storage');
+    for (const type of ['s3BucketPolicy:S3BucketPolicy', 's3BucketVersioning:S3BucketVersioning', 'ilmPolicy:IlmPolicy']) {
+      for (const d of byType(run, `minio:index/${type}`)) {
+        expect([d.name, d.retainOnDelete, d.dependencies.includes(prepare.urn)]).toEqual([d.name, true, true]);
+      }
+    }
   });
 
-  test('storage users: the app and backups, each with its own generated secret and exactly its policy; no root credential handed out', () => {
+  test('storage users: the app and backups, each with its own generated secret and exactly its policy, named for the stack on a shared store; no root credential handed out', () => {
     const { run, config } = get(stack);
-    const users = inputsOf(run, 'minio:index/iamUser:IamUser');
-    expect(users.map((u) => u.name).sort()).toEqual([STORAGE_USERS.app, STORAGE_USERS.backup].sort());
-    for (const u of users) expect(run.generated).toContain(u.secret);
+    const { users, policies: policyNames } = config.names.storage;
+    const declared = inputsOf(run, 'minio:index/iamUser:IamUser');
+    expect(declared.map((u) => u.name).sort()).toEqual([users.app, users.backup].sort());
+    if (config.external.storage) expect(users).toEqual({ app: `pa-${stack}-app`, backup: `pa-${stack}-backup` });
+    else expect(users).toEqual(STORAGE_USERS);
+    for (const u of declared) expect(run.generated).toContain(u.secret);
     const policies = Object.fromEntries(inputsOf(run, 'minio:index/iamPolicy:IamPolicy').map((p) => [p.name, JSON.parse(p.policy)]));
-    expect(policies).toEqual({
-      [`${STORAGE_USERS.app}-policy`]: appPolicy(config.buckets),
-      [`${STORAGE_USERS.backup}-policy`]: backupPolicy(config.buckets.backups),
-    });
+    expect(policies).toEqual({ [policyNames.app]: appPolicy(config.buckets), [policyNames.backup]: backupPolicy(config.buckets.backups) });
     const attachments = inputsOf(run, 'minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment').map((a) => `${a.userName}->${a.policyName}`);
-    expect(attachments.sort()).toEqual([STORAGE_USERS.app, STORAGE_USERS.backup].map((u) => `${u}->${u}-policy`).sort());
+    expect(attachments.sort()).toEqual([`${users.app}->${policyNames.app}`, `${users.backup}->${policyNames.backup}`].sort());
   });
 
-  test('post-deploy: the project\'s own migrate and seed, as the migrator, after the database, roles and grants', () => {
+  test("post-deploy: the project's own migrate and seed, as the migrator, after the database, roles and grants; again for a new database", () => {
     const { run, config } = get(stack);
     const d = one(run, 'command:local:Command', 'migrate-and-seed');
     const c = plain(d.raw);
     expect(c.create).toBe(postDeployScript(config.demoData));
     expect(c.create).toBe(`npm run --silent db:migrate && npm run --silent db:seed${stack === 'dev' ? ' -- --demo' : ''}`);
     expect(c.interpreter).toEqual(['/bin/sh', '-c']);
-    expect(c.dir).toBe(ROOT);
-    expect(c.triggers).toEqual([schemaInputsHash()]);
+    // No folder: the checkout's path is no input, so another checkout changes nothing.
+    expect(c.dir).toBeUndefined();
+    // The schema files' hash and the database's identity as its prepare step reports it (Pulumi's mocks report none).
+    expect(c.triggers).toEqual([schemaInputsHash(), '']);
     expect(Object.keys(c.environment)).toEqual(['DATABASE_URL']);
     expect(c.environment.DATABASE_URL).toBe(run.outputs.migratorDatabaseUrl.value);
     // The URL is a secret input; stdout and stderr are kept secret in state too.
@@ -172,12 +234,7 @@ describe.each(STACKS)('stack %s', (stack) => {
     walk(d.raw, (text, inSecret) => (secretUrl ||= inSecret && text === c.environment.DATABASE_URL));
     expect(secretUrl).toBe(true);
     expect(d.additionalSecretOutputs.sort()).toEqual(['stderr', 'stdout']);
-    const mustPrecede = [
-      one(run, `${PG}/database:Database`, 'database'),
-      ...byType(run, `${PG}/role:Role`),
-      ...byType(run, `${PG}/grant:Grant`),
-      ...byType(run, `${PG}/defaultPrivileges:DefaultPrivileges`),
-    ];
+    const mustPrecede = [prepareOf(run, 'Database'), ...byType(run, `${PG}/role:Role`), ...byType(run, `${PG}/grant:Grant`), ...byType(run, `${PG}/defaultPrivileges:DefaultPrivileges`)];
     for (const r of mustPrecede) expect([r.name, d.dependencies.includes(r.urn)]).toEqual([r.name, true]);
   });
 });

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { ROOT } from '../db/paths';
 import { readMigrations } from '../db/migration-files';
 import { AI_PROVIDERS } from '../schema/seeds/reference';
 import { DEMO_USER_ID } from '../schema/seeds/demo';
@@ -19,7 +20,7 @@ jest.setTimeout(120_000);
 
 let server: PostgresServer;
 let dev: ProgramRun;
-let step: { create: string; interpreter: string[]; dir: string; environment: { DATABASE_URL: string } };
+let step: { create: string; interpreter: string[]; environment: { DATABASE_URL: string } };
 
 /** An output URL (or the command's) pointed at the test server. */
 const atServer = (url: string, port = server.port) => {
@@ -29,9 +30,14 @@ const atServer = (url: string, port = server.port) => {
   return u.toString();
 };
 
+/**
+ * The step as the command provider runs it: its interpreter and script, in the folder Pulumi starts
+ * its plugins in, the project's (it declares no `dir`: pulumi/pulumi
+ * sdk/go/common/resource/plugin/plugin.go, `cmd.Dir = pwd`).
+ */
 function runStep(databaseUrl: string): Promise<CommandResult> {
   const [shell, ...shellArgs] = step.interpreter;
-  return runProcess(shell, [...shellArgs, step.create], { cwd: step.dir, env: { ...process.env, ...step.environment, DATABASE_URL: databaseUrl } });
+  return runProcess(shell, [...shellArgs, step.create], { cwd: ROOT, env: { ...process.env, ...step.environment, DATABASE_URL: databaseUrl } });
 }
 
 async function withClient<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {

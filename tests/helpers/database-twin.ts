@@ -1,88 +1,101 @@
 import { Client } from 'pg';
-import { plain } from './pulumi-mocks';
+import { ROOT } from '../../db/paths';
+import { runProcess, type CommandResult } from './db';
+import { type Declared, plain } from './pulumi-mocks';
 import type { ProgramRun } from './program';
 
 /**
- * What the program declares inside PostgreSQL (@pulumi/postgresql roles, database, grants, default
- * privileges), applied to a real server as the statements the provider issues for those inputs
- * (terraform-provider-postgresql: CREATE ROLE ... PASSWORD, CREATE DATABASE ... OWNER, GRANT,
- * GRANT <role> TO <role>, ALTER DEFAULT PRIVILEGES FOR ROLE). Like the container twins, it translates only what a real
- * deployment would do with the declared values; an input it does not know fails the test, so the
- * program cannot declare something this twin silently leaves out.
+ * What the program declares inside PostgreSQL, applied to a real server:
+ * - the Database component's prepare step, its declared `create` command run for real (it is the
+ *   project's own `npm run db:prepare`), with only DATABASE_URL moved to the test server's admin;
+ * - then its @pulumi/postgresql resources, in declaration order (the order their dependencies
+ *   chain them in), as the statements the provider issues for those inputs
+ *   (cyrilgdn/terraform-provider-postgresql: CREATE ROLE ... PASSWORD and GRANT <role> TO, GRANT
+ *   ON DATABASE / SCHEMA / ALL TABLES IN SCHEMA / ALL SEQUENCES IN SCHEMA, ALTER DEFAULT PRIVILEGES
+ *   FOR ROLE), in the provider's database.
+ * Like the container twins, it translates only what a real deployment would do with the declared
+ * values; an input it does not know fails the test, so the program cannot declare something this
+ * twin silently leaves out.
  */
 
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
 const KNOWN_INPUTS: Record<string, string[]> = {
-  'postgresql:index/role:Role': ['name', 'login', 'password', 'superuser', 'createDatabase', 'createRole', 'replication', 'bypassRowLevelSecurity'],
-  'postgresql:index/database:Database': ['name', 'owner', 'template', 'encoding', 'lcCollate', 'lcCtype'],
+  'postgresql:index/role:Role': ['name', 'login', 'password', 'superuser', 'createDatabase', 'createRole', 'replication', 'bypassRowLevelSecurity', 'roles'],
   'postgresql:index/grant:Grant': ['database', 'role', 'objectType', 'schema', 'privileges'],
-  'postgresql:index/grantRole:GrantRole': ['role', 'grantRole', 'withAdminOption'],
   'postgresql:index/defaultPrivileges:DefaultPrivileges': ['database', 'role', 'owner', 'schema', 'objectType', 'privileges'],
 };
 
 const flag = (on: boolean, name: string) => (on ? name : `NO${name}`);
 
-/** Applies the run's PostgreSQL resources, in declaration order, with the superuser URL of a server's `postgres` database. */
-export async function applyDeclaredDatabase(run: ProgramRun, superuserUrl: (database: string) => string): Promise<void> {
+/** The prepare step of the Database or the Storage component. */
+export function prepareStep(run: ProgramRun, component: 'Database' | 'Storage'): Declared {
+  const found = run.declared.filter((d) => d.type === 'command:local:Command' && d.name === 'prepare' && d.parent.includes(`pronunciation:stack:${component}::`));
+  if (found.length !== 1) throw new Error(`expected one prepare step of the ${component} component, found ${found.length}`);
+  return found[0];
+}
+
+/** Runs one of a declared command's scripts as the provider would (its interpreter, the project folder), with `env` over its environment. */
+export function runDeclaredCommand(step: Declared, script: 'create' | 'update' | 'delete', env: Record<string, string> = {}): Promise<CommandResult> {
+  const c = plain(step.raw);
+  const [shell, ...args] = c.interpreter as string[];
+  return runProcess(shell, [...args, c[script]], { cwd: ROOT, env: { ...process.env, ...c.environment, ...env } });
+}
+
+/** The statements the provider issues for one resource's inputs. */
+function statements(d: Declared): string[] {
+  const i = plain(d.raw);
+  switch (d.type) {
+    case 'postgresql:index/role:Role':
+      return [
+        `CREATE ROLE ${ident(i.name)} WITH ${flag(i.login, 'LOGIN')} ${flag(i.superuser, 'SUPERUSER')} ${flag(i.createDatabase, 'CREATEDB')} ` +
+          `${flag(i.createRole, 'CREATEROLE')} ${flag(i.replication, 'REPLICATION')} ${flag(i.bypassRowLevelSecurity, 'BYPASSRLS')} ` +
+          `ENCRYPTED PASSWORD ${literal(i.password)}`,
+        ...((i.roles ?? []) as string[]).map((r) => `GRANT ${ident(r)} TO ${ident(i.name)}`),
+      ];
+    case 'postgresql:index/grant:Grant': {
+      const on = (<Record<string, () => string>>{
+        database: () => `DATABASE ${ident(i.database)}`,
+        schema: () => `SCHEMA ${ident(i.schema)}`,
+        table: () => `ALL TABLES IN SCHEMA ${ident(i.schema)}`,
+        sequence: () => `ALL SEQUENCES IN SCHEMA ${ident(i.schema)}`,
+      })[i.objectType]?.();
+      if (!on) throw new Error(`the database twin does not know grants on ${i.objectType}`);
+      return [`GRANT ${i.privileges.join(', ')} ON ${on} TO ${ident(i.role)}`];
+    }
+    case 'postgresql:index/defaultPrivileges:DefaultPrivileges':
+      return [
+        `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(i.owner)} IN SCHEMA ${ident(i.schema)} ` +
+          `GRANT ${i.privileges.join(', ')} ON ${String(i.objectType).toUpperCase()}S TO ${ident(i.role)}`,
+      ];
+    default:
+      throw new Error(`the database twin does not know ${d.type} (${d.name})`);
+  }
+}
+
+/**
+ * Applies the run's PostgreSQL side to a server: the prepare step, then the provider's resources.
+ * `adminUrl(database)` is the server's superuser URL for a database. Returns the prepare step's run.
+ */
+export async function applyDeclaredDatabase(run: ProgramRun, adminUrl: (database: string) => string): Promise<CommandResult> {
+  const prepared = await runDeclaredCommand(prepareStep(run, 'Database'), 'create', { DATABASE_URL: adminUrl('postgres') });
+  if (prepared.code !== 0) throw new Error(`the prepare step failed: ${prepared.stderr}`);
   const resources = run.declared.filter((d) => d.type.startsWith('postgresql:'));
   if (resources.length === 0) throw new Error('the program declares nothing inside PostgreSQL');
-  const perDatabase: { database: string; sql: string }[] = [];
   for (const d of resources) {
     const known = KNOWN_INPUTS[d.type];
     if (!known) throw new Error(`the database twin does not know ${d.type} (${d.name})`);
-    const i = plain(d.raw);
-    const unknown = Object.keys(i).filter((k) => !known.includes(k));
+    const unknown = Object.keys(plain(d.raw)).filter((k) => !known.includes(k));
     if (unknown.length > 0) throw new Error(`the database twin does not know ${d.type} input(s) ${unknown.join(', ')} (${d.name})`);
-    switch (d.type) {
-      case 'postgresql:index/role:Role':
-        perDatabase.push({
-          database: 'postgres',
-          sql:
-            `CREATE ROLE ${ident(i.name)} WITH ${flag(i.login, 'LOGIN')} ${flag(i.superuser, 'SUPERUSER')} ${flag(i.createDatabase, 'CREATEDB')} ` +
-            `${flag(i.createRole, 'CREATEROLE')} ${flag(i.replication, 'REPLICATION')} ${flag(i.bypassRowLevelSecurity, 'BYPASSRLS')} ` +
-            `ENCRYPTED PASSWORD ${literal(i.password)}`,
-        });
-        break;
-      case 'postgresql:index/database:Database':
-        perDatabase.push({
-          database: 'postgres',
-          sql:
-            `CREATE DATABASE ${ident(i.name)} OWNER ${ident(i.owner)} TEMPLATE ${ident(i.template)} ENCODING ${literal(i.encoding)} ` +
-            `LC_COLLATE ${literal(i.lcCollate)} LC_CTYPE ${literal(i.lcCtype)}`,
-        });
-        break;
-      case 'postgresql:index/grant:Grant': {
-        const on = i.objectType === 'database' ? `DATABASE ${ident(i.database)}` : i.objectType === 'schema' ? `SCHEMA ${ident(i.schema)}` : undefined;
-        if (!on) throw new Error(`the database twin does not know grants on ${i.objectType}`);
-        perDatabase.push({ database: i.database, sql: `GRANT ${i.privileges.join(', ')} ON ${on} TO ${ident(i.role)}` });
-        break;
-      }
-      case 'postgresql:index/grantRole:GrantRole':
-        // Membership is the cluster's, not a database's.
-        perDatabase.push({
-          database: 'postgres',
-          sql: `GRANT ${ident(i.grantRole)} TO ${ident(i.role)}${i.withAdminOption ? ' WITH ADMIN OPTION' : ''}`,
-        });
-        break;
-      case 'postgresql:index/defaultPrivileges:DefaultPrivileges':
-        perDatabase.push({
-          database: i.database,
-          sql:
-            `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(i.owner)} IN SCHEMA ${ident(i.schema)} ` +
-            `GRANT ${i.privileges.join(', ')} ON ${String(i.objectType).toUpperCase()}S TO ${ident(i.role)}`,
-        });
-        break;
-    }
   }
-  for (const { database, sql } of perDatabase) {
-    const client = new Client({ connectionString: superuserUrl(database) });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
+  const provider = plain(run.declared.find((d) => d.type === 'pulumi:providers:postgresql')!.raw);
+  const client = new Client({ connectionString: adminUrl(provider.database) });
+  await client.connect();
+  try {
+    for (const d of resources) for (const sql of statements(d)) await client.query(sql);
+  } finally {
+    await client.end();
   }
+  return prepared;
 }
