@@ -39,6 +39,8 @@ export interface ServiceContainerArgs {
   memoryMb: number;
   healthcheck: string[];
   command?: pulumi.Input<string>[];
+  /** Replaces the image's entrypoint (which `command` is then passed to). */
+  entrypoints?: string[];
   envs?: pulumi.Input<string>[];
   ports?: PublishedPort[];
   volumes?: { volume: docker.Volume; containerPath: string }[];
@@ -71,6 +73,7 @@ export function serviceContainer(args: ServiceContainerArgs, parent: pulumi.Reso
       name: args.naming.docker(args.service),
       image,
       command: args.command,
+      entrypoints: args.entrypoints,
       envs: args.envs,
       uploads: args.uploads,
       labels: args.naming.labels(args.service),

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { StackConfig } from './config';
@@ -21,6 +23,15 @@ export const POSTGRES_INITDB_ARGS = '--encoding=UTF8 --lc-collate=C --lc-ctype=C
 export const POSTGRES_HEALTHCHECK = [
   'CMD', 'pg_isready', '--host=127.0.0.1', `--port=${POSTGRES.port}`, `--username=${POSTGRES.superuser}`, '--dbname=postgres',
 ];
+
+/** stacks/postgres-superuser-password.sh, which the container runs before the image's entrypoint. */
+export const SUPERUSER_PASSWORD_STEP = fs.readFileSync(path.join(__dirname, 'postgres-superuser-password.sh'), 'utf8');
+
+/**
+ * The image's entrypoint, after that step; `sh -c` hands the command on to it ("$@").
+ * docker-library/postgres's docker-entrypoint.sh initialises an empty volume only.
+ */
+export const POSTGRES_ENTRYPOINT = ['/bin/sh', '-c', `${POSTGRES.superuserPasswordStep} && exec docker-entrypoint.sh "$@"`, 'postgres-entrypoint'];
 
 /**
  * PostgreSQL 15 with settings derived from its memory limit. The image creates no application
@@ -55,8 +66,12 @@ export class Postgres extends pulumi.ComponentResource {
           `POSTGRES_INITDB_ARGS=${POSTGRES_INITDB_ARGS}`,
           `PGDATA=${POSTGRES.dataDir}`,
         ],
-        // Root only: the entrypoint reads it as root, before it drops to the postgres user.
-        uploads: [{ file: POSTGRES.passwordFile, content: superuser.scramSecret, permissions: '0400' }],
+        entrypoints: POSTGRES_ENTRYPOINT,
+        uploads: [
+          // Root only: the entrypoint reads it as root, before it drops to the postgres user.
+          { file: POSTGRES.passwordFile, content: superuser.scramSecret, permissions: '0400' },
+          { file: POSTGRES.superuserPasswordStep, content: SUPERUSER_PASSWORD_STEP, permissions: '0500' },
+        ],
         ports: [{ internal: POSTGRES.port, external: config.postgresPort, ip: config.bindAddress }],
         volumes: [{ volume, containerPath: POSTGRES.dataDir }],
         stopGraceSeconds: 60,

@@ -17,6 +17,8 @@ export const POSTGRES = {
   dataDir: '/var/lib/postgresql/data',
   /** Read by the image's entrypoint through POSTGRES_PASSWORD_FILE. */
   passwordFile: '/run/secrets/postgres-password',
+  /** Runs before the image's entrypoint: stacks/postgres-superuser-password.sh. */
+  superuserPasswordStep: '/usr/local/bin/pa-superuser-password',
   major: POSTGRES_MAJOR,
 } as const;
 

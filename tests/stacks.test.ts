@@ -1,5 +1,6 @@
 import type { StackConfig } from '../stacks/config';
 import { postgresCommand, postgresSettings } from '../stacks/postgres-settings';
+import { POSTGRES_ENTRYPOINT, SUPERUSER_PASSWORD_STEP } from '../stacks/postgres';
 import { APP_ENV } from '../db/app-env';
 import { DATABASE_NAME, MINIO, PGBOUNCER, POSTGRES, REDIS, ROLES, STORAGE_USERS } from '../stacks/services';
 import { plain, walk } from './helpers/pulumi-mocks';
@@ -124,7 +125,13 @@ describe.each(CONTAINER_STACKS)('stack %s', (stack) => {
     // The program creates the application database, owned by the migrator; the image creates none.
     expect(c.envs.some((e: string) => e.startsWith('POSTGRES_DB='))).toBe(false);
     expect(c.healthcheck.tests).toEqual(['CMD', 'pg_isready', '--host=127.0.0.1', `--port=${POSTGRES.port}`, `--username=${POSTGRES.superuser}`, '--dbname=postgres']);
-    expect(c.uploads).toEqual([expect.objectContaining({ file: POSTGRES.passwordFile, content: expect.stringMatching(/^SCRAM-SHA-256\$4096:/) })]);
+    // On a volume kept from an earlier deployment, a step before the image's entrypoint gives the
+    // superuser this deployment's password (run for real in tests/twin.test.ts).
+    expect(c.entrypoints).toEqual(POSTGRES_ENTRYPOINT);
+    expect(c.uploads).toEqual([
+      expect.objectContaining({ file: POSTGRES.passwordFile, content: expect.stringMatching(/^SCRAM-SHA-256\$4096:/), permissions: '0400' }),
+      { file: POSTGRES.superuserPasswordStep, content: SUPERUSER_PASSWORD_STEP, permissions: '0500' },
+    ]);
   });
 
   test('PgBouncer: transaction pooling, SCRAM, its config generated, started after PostgreSQL', () => {

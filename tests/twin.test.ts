@@ -35,14 +35,14 @@ function atPort(url: string, port: number): string {
 type Server = ReturnType<TwinHost['start']>;
 
 /**
- * What the official postgres image's entrypoint does on an empty volume, then the server itself:
- * initdb with the password file and POSTGRES_INITDB_ARGS (the entrypoint's own eval line), a
- * socket-only server with the declared settings to create POSTGRES_DB, the pg_hba rule for
- * TCP, then `postgres` with the declared command line.
+ * What the container runs: the program's step before the image's entrypoint (run as it is, the
+ * uploaded script), then what the official postgres image's entrypoint does on an empty volume
+ * (initdb with the password file and POSTGRES_INITDB_ARGS, its own eval line; a socket-only server
+ * with the declared settings to create POSTGRES_DB; the pg_hba rule for TCP), and on any volume the
+ * server itself, with the declared command line. Returns the step's output too.
  */
-async function startPostgresTwin(host: TwinHost, s: ContainerSpec): Promise<{ port: number; server: Server }> {
-  const port = await freePort();
-  host.mapPort(POSTGRES.port, port);
+async function startPostgresTwin(host: TwinHost, s: ContainerSpec): Promise<{ port: number; server: Server; step: string }> {
+  const port = host.mapPort(POSTGRES.port, await freePort());
   host.writeUploads(s);
   const pgdata = host.mapPath(s.envs.PGDATA);
   const socketDir = host.local('/var/run/postgresql/.keep');
@@ -53,11 +53,23 @@ async function startPostgresTwin(host: TwinHost, s: ContainerSpec): Promise<{ po
   const env = host.env(Object.fromEntries(Object.entries(s.envs).map(([k, v]) => [k, host.translate(v)])));
   const [binary, ...args] = s.command;
   expect(binary).toBe('postgres');
+  // The entrypoint as declared: the step, then the image's docker-entrypoint.sh with the command.
+  expect(s.entrypoints).toEqual(['/bin/sh', '-c', `${POSTGRES.superuserPasswordStep} && exec docker-entrypoint.sh "$@"`, 'postgres-entrypoint']);
+  const step = await host.exec('/bin/sh', [host.local(POSTGRES.superuserPasswordStep)], env);
+  if (!fs.existsSync(path.join(pgdata, 'PG_VERSION'))) await initPostgresTwin(host, s, pgdata, path.dirname(socketDir), env);
+  const server = host.start('postgres', path.join(PG_BIN, 'postgres'), [
+    ...args, '-c', `port=${port}`, '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${path.dirname(socketDir)}`,
+  ], env);
+  return { port, server, step };
+}
+
+async function initPostgresTwin(host: TwinHost, s: ContainerSpec, pgdata: string, socketDir: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const [, ...args] = s.command;
   const initdb = `set -e
 POSTGRES_PASSWORD="$(< "$POSTGRES_PASSWORD_FILE")"
 eval 'initdb --username="$POSTGRES_USER" --pwfile=<(printf "%s\\n" "$POSTGRES_PASSWORD") '"$POSTGRES_INITDB_ARGS"' "$@"'`;
   await host.exec('/bin/bash', ['-c', initdb, 'bash'], env);
-  const socketOnly = [...args, '-c', "listen_addresses=''", '-p', String(POSTGRES.port), '-k', path.dirname(socketDir)];
+  const socketOnly = [...args, '-c', "listen_addresses=''", '-p', String(POSTGRES.port), '-k', socketDir];
   const initLog = host.local('/init.log');
   fs.writeFileSync(initLog, '');
   host.chown(initLog);
@@ -71,7 +83,7 @@ eval 'initdb --username="$POSTGRES_USER" --pwfile=<(printf "%s\\n" "$POSTGRES_PA
     if (database !== 'postgres') {
       await host.exec(
         path.join(PG_BIN, 'psql'),
-        ['-v', 'ON_ERROR_STOP=1', '--no-psqlrc', '--no-password', '-h', path.dirname(socketDir), '-p', String(POSTGRES.port),
+        ['-v', 'ON_ERROR_STOP=1', '--no-psqlrc', '--no-password', '-h', socketDir, '-p', String(POSTGRES.port),
           '-U', s.envs.POSTGRES_USER, '-d', 'postgres', '-c', `CREATE DATABASE "${database}"`],
         env,
       );
@@ -81,10 +93,6 @@ eval 'initdb --username="$POSTGRES_USER" --pwfile=<(printf "%s\\n" "$POSTGRES_PA
   }
   const method = (await host.exec(path.join(PG_BIN, 'postgres'), ['-C', 'password_encryption', ...args], env)).trim();
   fs.appendFileSync(path.join(pgdata, 'pg_hba.conf'), `\nhost all all all ${method}\n`);
-  const server = host.start('postgres', path.join(PG_BIN, 'postgres'), [
-    ...args, '-c', `port=${port}`, '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${path.dirname(socketDir)}`,
-  ], env);
-  return { port, server };
 }
 
 async function startPgbouncerTwin(host: TwinHost, s: ContainerSpec): Promise<{ port: number; server: Server }> {
@@ -241,6 +249,53 @@ describe('the dev stack\'s containers, run here', () => {
     expect(ping).toBe('+PONG');
     expect(anonymousGet).toMatch(/^-NOPERM/);
     expect(wrongPassword).toMatch(/^-WRONGPASS/);
+  });
+});
+
+/** Stops a server the way `docker stop` does for PostgreSQL (its stop signal), and waits for it. */
+async function stopServer(server: Server): Promise<void> {
+  if (server.child.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    server.child.once('exit', () => resolve());
+    server.child.kill('SIGINT');
+  });
+}
+
+describe('a volume kept by `pulumi destroy`, under the next deployment', () => {
+  test("the step before the image's entrypoint gives the superuser the new deployment's password; the data stays", async () => {
+    const host = await new TwinHost().init();
+    try {
+      const first = await startPostgresTwin(host, spec('postgres'));
+      expect(first.step).toBe(''); // an empty volume: nothing to do, the image initialises it
+      await host.healthy(spec('postgres').healthcheck, first.server);
+      // The server's own database: the stack's is the prepare step's, not the container's.
+      const admin = (url: string, port: number) => atPort(url, port).replace(/\/[^/?]*(\?|$)/, '/postgres$1');
+      const before = new Client({ connectionString: admin(output('postgresAdminUrl'), first.port) });
+      await before.connect();
+      await before.query('CREATE TABLE kept (note text)');
+      await before.query("INSERT INTO kept VALUES ('from the first deployment')");
+      await before.end();
+      await stopServer(first.server);
+
+      // `pulumi destroy`, then `pulumi up`: new generated passwords, the same volume.
+      const next = await runProgram('dev');
+      const nextUrl = next.outputs.postgresAdminUrl.value as string;
+      expect(new URL(nextUrl).password).not.toBe(new URL(output('postgresAdminUrl')).password);
+      const again = await startPostgresTwin(host, containerSpec(one(next, CONTAINER, 'postgres')));
+      expect(again.step).toMatch(/holds an earlier deployment's data; its superuser takes this deployment's password\.\n$/);
+      expect(again.step).not.toMatch(/SCRAM-SHA-256/);
+      await host.healthy(spec('postgres').healthcheck, again.server);
+      const after = new Client({ connectionString: admin(nextUrl, again.port) });
+      await after.connect();
+      try {
+        expect((await after.query('SELECT note FROM kept')).rows).toEqual([{ note: 'from the first deployment' }]);
+      } finally {
+        await after.end();
+      }
+      await expect(new Client({ connectionString: admin(output('postgresAdminUrl'), again.port) }).connect()).rejects.toThrow(/password authentication failed/);
+    } finally {
+      await host.stop();
+    }
   });
 });
 

@@ -11,6 +11,7 @@ const run = promisify(execFile);
 /** The parts of a declared container that say what runs in it. */
 export interface ContainerSpec {
   command: string[];
+  entrypoints?: string[];
   envs: Record<string, string>;
   uploads: { file: string; content: string }[];
   healthcheck: string[];
@@ -20,6 +21,7 @@ export function containerSpec(d: Declared): ContainerSpec {
   const inputs = plain(d.raw);
   return {
     command: inputs.command ?? [],
+    entrypoints: inputs.entrypoints,
     envs: Object.fromEntries((inputs.envs ?? []).map((e: string) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
     uploads: (inputs.uploads ?? []).map((u: { file: string; content: string }) => ({ file: u.file, content: u.content })),
     healthcheck: inputs.healthcheck?.tests ?? [],
@@ -59,8 +61,14 @@ export class TwinHost {
     this.substitutions.push([new RegExp(`\\bhost=${alias}\\b`, 'g'), 'host=127.0.0.1']);
   }
 
-  mapPort(containerPort: number, localPort: number): void {
+  private readonly ports = new Map<number, number>();
+  /** Maps a container port to a local one; a port mapped before keeps its mapping (a restarted container). Returns the local port. */
+  mapPort(containerPort: number, localPort: number): number {
+    const mapped = this.ports.get(containerPort);
+    if (mapped !== undefined) return mapped;
+    this.ports.set(containerPort, localPort);
     this.substitutions.push([new RegExp(`(?<![\\w.+/])${containerPort}(?![\\w.+/])`, 'g'), String(localPort)]);
+    return localPort;
   }
 
   mapPath(containerPath: string): string {
