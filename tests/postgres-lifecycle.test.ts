@@ -1,0 +1,199 @@
+import { Client } from 'pg';
+import { ROOT } from '../db/paths';
+import { applyDeclaredDatabase, prepareStep, runDeclaredCommand } from './helpers/database-twin';
+import { runProcess } from './helpers/db';
+import { startPostgres, type PostgresServer } from './helpers/postgres';
+import { byType, one, runProgram, type ProgramRun } from './helpers/program';
+import { type Declared, plain } from './helpers/pulumi-mocks';
+
+/**
+ * What @pulumi/postgresql does beyond create, replayed on a real PostgreSQL 15 against what the dev
+ * stack declares: `pulumi destroy` after a migrated and seeded database, `pulumi up` after that, and
+ * two grants on one schema at once. Each replay issues the statements of the provider's own code at
+ * the version @pulumi/postgresql 3.18.1 builds (cyrilgdn/terraform-provider-postgresql ff936b9),
+ * in the database that code connects to; the engine deletes in reverse dependency order
+ * (pulumi/pulumi v3.248.0 pkg/resource/deploy/step_generator.go, ScheduleDeletes), which for the
+ * program's one chain is the reverse of declaration.
+ */
+
+jest.setTimeout(180_000);
+const PG = 'postgresql:index';
+
+let server: PostgresServer;
+let dev: ProgramRun;
+beforeAll(async () => {
+  [server, dev] = await Promise.all([startPostgres(), runProgram('dev')]);
+});
+afterAll(async () => server?.stop());
+
+async function withClient<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+const inDatabase = <T>(database: string, work: (c: Client) => Promise<T>) => withClient(server.url(database), work);
+
+/** helpers.go pgLockRole: the advisory locks every role-scoped operation takes first, inside its transaction. */
+async function pgLockRole(c: Client, role: string): Promise<void> {
+  await c.query('SET statement_timeout = 0');
+  await c.query('SELECT pg_advisory_xact_lock(oid::bigint) FROM pg_roles WHERE rolname = $1', [role]);
+  await c.query('SELECT pg_advisory_xact_lock(member::bigint) FROM pg_auth_members JOIN pg_roles ON roleid = pg_roles.oid WHERE rolname = $1', [role]);
+}
+
+const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** The provider's Delete of one declared resource, as its source issues it; `providerDatabase` is where the provider connects. */
+async function replayDelete(d: Declared, providerDatabase: string): Promise<void> {
+  const i = plain(d.raw);
+  const inTransaction = (database: string, lockRole: string, statements: string[]) =>
+    inDatabase(database, async (c) => {
+      await c.query('BEGIN');
+      try {
+        await pgLockRole(c, lockRole);
+        for (const sql of statements) await c.query(sql);
+        await c.query('COMMIT');
+      } catch (error) {
+        await c.query('ROLLBACK');
+        throw error;
+      }
+    });
+  switch (d.type) {
+    case `${PG}/defaultPrivileges:DefaultPrivileges`:
+      // resource_postgresql_default_privileges.go, Delete: the defaults revoked; existing tables keep what they got.
+      return inTransaction(i.database, i.owner, [
+        `ALTER DEFAULT PRIVILEGES FOR ROLE ${q(i.owner)} IN SCHEMA ${q(i.schema)} REVOKE ALL ON ${String(i.objectType).toUpperCase()}S FROM ${q(i.role)}`,
+      ]);
+    case `${PG}/grant:Grant`: {
+      // resource_postgresql_grant.go, Delete with createRevokeQuery, in the grant's database.
+      const on =
+        i.objectType === 'database' ? `DATABASE ${q(i.database)}` : i.objectType === 'schema' ? `SCHEMA ${q(i.schema)}` : `ALL ${String(i.objectType).toUpperCase()}S IN SCHEMA ${q(i.schema)}`;
+      return inTransaction(i.database, i.role, [`REVOKE ALL PRIVILEGES ON ${on} FROM ${q(i.role)}`]);
+    }
+    case `${PG}/role:Role`:
+      // resource_postgresql_role.go, Delete: in the provider's database, REASSIGN OWNED and DROP OWNED (that
+      // database's objects and privileges, and shared ones), then DROP ROLE, all in one transaction.
+      return inTransaction(providerDatabase, i.name, [`REASSIGN OWNED BY ${q(i.name)} TO ${q('postgres')}`, `DROP OWNED BY ${q(i.name)}`, `DROP ROLE ${q(i.name)}`]);
+    default:
+      throw new Error(`no replay of ${d.type}'s Delete`);
+  }
+}
+
+/** `pulumi destroy` of what the run declares inside PostgreSQL: the provider's deletes in reverse order, then the prepare step's delete. */
+async function replayDestroy(run: ProgramRun, providerDatabase = plain(one(run, 'pulumi:providers:postgresql', 'postgresql').raw).database as string): Promise<void> {
+  for (const d of run.declared.filter((r) => r.type.startsWith(`${PG}/`)).reverse()) await replayDelete(d, providerDatabase);
+  const released = await runDeclaredCommand(prepareStep(run, 'Database'), 'delete', { DATABASE_URL: server.url('postgres') });
+  if (released.code !== 0) throw new Error(released.stderr);
+}
+
+/** The post-deploy step's declared command, run as the provider runs it (the project folder), on this server. */
+async function postDeploy(run: ProgramRun): Promise<void> {
+  const step = plain(one(run, 'command:local:Command', 'migrate-and-seed').raw);
+  const url = new URL(step.environment.DATABASE_URL);
+  url.host = `${server.host}:${server.port}`;
+  const [shell, ...args] = step.interpreter;
+  const result = await runProcess(shell, [...args, step.create], { cwd: ROOT, env: { ...process.env, DATABASE_URL: url.toString() } });
+  if (result.code !== 0) throw new Error(result.stderr);
+}
+
+const appUrl = (run: ProgramRun) => {
+  const url = new URL(run.outputs.directDatabaseUrl.value as string);
+  url.host = `${server.host}:${server.port}`;
+  return url.toString();
+};
+
+describe('the life of the dev stack inside PostgreSQL', () => {
+  test('`pulumi destroy` after a migrated and seeded database: every role goes, the database and its data stay, the owner can no longer log in', async () => {
+    await applyDeclaredDatabase(dev, (database) => server.url(database));
+    await postDeploy(dev);
+    const users = await inDatabase('pronunciation_assistant', async (c) => (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM users')).rows[0].n);
+    expect(users).toBeGreaterThan(0);
+
+    await replayDestroy(dev);
+
+    const roles = await inDatabase('postgres', async (c) => (await c.query<{ rolname: string; rolcanlogin: boolean }>("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'pa\\_%' ORDER BY 1")).rows);
+    expect(roles).toEqual([{ rolname: 'pa_migrator', rolcanlogin: false }]);
+    const kept = await inDatabase('pronunciation_assistant', async (c) => ({
+      users: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM users')).rows[0].n,
+      owners: (await c.query<{ o: string }>("SELECT DISTINCT tableowner AS o FROM pg_tables WHERE schemaname IN ('public', 'drizzle')")).rows.map((r) => r.o),
+      defaults: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_default_acl')).rows[0].n,
+    }));
+    expect(kept).toEqual({ users, owners: ['pa_migrator'], defaults: 0 });
+  });
+
+  test('`pulumi up` after that destroy: the kept database is taken back, the roles come again and reach the kept rows, nothing is migrated twice', async () => {
+    // A later deployment generates new passwords: run the program again.
+    const next = await runProgram('dev');
+    const prepared = await applyDeclaredDatabase(next, (database) => server.url(database));
+    expect(prepared.stdout).toContain('database pronunciation_assistant: kept from an earlier deployment of this stack');
+    await postDeploy(next);
+    await withClient(appUrl(next), async (c) => {
+      const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM users');
+      expect(rows[0].n).toBeGreaterThan(0);
+      // Tables from before the destroy: reached through the grants on the tables there already are.
+      await c.query("INSERT INTO system_settings (key, value, description) VALUES ('kept-check', '1', 'written after up') ON CONFLICT DO NOTHING");
+    });
+    const applied = await inDatabase('pronunciation_assistant', async (c) => (await c.query<{ n: number; d: number }>('SELECT count(*)::int AS n, count(DISTINCT hash)::int AS d FROM drizzle.__drizzle_migrations')).rows[0]);
+    expect(applied.n).toBe(applied.d);
+    // And a second destroy goes as cleanly as the first.
+    await replayDestroy(next);
+  });
+
+  test('the replay sees the defect it guards against: with the provider in `postgres` and no revoke on existing tables (the earlier program), DROP ROLE fails', async () => {
+    const earlier = await runProgram('dev');
+    await applyDeclaredDatabase(earlier, (database) => server.url(database));
+    await postDeploy(earlier);
+    const declared = earlier.declared.filter((d) => !(d.type === `${PG}/grant:Grant` && ['table', 'sequence'].includes(plain(d.raw).objectType)));
+    await expect(replayDestroy({ ...earlier, declared }, 'postgres')).rejects.toThrow(/role "pa_[a-z]+" cannot be dropped because some objects depend on it/);
+  });
+});
+
+describe('two grants on one schema at once', () => {
+  /** resource_postgresql_grant.go, Create and Delete for a schema: pgLockRole(role), then REVOKE ALL (and GRANT), in one transaction. */
+  const statements = (role: string, create: boolean) => [
+    `REVOKE ALL PRIVILEGES ON SCHEMA public FROM ${q(role)}`,
+    ...(create ? [`GRANT USAGE ON SCHEMA public TO ${q(role)}`] : []),
+  ];
+
+  test.each([
+    ['create', true],
+    ['delete', false],
+  ])('%s: fail with "tuple concurrently updated" when the engine runs them together, as the provider locks per role, not per schema', async (_, create) => {
+    const database = `concurrent_grants_${create ? 'create' : 'delete'}`;
+    await inDatabase('postgres', (c) => c.query(`CREATE DATABASE ${database}`));
+    await inDatabase('postgres', (c) => c.query('CREATE ROLE grant_a; CREATE ROLE grant_b').catch(() => undefined));
+    const [a, b] = [new Client({ connectionString: server.url(database) }), new Client({ connectionString: server.url(database) })];
+    await Promise.all([a.connect(), b.connect()]);
+    try {
+      if (!create) await a.query('GRANT USAGE ON SCHEMA public TO grant_a, grant_b');
+      // The interleaving the engine allows two resources with no dependency between them: both transactions open at once.
+      await a.query('BEGIN');
+      await pgLockRole(a, 'grant_a');
+      for (const sql of statements('grant_a', create)) await a.query(sql);
+      await b.query('BEGIN');
+      await pgLockRole(b, 'grant_b'); // another role: no lock in common
+      const second = (async () => {
+        for (const sql of statements('grant_b', create)) await b.query(sql);
+      })();
+      second.catch(() => undefined);
+      // b now waits for a's change of the schema's catalog row, and fails once it is committed.
+      await new Promise((r) => setTimeout(r, 300));
+      await a.query('COMMIT');
+      await expect(second).rejects.toThrow('tuple concurrently updated');
+      await b.query('ROLLBACK');
+    } finally {
+      await Promise.all([a.end(), b.end()]);
+    }
+  });
+
+  test("so the program orders them: the read-only role's schema grant comes after the app's, on create, and so before it on delete", () => {
+    const schemaGrants = byType(dev, `${PG}/grant:Grant`).filter((d) => plain(d.raw).objectType === 'schema');
+    expect(schemaGrants.map((d) => d.name)).toEqual(['app-schema-usage', 'readonly-schema-usage']);
+    const byUrn = new Map(dev.declared.map((d) => [d.urn, d]));
+    const after = (d: Declared, other: Declared): boolean => d.dependencies.some((u) => u === other.urn || after(byUrn.get(u)!, other));
+    expect(after(schemaGrants[1], schemaGrants[0])).toBe(true);
+  });
+});
