@@ -2,7 +2,7 @@
  * The storage policies and lifecycle rules of stacks/storage-policies.ts, applied to a real MinIO
  * (the release the stack runs) and exercised as anonymous, app and backup clients.
  */
-import { Client, type LifecycleConfig, type LifecycleRule } from 'minio';
+import { Client } from 'minio';
 import { AssumeRoleProvider } from 'minio/dist/main/AssumeRoleProvider.js';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -16,12 +16,12 @@ import {
   lifecycleRules,
   NONCURRENT_DOCUMENT_DAYS,
   STALE_UPLOADS_ENV,
-  type IlmRule,
   type PolicyDocument,
   VERSIONED_BUCKETS,
 } from '../stacks/storage-policies';
 import { startMinio, type MinioServer } from './helpers/minio';
 import { createUser } from './helpers/minio-admin';
+import { ilmConfiguration } from './helpers/minio-provider';
 
 const buckets = Object.fromEntries(BUCKETS.map((b) => [b, `t1-${b}`])) as Record<BucketKey, string>;
 const BACKUP_RETENTION_DAYS = CONFIG_KEYS.backupRetentionDays.default;
@@ -53,24 +53,6 @@ async function credentialFor(policy: PolicyDocument): Promise<Client> {
   });
   const { accessKey, secretKey, sessionToken } = await provider.getCredentials();
   return client({ accessKey, secretKey, sessionToken });
-}
-
-/** The S3 lifecycle configuration the provider builds from IlmPolicy rules (it reads expiration with Sscanf "%dd"). */
-function toS3Lifecycle(ilm: IlmRule[]): LifecycleConfig {
-  return {
-    Rule: ilm.map((r): LifecycleRule => {
-      const rule: LifecycleRule = { ID: r.id, Status: 'Enabled', Filter: { Prefix: '' } };
-      if (r.expiration !== undefined) {
-        const days = /^(\d+)d$/.exec(r.expiration);
-        if (!days) throw new Error(`expiration ${r.expiration} is not "<n>d"`);
-        rule.Expiration = { Days: Number(days[1]) };
-      }
-      if (r.noncurrentVersionExpirationDays !== undefined) {
-        rule.NoncurrentVersionExpiration = { NoncurrentDays: r.noncurrentVersionExpirationDays };
-      }
-      return rule;
-    }),
-  };
 }
 
 async function text(stream: Readable): Promise<string> {
@@ -125,7 +107,7 @@ beforeAll(async () => {
   for (const holder of BACKUP_HOLDERS) await root.putObject(buckets.backups, `kept/${holder}/old.dump`, PRE_VERSIONING_BACKUP);
   for (const key of VERSIONED_BUCKETS) await root.setBucketVersioning(buckets[key], { Status: 'Enabled' });
   await root.setBucketPolicy(buckets.temp, JSON.stringify(anonymousDownloadPolicy(buckets.temp)));
-  for (const [bucket, ilm] of Object.entries(rules)) await root.setBucketLifecycle(bucket, toS3Lifecycle(ilm));
+  for (const [bucket, ilm] of Object.entries(rules)) await root.setBucketLifecycle(bucket, ilmConfiguration(ilm));
   await root.putObject(buckets.temp, 'shared/hello.txt', 'hello from temp');
   await root.putObject(buckets.documents, 'private/doc.txt', 'a learner document');
   await root.putObject(buckets.recordings, 'private/take.webm', 'a recording');
@@ -141,7 +123,7 @@ describe('as configured by root', () => {
     for (const [bucket, ilm] of Object.entries(rules)) {
       const config = await root.getBucketLifecycle(bucket);
       // minio-js gives a lone rule as an object, several as an array.
-      expect({ bucket, Rule: [config?.Rule ?? []].flat() }).toEqual({ bucket, Rule: toS3Lifecycle(ilm).Rule });
+      expect({ bucket, Rule: [config?.Rule ?? []].flat() }).toEqual({ bucket, Rule: ilmConfiguration(ilm).Rule });
     }
     // Every bucket has a rule; backups too, since the backup credential cannot delete and this is what prunes them.
     expect(Object.keys(rules).sort()).toEqual(Object.values(buckets).sort());
@@ -307,7 +289,7 @@ describe('backup credential (backupPolicy)', () => {
       expect({ name, attempts }).toEqual({ name, attempts: { deleteVersion: 'AccessDenied', putIntoVersion: 'AccessDenied', uploadIntoVersion: 'AccessDenied' } });
     }
     expect(await outcome(leaked.setBucketVersioning(bucket, { Status: 'Suspended' }))).toBe('AccessDenied');
-    const shortened = toS3Lifecycle([{ id: 'expire-backups', expiration: '1d', noncurrentVersionExpirationDays: 1 }]);
+    const shortened = ilmConfiguration([{ id: 'expire-backups', expiration: '1d', noncurrentVersionExpirationDays: 1 }]);
     expect(await outcome(leaked.setBucketLifecycle(bucket, shortened))).toBe('AccessDenied');
     expect(await root.getBucketVersioning(bucket)).toEqual({ Status: 'Enabled' });
 

@@ -38,14 +38,17 @@ export function madminEncrypt(password: string, plaintext: Buffer): Buffer {
   return Buffer.concat([salt, Buffer.from([0x02]), nonce, seal(1, aad, plaintext)]);
 }
 
-async function adminCall(server: MinioServer, api: string, query: Record<string, string>, body: Buffer): Promise<void> {
+/** One admin API call, signed as root (madmin-go v1.7.5's executeMethod); returns the response body. */
+export async function adminCall(server: MinioServer, api: string, query: Record<string, string>, body: Buffer = Buffer.alloc(0), method = 'PUT'): Promise<string> {
   const path = `${ADMIN_PATH}/${api}?${new URLSearchParams(query).toString()}`;
   const date = new Date();
   const sha256 = createHash('sha256').update(body).digest('hex');
   const headers: Record<string, string> = { host: `${server.endPoint}:${server.port}`, 'x-amz-date': date.toISOString().replace(/[-:]|\.\d{3}/g, ''), 'x-amz-content-sha256': sha256 };
-  headers.authorization = signV4({ protocol: 'http:', method: 'PUT', path, headers }, server.rootUser, server.rootPassword, ADMIN_REGION, date, sha256);
-  const response = await fetch(`${server.url}${path}`, { method: 'PUT', headers, body });
-  if (!response.ok) throw new Error(`MinIO admin ${api} failed: HTTP ${response.status} ${await response.text()}`);
+  headers.authorization = signV4({ protocol: 'http:', method, path, headers }, server.rootUser, server.rootPassword, ADMIN_REGION, date, sha256);
+  const response = await fetch(`${server.url}${path}`, { method, headers, body: method === 'GET' || method === 'DELETE' ? undefined : body });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`MinIO admin ${api} failed: HTTP ${response.status} ${text}`);
+  return text;
 }
 
 /** A MinIO user (not a temporary STS credential) allowed exactly `policy`, as the stack creates the app's and the backups'. */

@@ -101,11 +101,13 @@ async function waitReady(url: string, child: ChildProcess, logFile: string, time
 
 /**
  * Starts a throwaway single-drive MinIO on a free loopback port with a generated root password.
- * `env` is added to the server's environment, as a container's environment would be.
+ * `env` is added to the server's environment, as a container's environment would be. `dataDir`
+ * keeps the data elsewhere, to outlive stop() (a container's volume, for the next container).
  */
-export async function startMinio(options: { env?: Record<string, string> } = {}): Promise<MinioServer> {
+export async function startMinio(options: { env?: Record<string, string>; dataDir?: string } = {}): Promise<MinioServer> {
   const bin = await minioBinary();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-minio-'));
+  const dataDir = options.dataDir ?? path.join(root, 'data');
   const rootUser = 'test-root';
   const rootPassword = randomBytes(24).toString('base64url');
   // Not process.env: MINIO_* variables of whoever runs the tests must not change the server.
@@ -124,7 +126,7 @@ export async function startMinio(options: { env?: Record<string, string> } = {})
     const url = `http://127.0.0.1:${port}`;
     const logFile = path.join(root, `minio-${attempt}.log`);
     const log = fs.openSync(logFile, 'w');
-    const args = ['server', path.join(root, 'data'), '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`];
+    const args = ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`];
     const child = spawn(bin, [...args, '--certs-dir', path.join(root, 'certs')], { env, stdio: ['ignore', log, log] });
     fs.closeSync(log);
     try {
