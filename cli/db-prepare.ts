@@ -1,9 +1,9 @@
 import { parseDatabaseUrl } from '../db/connection';
-import { type Prepared, prepareDatabase, releaseDatabase } from '../db/prepare-database';
+import { checkRolesDroppable, type Prepared, prepareDatabase, releaseDatabase } from '../db/prepare-database';
 import { preparedLine, previousPrepared } from '../db/step-output';
 import { runCli, say, UsageError } from './run';
 
-const USAGE = `usage: npm run db:prepare -- --database NAME --owner ROLE --mark MARK [--roles A,B,...] [--fresh | --release]
+const USAGE = `usage: npm run db:prepare -- --database NAME --owner ROLE --mark MARK [--roles A,B,...] [--fresh | --release | --before-destroy]
 
 Makes sure a stack's database and the role that owns it exist and are the stack's, with
 DATABASE_URL the server's administrator (its database any but NAME; the stack's postgresAdminUrl
@@ -17,7 +17,9 @@ anything. \`pulumi up\` runs it before it creates the stack's other roles and gr
   --mark MARK      the stack's mark, e.g. pulumi:pronunciation-assistant/dev
   --roles A,B,...  the stack's other roles, which --fresh checks are not there yet
   --fresh          the stack's first deployment (or its first since a destroy)
-  --release        what \`pulumi destroy\` runs: keep both, and stop the owner from logging in
+  --release        what \`pulumi destroy\` runs last: keep both, and stop the owner from logging in
+  --before-destroy what \`pulumi destroy\` runs first: check that nothing outside NAME keeps the
+                   --roles from being dropped
 
 OWNER_PASSWORD is the owner's password, or its SCRAM secret (PostgreSQL stores one as it is). On
 an update, the previous run's output (PULUMI_COMMAND_STDOUT, which the Pulumi command provider
@@ -31,6 +33,7 @@ const FLAGS = {
   roles: { type: 'string' },
   fresh: { type: 'boolean' },
   release: { type: 'boolean' },
+  'before-destroy': { type: 'boolean' },
 } as const;
 
 runCli(USAGE, FLAGS, async (values) => {
@@ -40,12 +43,13 @@ runCli(USAGE, FLAGS, async (values) => {
     return value;
   };
   const plan = { database: required('database'), owner: required('owner'), mark: required('mark') };
-  if (values.fresh && values.release) throw new UsageError('--fresh and --release exclude each other');
+  if ([values.fresh, values.release, values['before-destroy']].filter(Boolean).length > 1) throw new UsageError('--fresh, --release and --before-destroy exclude each other');
+  const roles = typeof values.roles === 'string' ? values.roles.split(',').filter(Boolean) : [];
   const target = parseDatabaseUrl(process.env.DATABASE_URL);
   if (values.release) return releaseDatabase(target, plan, say);
+  if (values['before-destroy']) return checkRolesDroppable(target, { ...plan, roles }, say);
   const ownerPassword = process.env.OWNER_PASSWORD ?? '';
   if (ownerPassword === '') throw new UsageError('OWNER_PASSWORD is not set: the owner role\'s password (or SCRAM secret)');
-  const roles = typeof values.roles === 'string' ? values.roles.split(',').filter(Boolean) : [];
   const prepared = await prepareDatabase(target, { ...plan, ownerPassword, roles }, {
     fresh: Boolean(values.fresh),
     previous: previousPrepared<Prepared>(process.env.PULUMI_COMMAND_STDOUT),

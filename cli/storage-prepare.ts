@@ -3,7 +3,7 @@ import { type PreparedStorage, prepareStorage } from '../db/prepare-storage';
 import { preparedLine, previousPrepared } from '../db/step-output';
 import { runCli, say, UsageError } from './run';
 
-const USAGE = `usage: npm run storage:prepare -- --bucket KEY=NAME ... --mark MARK
+const USAGE = `usage: npm run storage:prepare -- --bucket KEY=NAME ... --mark MARK [--fresh --user NAME ... --policy NAME ...]
 
 Makes sure a stack's buckets exist and are the stack's, as the object store's administrator
 (S3_ENDPOINT, S3_REGION, S3_ADMIN_ACCESS_KEY, S3_ADMIN_SECRET_KEY). It creates the missing ones,
@@ -14,12 +14,20 @@ versioning and lifecycle.
 
   --bucket KEY=NAME  a bucket of the stack (documents=staging-documents, ...); repeat for each
   --mark MARK        the stack's mark, e.g. pulumi:pronunciation-assistant/staging
+  --fresh            the stack's first deployment (or its first since a destroy): the users and
+                     policies named with --user and --policy must not exist yet
 
 On an update, the previous run's output (PULUMI_COMMAND_STDOUT, which the Pulumi command provider
 sets) shows whether a bucket's name changed (bucketPrefix): one whose old bucket still holds
 objects is refused, since S3 cannot rename a bucket.`;
 
-const FLAGS = { bucket: { type: 'string', multiple: true }, mark: { type: 'string' } } as const;
+const FLAGS = {
+  bucket: { type: 'string', multiple: true },
+  mark: { type: 'string' },
+  fresh: { type: 'boolean' },
+  user: { type: 'string', multiple: true },
+  policy: { type: 'string', multiple: true },
+} as const;
 
 runCli(
   USAGE,
@@ -44,7 +52,12 @@ runCli(
       accessKey: env.S3_ADMIN_ACCESS_KEY!,
       secretKey: env.S3_ADMIN_SECRET_KEY!,
     };
-    const prepared = await prepareStorage(admin, { buckets, mark }, { previous: previousPrepared<PreparedStorage>(env.PULUMI_COMMAND_STDOUT), say });
+    const list = (name: 'user' | 'policy') => (values[name] as unknown as string[] | undefined) ?? [];
+    const prepared = await prepareStorage(
+      admin,
+      { buckets, mark, users: list('user'), policies: list('policy') },
+      { fresh: Boolean(values.fresh), previous: previousPrepared<PreparedStorage>(env.PULUMI_COMMAND_STDOUT), say },
+    );
     say(preparedLine(prepared));
   },
   { secretVariables: ['S3_ADMIN_SECRET_KEY'] },

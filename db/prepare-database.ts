@@ -198,6 +198,39 @@ async function prepare(client: Client, target: DatabaseTarget, plan: DatabasePla
 }
 
 /**
+ * What `pulumi destroy` checks before it deletes anything inside PostgreSQL: that the stack's roles
+ * can be dropped. The provider drops a role after REASSIGN OWNED and DROP OWNED in the stack's
+ * database only (resource_postgresql_role.go, Delete, in its provider's database), so anything a
+ * role owns or holds in another database (granted there by hand, say) would stop the destroy half
+ * way, with some roles gone and others not. Refused here, naming each database and what to run.
+ */
+export async function checkRolesDroppable(target: DatabaseTarget, plan: Pick<DatabasePlan, 'database' | 'roles'>, say: (line: string) => void): Promise<void> {
+  const client = await connect(maintenance(target, plan), 'db:prepare');
+  const q = (name: string) => client.escapeIdentifier(name);
+  try {
+    await client.query(statementTimeout);
+    const { rows } = await client.query<{ role: string; database: string; n: number }>(
+      `SELECT r.rolname AS role, d.datname AS database, count(*)::int AS n
+         FROM pg_shdepend s JOIN pg_roles r ON r.oid = s.refobjid JOIN pg_database d ON d.oid = s.dbid
+        WHERE s.refclassid = 'pg_authid'::regclass AND r.rolname = ANY($1) AND d.datname <> $2
+        GROUP BY 1, 2 ORDER BY 1, 2`,
+      [plan.roles, plan.database],
+    );
+    if (rows.length > 0) {
+      const lines = rows.map(
+        (r) =>
+          `role ${r.role} owns or holds privileges on ${r.n} object(s) in database ${r.database}, which this stack does not manage; ` +
+          `as the server's administrator, in ${r.database}: REASSIGN OWNED BY ${q(r.role)} TO CURRENT_USER; DROP OWNED BY ${q(r.role)};`,
+      );
+      throw new UserFacingError(`the stack's roles cannot be dropped, so \`pulumi destroy\` stops before it deletes anything inside PostgreSQL:\n${lines.map((l) => `  - ${l}`).join('\n')}\nthen run \`pulumi destroy\` again.`);
+    }
+  } finally {
+    await client.end();
+  }
+  say(`roles ${plan.roles.join(', ')}: nothing of theirs outside database ${plan.database}; they can be dropped.`);
+}
+
+/**
  * What `pulumi destroy` does to them: nothing but stop the owner from logging in, so that the kept
  * data cannot be reached with the old stack's credentials. The next `pulumi up` lets it in again.
  */

@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Client } from 'minio';
 import { UserFacingError } from './connection';
+import { adminObjectExists } from './minio-admin';
 import { CHECK_TIMEOUT_MS, withTimeout } from './health-check';
 import { describeStorageError, type Endpoint, storageClient } from './object-store';
 
@@ -22,6 +23,9 @@ export interface StoragePlan {
   /** Bucket names by key (documents, recordings, ...). */
   buckets: Record<string, string>;
   mark: string;
+  /** The users and policies the stack's provider creates, which a new deployment must not find (see `fresh`). */
+  users: string[];
+  policies: string[];
 }
 
 export interface StorageAdmin {
@@ -94,8 +98,29 @@ async function holdsObjects(admin: StorageAdmin, bucket: string): Promise<boolea
  * names changed (`bucketPrefix`), a bucket of the old names that still holds objects is refused
  * too: S3 cannot rename a bucket, and the app would silently move to an empty one.
  */
-export async function prepareStorage(admin: StorageAdmin, plan: StoragePlan, options: { previous?: PreparedStorage; say: (line: string) => void }): Promise<PreparedStorage> {
+export async function prepareStorage(
+  admin: StorageAdmin,
+  plan: StoragePlan,
+  options: { fresh: boolean; previous?: PreparedStorage; say: (line: string) => void },
+): Promise<PreparedStorage> {
   const problems: string[] = [];
+  if (options.fresh) {
+    // The provider's Create takes over a user or policy of the name (AddUser and AddCannedPolicy
+    // overwrite: resource_minio_iam_user.go, resource_minio_iam_policy.go), so one left here, by an
+    // unfinished destroy or by another deployment, is named before that happens.
+    const taken = [
+      ...(await Promise.all(plan.users.map(async (u) => ((await adminObjectExists(admin, 'user-info', u)) ? `user ${u}` : undefined)))),
+      ...(await Promise.all(plan.policies.map(async (p) => ((await adminObjectExists(admin, 'info-canned-policy', p)) ? `policy ${p}` : undefined)))),
+    ].filter((t): t is string => t !== undefined);
+    for (const what of taken) {
+      const [kind, name] = what.split(' ');
+      problems.push(
+        `${what} exists, but this stack has not created it yet: left by a \`pulumi destroy\` that did not finish, or another deployment's. ` +
+          `If it is this stack's, remove it: mc admin ${kind === 'user' ? 'user rm' : 'policy remove'} ALIAS ${name}; otherwise give this stack another ` +
+          'namespace (`pulumi config set externalNamespace <name>`); then run `pulumi up` again.',
+      );
+    }
+  }
   const missing: string[] = [];
   const kept: string[] = [];
   for (const [key, name] of Object.entries(plan.buckets)) {

@@ -210,6 +210,13 @@ export class Database extends pulumi.ComponentResource {
     }
     // The backup role connects and reads; no default privileges, no schema grants: pg_read_all_data covers them.
     inside.push(new postgresql.Grant('backup-connect', { database, role: roles.backup.name, objectType: 'database', privileges: ['CONNECT'] }, next()));
+    // After everything above, so `pulumi destroy` deletes it first: it runs nothing on `up`, and on
+    // destroy checks that every role can be dropped before any of them is touched.
+    new command.local.Command(
+      'destroy-check',
+      { delete: shellWords([...prepare, ...others, '--before-destroy']), interpreter: ['/bin/sh', '-c'], environment: { DATABASE_URL: adminUrl(admin) }, logging: 'stdoutAndStderr' },
+      { parent: this, dependsOn: inside.slice(-1) },
+    );
     this.ready = [this.prepare, ...inside];
     this.registerOutputs({ database });
   }

@@ -83,11 +83,14 @@ export class Storage extends pulumi.ComponentResource {
     super('pronunciation:stack:Storage', name, {}, opts);
     const { admin, names } = args;
     const buckets = names.buckets;
-    const flags = BUCKETS.flatMap((key) => ['--bucket', `${key}=${buckets[key]}`]);
+    const prepare = ['npm', 'run', '--silent', 'storage:prepare', '--', ...BUCKETS.flatMap((key) => ['--bucket', `${key}=${buckets[key]}`]), '--mark', args.mark];
+    const provided = [...Object.values(names.users).flatMap((u) => ['--user', u]), ...Object.values(names.policies).flatMap((p) => ['--policy', p])];
     this.prepare = new command.local.Command(
       'prepare',
       {
-        create: shellWords(['npm', 'run', '--silent', 'storage:prepare', '--', ...flags, '--mark', args.mark]),
+        // A first deployment also checks that no user or policy of the stack's names is there yet.
+        create: shellWords([...prepare, '--fresh', ...provided]),
+        update: shellWords(prepare),
         delete: shellWords(['echo', `kept: buckets ${BUCKETS.map((key) => buckets[key]).join(', ')}, with their objects, versioning and lifecycle; \`pulumi up\` of this stack takes them back.`]),
         interpreter: ['/bin/sh', '-c'],
         environment: {

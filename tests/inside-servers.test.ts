@@ -89,6 +89,22 @@ describe.each(STACKS)('stack %s', (stack) => {
     expect(one(run, 'pulumi:providers:postgresql', 'postgresql').dependencies).toContain(d.urn);
   });
 
+  test('`pulumi destroy` first checks that every role can be dropped: a step that runs nothing on up and is deleted before anything inside PostgreSQL', () => {
+    const { run, config } = get(stack);
+    const d = one(run, 'command:local:Command', 'destroy-check');
+    const c = plain(d.raw);
+    const { database, roles } = config.names.postgres;
+    expect([c.create, c.update]).toEqual([undefined, undefined]);
+    expect(c.delete).toBe(
+      `'npm' 'run' '--silent' 'db:prepare' '--' '--database' '${database}' '--owner' '${roles.migrator}' '--mark' 'pulumi:${PROJECT}/${stack}' ` +
+        `'--roles' '${roles.app},${roles.readonly},${roles.backup}' '--before-destroy'`,
+    );
+    expect(c.environment.DATABASE_URL).toBe(plain(prepareOf(run, 'Database').raw).environment.DATABASE_URL);
+    const byUrn = new Map(run.declared.map((r) => [r.urn, r]));
+    const reaches = (from: Declared, urn: string): boolean => from.dependencies.some((u) => u === urn || reaches(byUrn.get(u)!, urn));
+    for (const r of run.declared.filter((x) => x.type.startsWith(`${PG}/`))) expect([r.name, reaches(d, r.urn)]).toEqual([r.name, true]);
+  });
+
   test('roles: app, read-only and backup, logins with SCRAM secrets, none a superuser or able to create roles or databases; the owner is no provider resource, nor the database', () => {
     const { run, config } = get(stack);
     const { roles: names } = config.names.postgres;
@@ -160,8 +176,11 @@ describe.each(STACKS)('stack %s', (stack) => {
     const d = prepareOf(run, 'Storage');
     const c = plain(d.raw);
     const flags = (['documents', 'recordings', 'temp', 'backups'] as const).map((key) => `'--bucket' '${key}=${config.buckets[key]}'`).join(' ');
-    expect(c.create).toBe(`'npm' 'run' '--silent' 'storage:prepare' '--' ${flags} '--mark' 'pulumi:${PROJECT}/${stack}'`);
-    expect(c.update).toBeUndefined(); // an update runs create again
+    const base = `'npm' 'run' '--silent' 'storage:prepare' '--' ${flags} '--mark' 'pulumi:${PROJECT}/${stack}'`;
+    const { users, policies } = config.names.storage;
+    // A first deployment also checks that the users and policies it is about to create are not there.
+    expect(c.create).toBe(`${base} '--fresh' '--user' '${users.app}' '--user' '${users.backup}' '--policy' '${policies.app}' '--policy' '${policies.backup}'`);
+    expect(c.update).toBe(base);
     expect(c.delete).toMatch(/^'echo' 'kept: buckets .*pulumi up/);
     expect(c.environment).toMatchObject({
       S3_ENDPOINT: config.external.storage ? `https://${config.externalS3Endpoint}` : `http://127.0.0.1:${config.minioApiPort}`,

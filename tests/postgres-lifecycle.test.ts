@@ -82,8 +82,13 @@ async function replayDelete(d: Declared, providerDatabase: string): Promise<void
   }
 }
 
-/** `pulumi destroy` of what the run declares inside PostgreSQL: the provider's deletes in reverse order, then the prepare step's delete. */
+/**
+ * `pulumi destroy` of what the run declares inside PostgreSQL: the destroy check (declared after all
+ * of it, so deleted first), the provider's deletes in reverse order, then the prepare step's delete.
+ */
 async function replayDestroy(run: ProgramRun, providerDatabase = plain(one(run, 'pulumi:providers:postgresql', 'postgresql').raw).database as string): Promise<void> {
+  const checked = await runDeclaredCommand(one(run, 'command:local:Command', 'destroy-check'), 'delete', { DATABASE_URL: server.url('postgres') });
+  if (checked.code !== 0) throw new Error(checked.stderr);
   for (const d of run.declared.filter((r) => r.type.startsWith(`${PG}/`)).reverse()) await replayDelete(d, providerDatabase);
   const released = await runDeclaredCommand(prepareStep(run, 'Database'), 'delete', { DATABASE_URL: server.url('postgres') });
   if (released.code !== 0) throw new Error(released.stderr);
@@ -140,6 +145,22 @@ describe('the life of the dev stack inside PostgreSQL', () => {
     expect(applied.n).toBe(applied.d);
     // And a second destroy goes as cleanly as the first.
     await replayDestroy(next);
+  });
+
+  test('a role that holds something in another database stops `pulumi destroy` before anything inside PostgreSQL is deleted, naming it and what to run', async () => {
+    const run = await runProgram('dev');
+    await applyDeclaredDatabase(run, (database) => server.url(database));
+    await inDatabase('postgres', (c) => c.query('CREATE DATABASE reporting'));
+    await inDatabase('reporting', (c) => c.query('CREATE TABLE report (x int); GRANT SELECT ON report TO pa_readonly'));
+    await expect(replayDestroy(run)).rejects.toThrow(
+      /the stack's roles cannot be dropped, so `pulumi destroy` stops before it deletes anything inside PostgreSQL:\n {2}- role pa_readonly owns or holds privileges on 1 object\(s\) in database reporting, which this stack does not manage; as the server's administrator, in reporting: REASSIGN OWNED BY "pa_readonly" TO CURRENT_USER; DROP OWNED BY "pa_readonly";/,
+    );
+    const roles = await inDatabase('postgres', async (c) => (await c.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_roles WHERE rolname IN ('pa_app', 'pa_readonly', 'pa_backup')")).rows[0].n);
+    expect(roles).toBe(3);
+    // Done as it says, the destroy goes through.
+    await inDatabase('reporting', (c) => c.query('REASSIGN OWNED BY pa_readonly TO CURRENT_USER; DROP OWNED BY pa_readonly'));
+    await replayDestroy(run);
+    await inDatabase('postgres', (c) => c.query('DROP DATABASE reporting'));
   });
 
   test('the replay sees the defect it guards against: with the provider in `postgres` and no revoke on existing tables (the earlier program), DROP ROLE fails', async () => {

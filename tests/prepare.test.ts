@@ -6,6 +6,7 @@ import { startMinio, type MinioServer } from './helpers/minio';
 import { adminQuery } from './helpers/postgres';
 import { sharedServer } from './helpers/shared-server';
 import { storageClient } from '../db/object-store';
+import { policyCreate, userCreate } from './helpers/minio-provider';
 
 /**
  * `npm run db:prepare` and `npm run storage:prepare`, what `pulumi up` runs before the roles,
@@ -208,6 +209,21 @@ describe('storage:prepare', () => {
     expect(await client().bucketExists('d-documents')).toBe(false);
     await client().removeObject('c-documents', 'doc.txt');
     expect((await prepare('d-', { PULUMI_COMMAND_STDOUT: first.stdout })).code).toBe(0);
+  });
+
+  test("a first deployment that finds a user or policy of the stack's names (an unfinished destroy, another deployment) is refused, naming it and what to run", async () => {
+    await userCreate(minio, 'f-app', 'a-leftover-secret');
+    await policyCreate(minio, 'f-app-policy', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['s3:ListBucket'], Resource: ['arn:aws:s3:::x'] }] }));
+    const names = ['--user', 'f-app', '--user', 'f-backup', '--policy', 'f-app-policy', '--policy', 'f-backup-policy'];
+    const refused = await npmRun('storage:prepare', [...bucketFlags('f-'), '--mark', MARK, '--fresh', ...names], admin());
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('user f-app exists, but this stack has not created it yet');
+    expect(refused.stderr).toContain('mc admin user rm ALIAS f-app');
+    expect(refused.stderr).toContain('mc admin policy remove ALIAS f-app-policy');
+    expect(refused.stderr).not.toMatch(/f-backup/);
+    expect(await client().bucketExists('f-documents')).toBe(false);
+    // An update (not --fresh) does not look: by then they are the stack's.
+    expect((await npmRun('storage:prepare', [...bucketFlags('f-'), '--mark', MARK], admin())).code).toBe(0);
   });
 
   test('a wrong secret key is named, and never printed', async () => {
