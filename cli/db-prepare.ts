@@ -1,4 +1,4 @@
-import { parseDatabaseUrl } from '../db/connection';
+import { parseDatabaseUrl, UserFacingError } from '../db/connection';
 import { checkRolesDroppable, type Prepared, prepareDatabase, releaseDatabase } from '../db/prepare-database';
 import { preparedLine, previousPrepared } from '../db/step-output';
 import { runCli, say, UsageError } from './run';
@@ -46,8 +46,19 @@ runCli(USAGE, FLAGS, async (values) => {
   if ([values.fresh, values.release, values['before-destroy']].filter(Boolean).length > 1) throw new UsageError('--fresh, --release and --before-destroy exclude each other');
   const roles = typeof values.roles === 'string' ? values.roles.split(',').filter(Boolean) : [];
   const target = parseDatabaseUrl(process.env.DATABASE_URL);
-  if (values.release) return releaseDatabase(target, plan, say);
-  if (values['before-destroy']) return checkRolesDroppable(target, { ...plan, roles }, say);
+  if (values.release || values['before-destroy']) {
+    const work = values.release ? releaseDatabase(target, plan, say) : checkRolesDroppable(target, { ...plan, roles }, say);
+    return work.catch((error: unknown) => {
+      // During `pulumi destroy`: a server that is gone for good must not keep the stack from going.
+      if (error instanceof UserFacingError && error.message.startsWith('cannot connect to')) {
+        throw new UserFacingError(
+          `${error.message}. If that server is gone for good, take what the stack had on it out of its state instead: ` +
+            "pulumi state delete --target-dependents '<URN of the Database component's prepare step>' (pulumi stack --show-urns lists it), then run pulumi destroy again.",
+        );
+      }
+      throw error;
+    });
+  }
   const ownerPassword = process.env.OWNER_PASSWORD ?? '';
   if (ownerPassword === '') throw new UsageError('OWNER_PASSWORD is not set: the owner role\'s password (or SCRAM secret)');
   const prepared = await prepareDatabase(target, { ...plan, ownerPassword, roles }, {

@@ -160,6 +160,10 @@ describe('db:prepare', () => {
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/^error: cannot connect to PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/postgres \(from DATABASE_URL\): connection refused/);
     expect(down.stderr).not.toMatch(/secret-pw|owner-secret/);
+    // During a destroy, a server gone for good: what to do instead.
+    const gone = await npmRun('db:prepare', ['--database', 'x', '--owner', 'y', '--mark', MARK, '--release'], { DATABASE_URL: 'postgres://postgres:pw@127.0.0.1:1/postgres?connect_timeout=2' });
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/connection refused.*If that server is gone for good, take what the stack had on it out of its state instead: pulumi state delete --target-dependents/s);
   });
 });
 
