@@ -153,6 +153,14 @@ async function prepare(client: Client, target: DatabaseTarget, plan: DatabasePla
     }
   }
   const previous = options.previous;
+  if (!db && !options.fresh && previous?.database === plan.database) {
+    // Only a first deployment creates the database: an empty one in its place would hide lost data.
+    problems.push(
+      `database ${plan.database} is not on this server, where this stack's deployment has had it: the stack's data is not here ` +
+        '(a server that was moved or replaced, or a database dropped since). Restore the last backup into it first ' +
+        `(\`npm run db:restore -- --database ${plan.database} ...\`, as the server's administrator), then run \`pulumi up\` again.`,
+    );
+  }
   if (previous && previous.database !== plan.database) {
     const old = await databaseRow(client, previous.database);
     if (old && old.comment === plan.mark) {

@@ -125,6 +125,15 @@ export async function prepareStorage(
   const kept: string[] = [];
   for (const [key, name] of Object.entries(plan.buckets)) {
     if (!(await exists(admin, name))) {
+      // Only a first deployment, or a new name, creates a bucket: an empty one in the place of the stack's would hide lost data.
+      if (!options.fresh && options.previous?.buckets[key] === name) {
+        problems.push(
+          `bucket ${name} (${key}) is not on this store, where this stack's deployment has had it: its objects are not here (a store that was ` +
+            `moved or replaced, or a bucket deleted since). Copy them back first (mc mirror), or, to go on with an empty one, create it and tag ` +
+            `it as this stack's: mc mb ALIAS/${name} && mc tag set ALIAS/${name} "${MARK_TAG}=${plan.mark}"; then run \`pulumi up\` again.`,
+        );
+        continue;
+      }
       missing.push(name);
       continue;
     }

@@ -119,7 +119,20 @@ describe('db:prepare', () => {
     expect(refused.stderr).toContain(`role ${leftover} exists, but this stack has not created it yet`);
     expect(refused.stderr).toContain(`DROP OWNED BY "${leftover}"; DROP ROLE "${leftover}";`);
     // An update (not --fresh) does not look: the roles are the stack's by then.
+    expect((await prepare(names, 'a-password', ['--fresh'])).code).toBe(0);
     expect((await prepare(names, 'a-password', ['--roles', leftover])).code).toBe(0);
+  });
+
+  test("an update never creates the database: one missing where the stack had it (a moved server, a dropped database) is refused, with the restore to run", async () => {
+    const names = { database: unique(), owner: unique() };
+    const first = await prepare(names, 'a-password', ['--fresh']);
+    expect(first.code).toBe(0);
+    await adminQuery(server, `DROP DATABASE "${names.database}"`);
+    const refused = await prepare(names, 'a-password', [], { PULUMI_COMMAND_STDOUT: first.stdout });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`database ${names.database} is not on this server, where this stack's deployment has had it`);
+    expect(refused.stderr).toContain(`npm run db:restore -- --database ${names.database}`);
+    expect(await query('SELECT 1 FROM pg_database WHERE datname = $1', [names.database])).toEqual([]);
   });
 
   test("a changed database name, with the stack's data left in the old database, is refused; the statements to rename it are given", async () => {
@@ -228,6 +241,16 @@ describe('storage:prepare', () => {
     expect(await client().bucketExists('f-documents')).toBe(false);
     // An update (not --fresh) does not look: by then they are the stack's.
     expect((await npmRun('storage:prepare', [...bucketFlags('f-'), '--mark', MARK], admin())).code).toBe(0);
+  });
+
+  test("an update never creates a bucket of the stack's names: one missing where the stack had it is refused", async () => {
+    const first = await prepare('g-');
+    expect(first.code).toBe(0);
+    await client().removeBucket('g-temp');
+    const refused = await prepare('g-', { PULUMI_COMMAND_STDOUT: first.stdout });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('bucket g-temp (temp) is not on this store, where this stack\'s deployment has had it');
+    expect(await client().bucketExists('g-temp')).toBe(false);
   });
 
   test('a wrong secret key is named, and never printed', async () => {
