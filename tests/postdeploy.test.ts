@@ -5,7 +5,7 @@ import { AI_PROVIDERS } from '../schema/seeds/reference';
 import { DEMO_USER_ID } from '../schema/seeds/demo';
 import { POSTGRES, ROLES } from '../stacks/services';
 import { applyDeclaredDatabase } from './helpers/database-twin';
-import { runProcess, tableContents, type CommandResult } from './helpers/db';
+import { runProcess, tableContents, withClient, type CommandResult } from './helpers/db';
 import { freePort, startPostgres, type PostgresServer } from './helpers/postgres';
 import { one, runProgram, type ProgramRun } from './helpers/program';
 import { plain } from './helpers/pulumi-mocks';
@@ -38,16 +38,6 @@ const atServer = (url: string, port = server.port) => {
 function runStep(databaseUrl: string): Promise<CommandResult> {
   const [shell, ...shellArgs] = step.interpreter;
   return runProcess(shell, [...shellArgs, step.create], { cwd: ROOT, env: { ...process.env, ...step.environment, DATABASE_URL: databaseUrl } });
-}
-
-async function withClient<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 const TABLES = async (c: Client) =>

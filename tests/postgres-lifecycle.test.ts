@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { ROOT } from '../db/paths';
 import { applyDeclaredDatabase, prepareStep, runDeclaredCommand } from './helpers/database-twin';
-import { runProcess } from './helpers/db';
+import { runProcess, withClient } from './helpers/db';
 import { startPostgres, type PostgresServer } from './helpers/postgres';
 import { byType, one, runProgram, type ProgramRun } from './helpers/program';
 import { type Declared, plain } from './helpers/pulumi-mocks';
@@ -26,15 +26,6 @@ beforeAll(async () => {
 });
 afterAll(async () => server?.stop());
 
-async function withClient<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 const inDatabase = <T>(database: string, work: (c: Client) => Promise<T>) => withClient(server.url(database), work);
 
 /** helpers.go pgLockRole: the advisory locks every role-scoped operation takes first, inside its transaction. */

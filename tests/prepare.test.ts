@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { MARK_TAG } from '../db/prepare-storage';
 import { scramSha256Secret } from '../stacks/scram';
-import { npmRun } from './helpers/db';
+import { npmRun, withClient } from './helpers/db';
 import { startMinio, type MinioServer } from './helpers/minio';
 import { adminQuery } from './helpers/postgres';
 import { sharedServer } from './helpers/shared-server';
@@ -22,15 +22,8 @@ let n = 0;
 const unique = () => `prep_${process.pid}_${Date.now().toString(36)}_${n++}`;
 const MARK = 'pulumi:pronunciation-assistant/test';
 
-async function query<T extends object>(sql: string, params: unknown[] = [], database = 'postgres'): Promise<T[]> {
-  const client = new Client({ connectionString: server.url(database) });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const query = <T extends object>(sql: string, params: unknown[] = [], database = 'postgres'): Promise<T[]> =>
+  withClient(server.url(database), async (c) => (await c.query<T>(sql, params)).rows);
 
 async function canLogIn(user: string, password: string, database: string): Promise<boolean> {
   const client = new Client({ host: server.host, port: server.port, user, password, database });

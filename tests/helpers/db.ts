@@ -60,3 +60,14 @@ export async function tableContents(client: Client, table: string): Promise<stri
   const { rows } = await client.query<{ row: string }>(`SELECT t::text AS row FROM "${table}" t ORDER BY t::text`);
   return rows.map((r) => r.row);
 }
+
+/** Runs `work` with a client connected to `url`, and closes it. */
+export async function withClient<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
