@@ -12,6 +12,7 @@ import { Pgbouncer } from './stacks/pgbouncer';
 import { PostDeploy } from './stacks/postdeploy';
 import { Postgres } from './stacks/postgres';
 import { Redis } from './stacks/redis';
+import { destroyGuard } from './stacks/guard';
 import { externalStorageAdmin, Storage } from './stacks/storage';
 
 // Validate everything first: a bad stack file stops here, before any resource is declared.
@@ -72,6 +73,9 @@ const backups =
         dependsOn: [...database.ready, ...storage.ready, postDeploy.command],
       })
     : undefined;
+
+// Last, after everything: with protectData, `pulumi destroy` stops at it having removed nothing.
+destroyGuard(config.protectData, [ownNetwork, postgres, database, pgbouncer, redis, minio, storage, admin, postDeploy, backups].filter((r) => r !== undefined));
 
 export const databaseUrl = out.databaseUrl;
 export const directDatabaseUrl = out.directDatabaseUrl;

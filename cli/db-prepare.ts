@@ -18,6 +18,7 @@ anything. \`pulumi up\` runs it before it creates the stack's other roles and gr
   --roles A,B,...  the stack's other roles, which --fresh checks are not there yet
   --fresh          the stack's first deployment (or its first since a destroy)
   --release        what \`pulumi destroy\` runs last: keep both, and stop the owner from logging in
+  --volume NAME    with --release: the Docker volume that holds the server's data (own container)
   --before-destroy what \`pulumi destroy\` runs first: check that nothing outside NAME keeps the
                    --roles from being dropped
 
@@ -34,6 +35,7 @@ const FLAGS = {
   fresh: { type: 'boolean' },
   release: { type: 'boolean' },
   'before-destroy': { type: 'boolean' },
+  volume: { type: 'string' },
 } as const;
 
 runCli(USAGE, FLAGS, async (values) => {
@@ -47,7 +49,7 @@ runCli(USAGE, FLAGS, async (values) => {
   const roles = typeof values.roles === 'string' ? values.roles.split(',').filter(Boolean) : [];
   const target = parseDatabaseUrl(process.env.DATABASE_URL);
   if (values.release || values['before-destroy']) {
-    const work = values.release ? releaseDatabase(target, plan, say) : checkRolesDroppable(target, { ...plan, roles }, say);
+    const work = values.release ? releaseDatabase(target, plan, say, typeof values.volume === 'string' ? values.volume : undefined) : checkRolesDroppable(target, { ...plan, roles }, say);
     return work.catch((error: unknown) => {
       // During `pulumi destroy`: a server that is gone for good must not keep the stack from going.
       if (error instanceof UserFacingError && error.message.startsWith('cannot connect to')) {

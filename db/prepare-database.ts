@@ -1,5 +1,6 @@
 import type { Client } from 'pg';
 import { connect, type DatabaseTarget, UserFacingError, withDatabase } from './connection';
+import { POSTGRES_MAJOR } from './postgres-version';
 
 /**
  * The objects that hold a stack's data inside PostgreSQL, and outlive the stack: its database and
@@ -29,6 +30,8 @@ export interface Prepared {
   owner: string;
   /** The database's OID: a new one means a new database, which must be migrated again. */
   oid: number;
+  /** The stack's mark then: another one now means a renamed stack. */
+  mark?: string;
 }
 
 export interface PrepareOptions {
@@ -113,30 +116,42 @@ export async function prepareDatabase(target: DatabaseTarget, plan: DatabasePlan
 
 async function prepare(client: Client, target: DatabaseTarget, plan: DatabasePlan, options: PrepareOptions): Promise<Prepared> {
   await client.query(statementTimeout);
-  const [{ superuser, admin }] = (
-    await client.query<{ superuser: boolean; admin: string }>('SELECT rolsuper AS superuser, current_user AS admin FROM pg_roles WHERE rolname = current_user')
+  const [{ superuser, admin, version }] = (
+    await client.query<{ superuser: boolean; admin: string; version: number }>(
+      "SELECT rolsuper AS superuser, current_user AS admin, current_setting('server_version_num')::int AS version FROM pg_roles WHERE rolname = current_user",
+    )
   ).rows;
+  if (Math.floor(version / 10000) !== POSTGRES_MAJOR) {
+    throw new UserFacingError(`the server runs PostgreSQL ${Math.floor(version / 10000)}; the schema, and this step's handling of roles, are written for ${POSTGRES_MAJOR}: use a PostgreSQL ${POSTGRES_MAJOR} server.`);
+  }
+  // A statement that fails is logged with its text, the owner's SCRAM secret in it; a superuser can keep it out.
+  if (superuser) await client.query('SET log_min_error_statement = panic');
   const role = await roleRow(client, plan.owner);
   const db = await databaseRow(client, plan.database);
   const q = (name: string) => client.escapeIdentifier(name);
   const asAdmin = 'run as the server\'s administrator';
+  const previous = options.previous;
+  // A stack renamed since (its mark is its project and stack): its earlier mark still means it.
+  const ours = (comment: string | null) => comment === plan.mark || (previous?.mark !== undefined && comment === previous.mark);
+  const remark = (kind: 'ROLE' | 'DATABASE', name: string) => `COMMENT ON ${kind} ${q(name)} IS ${client.escapeLiteral(plan.mark)}`;
   const problems: string[] = [];
 
-  if (role && role.comment !== plan.mark) {
+  if (role && !ours(role.comment)) {
     problems.push(
       `role ${plan.owner} exists and is not this stack's (${describeMark(role.comment)}; this stack marks its own ${JSON.stringify(plan.mark)}). ` +
-        `If it is this stack's (made by an earlier version of this program, say), mark it: ${asAdmin} COMMENT ON ROLE ${q(plan.owner)} IS ${client.escapeLiteral(plan.mark)}; ` +
+        `If it is this stack's (made by an earlier version of this program, say), mark it: ${asAdmin} ${remark('ROLE', plan.owner)}; ` +
         'otherwise another stack or application uses this name on this server: give this stack another namespace (`pulumi config set externalNamespace <name>`) or another server.',
     );
   }
   if (role?.rolsuper) problems.push(`role ${plan.owner} is a superuser: the stack's owner role must not be one; ${asAdmin} ALTER ROLE ${q(plan.owner)} NOSUPERUSER.`);
-  if (db && db.comment !== plan.mark) {
+  // A database the stack's own owner holds but that bears no mark was created by this step, which stopped before marking it.
+  const unmarkedButOurs = db !== undefined && db.comment === null && role !== undefined && ours(role.comment) && db.owner === plan.owner;
+  if (db && !ours(db.comment) && !unmarkedButOurs) {
     const tables = await tableCount(target, plan.database);
     problems.push(
       `database ${plan.database} exists and is not this stack's (${describeMark(db.comment)}; ${tables === undefined ? 'its tables could not be counted' : `${tables} table(s)`}). ` +
-        `If it is this stack's data (from a volume of an earlier version of this program, say), mark it: ${asAdmin} ` +
-        `COMMENT ON DATABASE ${q(plan.database)} IS ${client.escapeLiteral(plan.mark)}; if it holds nothing you need, drop it: DROP DATABASE ${q(plan.database)}; ` +
-        'otherwise give this stack another namespace (`pulumi config set externalNamespace <name>`) or another server.',
+        `If it is this stack's data (from a volume of an earlier version of this program, say), mark it: ${asAdmin} ${remark('DATABASE', plan.database)}; ` +
+        `if it holds nothing you need, drop it: DROP DATABASE ${q(plan.database)}; otherwise give this stack another namespace (\`pulumi config set externalNamespace <name>\`) or another server.`,
     );
   }
   if (db && (db.encoding !== 'UTF8' || db.collate !== 'C' || db.ctype !== 'C')) {
@@ -152,22 +167,20 @@ async function prepare(client: Client, target: DatabaseTarget, plan: DatabasePla
       }
     }
   }
-  const previous = options.previous;
-  if (!db && !options.fresh && previous?.database === plan.database) {
-    // Only a first deployment creates the database: an empty one in its place would hide lost data.
-    problems.push(
-      `database ${plan.database} is not on this server, where this stack's deployment has had it: the stack's data is not here ` +
-        '(a server that was moved or replaced, or a database dropped since). Restore the last backup into it first ' +
-        `(\`npm run db:restore -- --database ${plan.database} ...\`, as the server's administrator), then run \`pulumi up\` again.`,
-    );
-  }
-  if (previous && previous.database !== plan.database) {
-    const old = await databaseRow(client, previous.database);
-    if (old && old.comment === plan.mark) {
+  if (!options.fresh && previous) {
+    // Only a first deployment creates the database: an empty one in the place of the stack's would
+    // hide that its data is elsewhere. The stack's data is in the database the last run prepared.
+    const old = previous.database === plan.database ? db : await databaseRow(client, previous.database);
+    if (!old) {
       problems.push(
-        `the stack's database is now named ${plan.database}, but its data is in ${previous.database} (the stack's namespace changed: \`externalNamespace\`, or a renamed stack). ` +
-          `Set the namespace back, or rename the old database and owner first: ${asAdmin} ALTER DATABASE ${q(previous.database)} RENAME TO ${q(plan.database)}; ` +
-          `ALTER ROLE ${q(previous.owner)} RENAME TO ${q(plan.owner)}; then run \`pulumi up\` again.`,
+        `the stack's data is in database ${previous.database}, which is not on this server (a server that was moved or replaced, a switch between ` +
+          'the stack\'s own PostgreSQL and an external one, or a database dropped since): settings do not move data. Set them back, or restore the ' +
+          `last backup here first (\`npm run db:restore -- --database ${plan.database} ...\`, as the server's administrator), then run \`pulumi up\` again.`,
+      );
+    } else if (previous.database !== plan.database) {
+      problems.push(
+        `the stack's names changed (\`externalNamespace\`, or a renamed stack): its data is in database ${previous.database}, owned by ${previous.owner}, and a deployed ` +
+          'stack keeps its names. Set the namespace back: `pulumi config set externalNamespace <the namespace of those names>`.',
       );
     }
   }
@@ -176,33 +189,37 @@ async function prepare(client: Client, target: DatabaseTarget, plan: DatabasePla
   // The owner: created, or taken back. A superuser's attributes are only set by a superuser.
   const attributes = superuser ? 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS' : 'LOGIN NOCREATEDB NOCREATEROLE';
   const password = client.escapeLiteral(plan.ownerPassword);
-  if (role) {
-    await client.query(`ALTER ROLE ${q(plan.owner)} WITH ${attributes} PASSWORD ${password}`);
-    options.say(`role ${plan.owner}: kept from an earlier deployment of this stack; it logs in again, with this deployment's password.`);
-  } else {
-    await client.query(`CREATE ROLE ${q(plan.owner)} WITH ${attributes} PASSWORD ${password}`);
-    await client.query(`COMMENT ON ROLE ${q(plan.owner)} IS ${client.escapeLiteral(plan.mark)}`);
-    options.say(`role ${plan.owner}: created.`);
+  await client.query('BEGIN');
+  try {
+    if (role) await client.query(`ALTER ROLE ${q(plan.owner)} WITH ${attributes} PASSWORD ${password}`);
+    else await client.query(`CREATE ROLE ${q(plan.owner)} WITH ${attributes} PASSWORD ${password}`);
+    await client.query(remark('ROLE', plan.owner));
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
   }
+  options.say(role ? `role ${plan.owner}: kept from an earlier deployment of this stack; it logs in again, with this deployment's password.` : `role ${plan.owner}: created.`);
 
   // A database owned by another role may only be created (or given to it) by a member of that role.
   const member = superuser || (await client.query<{ m: boolean }>("SELECT pg_has_role(current_user, $1, 'MEMBER') AS m", [plan.owner])).rows[0].m;
   if (!member) await client.query(`GRANT ${q(plan.owner)} TO ${q(admin)}`);
   try {
     if (!db) {
+      // Not in a transaction (CREATE DATABASE cannot be): a run stopped before the comment is recognised by its owner.
       await client.query(`CREATE DATABASE ${q(plan.database)} OWNER ${q(plan.owner)} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
-      await client.query(`COMMENT ON DATABASE ${q(plan.database)} IS ${client.escapeLiteral(plan.mark)}`);
       options.say(`database ${plan.database}: created, owned by ${plan.owner}; the post-deploy step migrates it.`);
     } else {
       if (db.owner !== plan.owner) await client.query(`ALTER DATABASE ${q(plan.database)} OWNER TO ${q(plan.owner)}`);
       const tables = await tableCount(target, plan.database);
       options.say(`database ${plan.database}: kept from an earlier deployment of this stack (${tables ?? 'uncounted'} table(s)), data as it was.`);
     }
+    await client.query(remark('DATABASE', plan.database));
   } finally {
     if (!member) await client.query(`REVOKE ${q(plan.owner)} FROM ${q(admin)}`);
   }
   const oid = (await databaseRow(client, plan.database))!.oid;
-  return { database: plan.database, owner: plan.owner, oid };
+  return { database: plan.database, owner: plan.owner, oid, mark: plan.mark };
 }
 
 /**
@@ -242,7 +259,13 @@ export async function checkRolesDroppable(target: DatabaseTarget, plan: Pick<Dat
  * What `pulumi destroy` does to them: nothing but stop the owner from logging in, so that the kept
  * data cannot be reached with the old stack's credentials. The next `pulumi up` lets it in again.
  */
-export async function releaseDatabase(target: DatabaseTarget, plan: Pick<DatabasePlan, 'database' | 'owner' | 'mark'>, say: (line: string) => void): Promise<void> {
+export async function releaseDatabase(
+  target: DatabaseTarget,
+  plan: Pick<DatabasePlan, 'database' | 'owner' | 'mark'>,
+  say: (line: string) => void,
+  /** The Docker volume that holds the server's data, on the stack's own container. */
+  volume?: string,
+): Promise<void> {
   const client = await connect(maintenance(target, plan), 'db:prepare');
   const q = (name: string) => client.escapeIdentifier(name);
   try {
@@ -252,8 +275,8 @@ export async function releaseDatabase(target: DatabaseTarget, plan: Pick<Databas
   } finally {
     await client.end();
   }
-  say(
-    `kept: database ${plan.database} and its owner ${plan.owner}, which can no longer log in. \`pulumi up\` of this stack takes them back; ` +
-      `to delete them for good, as the server's administrator: DROP DATABASE ${q(plan.database)}; DROP ROLE ${q(plan.owner)};`,
-  );
+  const forGood = volume
+    ? `to delete them for good, remove the volume that holds them once the destroy is done: docker volume rm ${volume}`
+    : `to delete them for good, as the server's administrator: DROP DATABASE ${q(plan.database)}; DROP ROLE ${q(plan.owner)};`;
+  say(`kept: database ${plan.database} and its owner ${plan.owner}, which can no longer log in. \`pulumi up\` of this stack takes them back; ${forGood}`);
 }

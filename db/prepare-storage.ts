@@ -38,6 +38,8 @@ export interface StorageAdmin {
 /** What the step reports on its last line: the bucket names, for the next run to notice a change. */
 export interface PreparedStorage {
   buckets: Record<string, string>;
+  /** The stack's mark then: another one now means a renamed stack. */
+  mark?: string;
 }
 
 /** A request, bounded: a store that accepts the connection and goes silent cannot hang `pulumi up`. */
@@ -121,24 +123,34 @@ export async function prepareStorage(
       );
     }
   }
+  const previous = options.fresh ? undefined : options.previous;
+  // A stack renamed since (its mark is its project and stack): its earlier mark still means it.
+  const ours = (mark: string | undefined) => mark === plan.mark || (previous?.mark !== undefined && mark === previous.mark);
+  // Only a first deployment, or a new name whose old bucket is here, creates a bucket: an empty one in
+  // the place of the stack's would hide that its objects are elsewhere.
+  for (const [key, old] of Object.entries(previous?.buckets ?? {})) {
+    if (!(await exists(admin, old))) {
+      problems.push(
+        `the stack's ${key} are in bucket ${old}, which is not on this store (a store that was moved or replaced, a switch between the stack's ` +
+          'own MinIO and an external one, or a bucket deleted since): settings do not move objects. Set them back, or copy the objects here ' +
+          `first (mc mirror), or, to go on with an empty one, create it and tag it as this stack's: mc mb ALIAS/${old} && mc tag set ALIAS/${old} ` +
+          `"${MARK_TAG}=${plan.mark}"; then run \`pulumi up\` again.`,
+      );
+    }
+  }
   const missing: string[] = [];
   const kept: string[] = [];
+  const remark: string[] = [];
   for (const [key, name] of Object.entries(plan.buckets)) {
     if (!(await exists(admin, name))) {
-      // Only a first deployment, or a new name, creates a bucket: an empty one in the place of the stack's would hide lost data.
-      if (!options.fresh && options.previous?.buckets[key] === name) {
-        problems.push(
-          `bucket ${name} (${key}) is not on this store, where this stack's deployment has had it: its objects are not here (a store that was ` +
-            `moved or replaced, or a bucket deleted since). Copy them back first (mc mirror), or, to go on with an empty one, create it and tag ` +
-            `it as this stack's: mc mb ALIAS/${name} && mc tag set ALIAS/${name} "${MARK_TAG}=${plan.mark}"; then run \`pulumi up\` again.`,
-        );
-        continue;
-      }
-      missing.push(name);
+      if (previous?.buckets[key] !== name) missing.push(name);
       continue;
     }
     const mark = await markOf(admin, name);
-    if (mark === plan.mark) kept.push(name);
+    if (ours(mark)) {
+      kept.push(name);
+      if (mark !== plan.mark) remark.push(name);
+    }
     else {
       problems.push(
         `bucket ${name} (${key}) exists and is not this stack's (${mark ? `its ${MARK_TAG} tag is ${JSON.stringify(mark)}` : `it has no ${MARK_TAG} tag`}; ` +
@@ -147,9 +159,9 @@ export async function prepareStorage(
       );
     }
   }
-  for (const [key, old] of Object.entries(options.previous?.buckets ?? {})) {
+  for (const [key, old] of Object.entries(previous?.buckets ?? {})) {
     const now = plan.buckets[key];
-    if (!now || now === old || !(await exists(admin, old)) || (await markOf(admin, old)) !== plan.mark) continue;
+    if (!now || now === old || !(await exists(admin, old)) || !ours(await markOf(admin, old))) continue;
     if (await holdsObjects(admin, old)) {
       problems.push(
         `the ${key} bucket is now ${now}, but the stack's ${key} are in ${old} (bucketPrefix changed), and S3 cannot rename a bucket. ` +
@@ -160,11 +172,15 @@ export async function prepareStorage(
   }
   if (problems.length > 0) throw new UserFacingError(`nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 
-  for (const name of missing) {
-    await bounded(admin, (client) => client.makeBucket(name, admin.region));
-    await bounded(admin, (client) => client.setBucketTagging(name, { [MARK_TAG]: plan.mark }));
+  for (const name of missing) await bounded(admin, (client) => client.makeBucket(name, admin.region));
+  // Marked, or marked anew (a renamed stack's), keeping any other tag.
+  for (const name of [...missing, ...remark]) {
+    await bounded(admin, async (client) => {
+      const tags = missing.includes(name) ? [] : ((await client.getBucketTagging(name)) as { Key: string; Value: string }[]);
+      await client.setBucketTagging(name, { ...Object.fromEntries(tags.map((t) => [t.Key, t.Value])), [MARK_TAG]: plan.mark });
+    });
   }
   if (missing.length > 0) options.say(`created bucket(s): ${missing.join(', ')}.`);
   if (kept.length > 0) options.say(`kept from an earlier deployment of this stack, with their objects: ${kept.join(', ')}.`);
-  return { buckets: plan.buckets };
+  return { buckets: plan.buckets, mark: plan.mark };
 }

@@ -103,11 +103,14 @@ export function serviceContainer(args: ServiceContainerArgs, parent: pulumi.Reso
   );
 }
 
+/** A service's data volume's name: pronunciation-assistant-<stack>-<service>-data. */
+export const dataVolumeName = (service: string, naming: Naming): string => naming.docker(`${service}-data`);
+
 /** A named data volume. Never deleted with the stack; with `protect`, `pulumi destroy` refuses to run. */
 export function dataVolume(service: string, naming: Naming, protect: boolean, parent: pulumi.Resource): docker.Volume {
   return new docker.Volume(
     `${service}-data`,
-    { name: naming.docker(`${service}-data`), labels: naming.labels(service) },
+    { name: dataVolumeName(service, naming), labels: naming.labels(service) },
     { parent, retainOnDelete: true, protect },
   );
 }

@@ -22,6 +22,8 @@ export interface PostgresAdmin {
   superuser: boolean;
   /** Resources the provider must wait for (the container, until it is healthy). */
   dependsOn: pulumi.Resource[];
+  /** The Docker volume holding the server's data, where the stack runs it: what to remove to delete the data for good. */
+  volume?: string;
 }
 
 /** An existing server's admin, from the stack's config: TLS always, no superuser unless the config says so. */
@@ -136,7 +138,7 @@ export class Database extends pulumi.ComponentResource {
         // A first deployment also checks that no role of the stack is left from an unfinished destroy.
         create: shellWords([...prepare, ...others, '--fresh']),
         update: shellWords([...prepare, ...others]),
-        delete: shellWords([...prepare, '--release']),
+        delete: shellWords([...prepare, '--release', ...(admin.volume ? ['--volume', admin.volume] : [])]),
         interpreter: ['/bin/sh', '-c'],
         environment: { DATABASE_URL: adminUrl(admin), OWNER_PASSWORD: this.logins.migrator.scramSecret },
         logging: 'stdoutAndStderr',

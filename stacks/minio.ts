@@ -1,7 +1,7 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { StackConfig } from './config';
-import { dataVolume, type PublishedPort, serviceContainer } from './container';
+import { dataVolume, dataVolumeName, type PublishedPort, serviceContainer } from './container';
 import type { Naming } from './naming';
 import { generatedPassword } from './secrets';
 import type { StorageAdmin } from './storage';
@@ -25,12 +25,15 @@ export class Minio extends pulumi.ComponentResource {
   readonly container: docker.Container;
   readonly rootUser: string = MINIO.rootUser;
   readonly rootPassword: pulumi.Output<string>;
+  /** The data volume's name (dataVolume names it so). */
+  readonly volumeName: string;
 
   constructor(name: string, args: MinioArgs, opts?: pulumi.ComponentResourceOptions) {
     super('pronunciation:stack:Minio', name, {}, opts);
     const { config, naming } = args;
     this.rootPassword = generatedPassword('minio-root-password', this);
     const volume = dataVolume('minio', naming, config.protectData, this);
+    this.volumeName = dataVolumeName('minio', naming);
     const ports: PublishedPort[] = [{ internal: MINIO.apiPort, external: config.minioApiPort, ip: config.bindAddress }];
     if (config.adminTools) ports.push({ internal: MINIO.consolePort, external: config.minioConsolePort, ip: ADMIN_BIND_ADDRESS });
     this.container = serviceContainer(
@@ -64,6 +67,6 @@ export class Minio extends pulumi.ComponentResource {
 
   /** How the program administers it: as the root user, on the published API port, once the container is healthy. */
   admin(host: string, port: number): StorageAdmin {
-    return { server: `${host}:${port}`, user: this.rootUser, password: this.rootPassword, ssl: false, region: S3_REGION, dependsOn: [this.container] };
+    return { server: `${host}:${port}`, user: this.rootUser, password: this.rootPassword, ssl: false, region: S3_REGION, dependsOn: [this.container], volume: this.volumeName };
   }
 }

@@ -14,10 +14,7 @@ export class Network extends pulumi.ComponentResource {
     super('pronunciation:stack:Network', name, {}, opts);
     this.network = new docker.Network(
       'network',
-      // IPv6 said outright: the provider reads it back and any difference replaces the network
-      // (resource_docker_network.go: ipv6 is neither computed nor updatable), as a daemon set to
-      // enable it by default would.
-      { name: args.naming.docker('net'), driver: 'bridge', ipv6: false, labels: args.naming.labels('network') },
+      { name: args.naming.docker('net'), driver: 'bridge', labels: args.naming.labels('network') },
       // Every field forces a new network, and its name is fixed: the old one must go before the new
       // one can be created (the provider does not say so: pulumi-docker provider/resources.go), and
       // with it the containers on it, which the engine deletes first.

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { StackConfig } from './config';
-import { dataVolume, serviceContainer } from './container';
+import { dataVolume, dataVolumeName, serviceContainer } from './container';
 import type { PostgresAdmin } from './database';
 import type { Naming } from './naming';
 import { postgresCommand, postgresSettings } from './postgres-settings';
@@ -43,6 +43,8 @@ export class Postgres extends pulumi.ComponentResource {
   readonly container: docker.Container;
   readonly superuserPassword: pulumi.Output<string>;
   readonly superuserScramSecret: pulumi.Output<string>;
+  /** The data volume's name (dataVolume names it so). */
+  readonly volumeName: string;
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super('pronunciation:stack:Postgres', name, {}, opts);
@@ -51,6 +53,7 @@ export class Postgres extends pulumi.ComponentResource {
     this.superuserPassword = superuser.password;
     this.superuserScramSecret = superuser.scramSecret;
     const volume = dataVolume('postgres', naming, config.protectData, this);
+    this.volumeName = dataVolumeName('postgres', naming);
     this.container = serviceContainer(
       {
         service: 'postgres',
@@ -85,6 +88,15 @@ export class Postgres extends pulumi.ComponentResource {
 
   /** How the program administers it: as the superuser, on the published port, once the container is healthy. */
   admin(host: string, port: number): PostgresAdmin {
-    return { host, port, username: POSTGRES.superuser, password: this.superuserPassword, sslMode: 'disable', superuser: true, dependsOn: [this.container] };
+    return {
+      host,
+      port,
+      username: POSTGRES.superuser,
+      password: this.superuserPassword,
+      sslMode: 'disable',
+      superuser: true,
+      dependsOn: [this.container],
+      volume: this.volumeName,
+    };
   }
 }

@@ -21,6 +21,8 @@ export interface StorageAdmin {
   region: string;
   /** Resources the provider must wait for (the container, until it is healthy). */
   dependsOn: pulumi.Resource[];
+  /** The Docker volume holding the store's data, where the stack runs it: what to remove to delete the data for good. */
+  volume?: string;
 }
 
 /** An existing MinIO's admin, from the stack's config. */
@@ -91,7 +93,13 @@ export class Storage extends pulumi.ComponentResource {
         // A first deployment also checks that no user or policy of the stack's names is there yet.
         create: shellWords([...prepare, '--fresh', ...provided]),
         update: shellWords(prepare),
-        delete: shellWords(['echo', `kept: buckets ${BUCKETS.map((key) => buckets[key]).join(', ')}, with their objects, versioning and lifecycle; \`pulumi up\` of this stack takes them back.`]),
+        delete: shellWords([
+          'echo',
+          `kept: buckets ${BUCKETS.map((key) => buckets[key]).join(', ')}, with their objects, versioning and lifecycle; \`pulumi up\` of this stack takes them back; ` +
+            (admin.volume
+              ? `to delete them for good, remove the volume that holds them once the destroy is done: docker volume rm ${admin.volume}`
+              : `to delete them for good: ${BUCKETS.map((key) => `mc rb --force ALIAS/${buckets[key]}`).join('; ')}`),
+        ]),
         interpreter: ['/bin/sh', '-c'],
         environment: {
           S3_ENDPOINT: `${admin.ssl ? 'https' : 'http'}://${admin.server}`,
@@ -110,8 +118,10 @@ export class Storage extends pulumi.ComponentResource {
       { minioServer: admin.server, minioUser: admin.user, minioPassword: admin.password, minioSsl: admin.ssl, minioCacertFile: admin.caCertFile, minioRegion: admin.region },
       { parent: this, dependsOn: admin.dependsOn },
     );
-    const inside = { parent: this, provider: this.provider };
-    const kept = { ...inside, dependsOn: [this.prepare], retainOnDelete: true };
+    // Everything inside the store after the prepare step: its first run checks that no user or
+    // policy of the stack's names is there yet, which the provider's would be, were they created at once.
+    const inside = { parent: this, provider: this.provider, dependsOn: [this.prepare] };
+    const kept = { ...inside, retainOnDelete: true };
 
     this.ready.push(
       this.prepare,

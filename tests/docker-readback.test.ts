@@ -11,7 +11,7 @@ import { byType, CONTAINER_STACKS, one, runCommittedStacks } from './helpers/pro
  *   Read: `container.Config.Healthcheck.Interval.String()` and likewise for timeout, start period.
  * - resource_docker_container_funcs.go, Update: ContainerUpdate for restart and resources only;
  *   a changed health check is recorded and never reaches the container.
- * - resource_docker_network.go: every field ForceNew, ipv6 neither computed nor updatable.
+ * - resource_docker_network.go: every field ForceNew.
  */
 
 /** Go's time.ParseDuration (src/time/format.go), for the units a health check can use. */
@@ -71,9 +71,8 @@ describe.each(CONTAINER_STACKS)('stack %s', (stack) => {
     for (const d of byType(runs.get(stack)!.run, 'docker:index/container:Container')) expect([d.name, d.replaceOnChanges]).toEqual([d.name, ['healthcheck']]);
   });
 
-  test('the network: IPv6 said outright, and replaced by deleting it first (its name is fixed)', () => {
+  test('the network is replaced by deleting it first (its name is fixed, and the provider creates before it deletes)', () => {
     const network = one(runs.get(stack)!.run, 'docker:index/network:Network', 'network');
-    expect(plain(network.raw).ipv6).toBe(false);
     expect(network.deleteBeforeReplace).toBe(true);
   });
 });

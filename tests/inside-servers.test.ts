@@ -74,7 +74,9 @@ describe.each(STACKS)('stack %s', (stack) => {
     const { database, roles } = config.names.postgres;
     const base = `'npm' 'run' '--silent' 'db:prepare' '--' '--database' '${database}' '--owner' '${roles.migrator}' '--mark' 'pulumi:${PROJECT}/${stack}'`;
     const others = `'--roles' '${roles.app},${roles.readonly},${roles.backup}'`;
-    expect({ create: c.create, update: c.update, delete: c.delete }).toEqual({ create: `${base} ${others} '--fresh'`, update: `${base} ${others}`, delete: `${base} '--release'` });
+    // On its own container, what a destroy keeps is the volume: the release says to remove it, for good.
+    const volume = config.external.postgres ? '' : ` '--volume' '${PROJECT}-${stack}-postgres-data'`;
+    expect({ create: c.create, update: c.update, delete: c.delete }).toEqual({ create: `${base} ${others} '--fresh'`, update: `${base} ${others}`, delete: `${base} '--release'${volume}` });
     expect(c.interpreter).toEqual(['/bin/sh', '-c']);
     expect(c.dir).toBeUndefined();
     const admin = new URL(c.environment.DATABASE_URL);
@@ -182,6 +184,7 @@ describe.each(STACKS)('stack %s', (stack) => {
     expect(c.create).toBe(`${base} '--fresh' '--user' '${users.app}' '--user' '${users.backup}' '--policy' '${policies.app}' '--policy' '${policies.backup}'`);
     expect(c.update).toBe(base);
     expect(c.delete).toMatch(/^'echo' 'kept: buckets .*pulumi up/);
+    expect(c.delete).toContain(config.external.storage ? 'mc rb --force ALIAS/' : `docker volume rm ${PROJECT}-${stack}-minio-data`);
     expect(c.environment).toMatchObject({
       S3_ENDPOINT: config.external.storage ? `https://${config.externalS3Endpoint}` : `http://127.0.0.1:${config.minioApiPort}`,
       S3_ADMIN_ACCESS_KEY: config.external.storage ? STACK_SECRETS[stack].externalS3AccessKey : MINIO.rootUser,
@@ -213,12 +216,13 @@ describe.each(STACKS)('stack %s', (stack) => {
       { id: 'expire-backups', expiration: `${config.backupRetentionDays}d`, noncurrentVersionExpirationDays: config.backupRetentionDays },
     ]);
     expect(JSON.stringify(lifecycle[config.buckets.recordings])).toContain(`"${AUDIO_RETENTION_DAYS}d"`);
-    const prepare = prepareOf(run, 'Storage');
     for (const type of ['s3BucketPolicy:S3BucketPolicy', 's3BucketVersioning:S3BucketVersioning', 'ilmPolicy:IlmPolicy']) {
-      for (const d of byType(run, `minio:index/${type}`)) {
-        expect([d.name, d.retainOnDelete, d.dependencies.includes(prepare.urn)]).toEqual([d.name, true, true]);
-      }
+      for (const d of byType(run, `minio:index/${type}`)) expect([d.name, d.retainOnDelete]).toEqual([d.name, true]);
     }
+    // Every resource inside the store waits for the prepare step: its first run checks that the users and
+    // policies are not there yet, which it could not if the provider were creating them at the same time.
+    const prepare = prepareOf(run, 'Storage');
+    for (const d of run.declared.filter((r) => r.type.startsWith('minio:'))) expect([d.name, d.dependencies.includes(prepare.urn)]).toEqual([d.name, true]);
   });
 
   test('storage users: the app and backups, each with its own generated secret and exactly its policy, named for the stack on a shared store; no root credential handed out', () => {
@@ -233,6 +237,16 @@ describe.each(STACKS)('stack %s', (stack) => {
     expect(policies).toEqual({ [policyNames.app]: appPolicy(config.buckets), [policyNames.backup]: backupPolicy(config.buckets.backups) });
     const attachments = inputsOf(run, 'minio:index/iamUserPolicyAttachment:IamUserPolicyAttachment').map((a) => `${a.userName}->${a.policyName}`);
     expect(attachments.sort()).toEqual([`${users.app}->${policyNames.app}`, `${users.backup}->${policyNames.backup}`].sort());
+  });
+
+  test('`pulumi destroy` meets the destroy guard first: it depends on every resource of the stack and is protected where the data is, so a protected stack loses nothing', () => {
+    const { run, config } = get(stack);
+    const guard = one(run, 'command:local:Command', 'destroy-guard');
+    expect(plain(guard.raw)).toEqual({});
+    expect(guard.protect).toBe(config.protectData);
+    for (const d of run.declared.filter((r) => r.custom && r !== guard && !r.type.startsWith('pulumi:providers:'))) {
+      expect([d.type, d.name, guard.dependencies.includes(d.urn)]).toEqual([d.type, d.name, true]);
+    }
   });
 
   test("post-deploy: the project's own migrate and seed, as the migrator, after the database, roles and grants; again for a new database", () => {

@@ -56,7 +56,7 @@ describe('db:prepare', () => {
       "SELECT oid::int, pg_get_userbyid(datdba) AS owner, shobj_description(oid, 'pg_database') AS comment, pg_encoding_to_char(encoding) AS enc, datcollate AS coll FROM pg_database WHERE datname = $1",
       [names.database],
     );
-    expect(prepared).toEqual({ database: names.database, owner: names.owner, oid: db.oid });
+    expect(prepared).toEqual({ database: names.database, owner: names.owner, oid: db.oid, mark: MARK });
     expect(db).toMatchObject({ owner: names.owner, comment: MARK, enc: 'UTF8', coll: 'C' });
     const [role] = await query<{ rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean; comment: string; rolpassword: string }>(
       "SELECT rolsuper, rolcreatedb, rolcreaterole, shobj_description(oid, 'pg_authid') AS comment, (SELECT rolpassword FROM pg_authid a WHERE a.oid = r.oid) FROM pg_roles r WHERE rolname = $1",
@@ -116,27 +116,52 @@ describe('db:prepare', () => {
     expect((await prepare(names, 'a-password', ['--roles', leftover])).code).toBe(0);
   });
 
-  test("an update never creates the database: one missing where the stack had it (a moved server, a dropped database) is refused, with the restore to run", async () => {
+  test("an update never creates the database: the stack's data not on this server (dropped, or another server or names) is refused, with the restore to run", async () => {
     const names = { database: unique(), owner: unique() };
     const first = await prepare(names, 'a-password', ['--fresh']);
     expect(first.code).toBe(0);
     await adminQuery(server, `DROP DATABASE "${names.database}"`);
     const refused = await prepare(names, 'a-password', [], { PULUMI_COMMAND_STDOUT: first.stdout });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`database ${names.database} is not on this server, where this stack's deployment has had it`);
+    expect(refused.stderr).toContain(`the stack's data is in database ${names.database}, which is not on this server`);
     expect(refused.stderr).toContain(`npm run db:restore -- --database ${names.database}`);
     expect(await query('SELECT 1 FROM pg_database WHERE datname = $1', [names.database])).toEqual([]);
+    // Another server under other names (a container stack switched to an external server, say): its previous database is not here either.
+    const elsewhere = first.stdout.split(names.database).join('a_database_on_another_server');
+    const moved = await prepare({ database: unique(), owner: unique() }, 'a-password', [], { PULUMI_COMMAND_STDOUT: elsewhere });
+    expect([moved.code, moved.stderr]).toEqual([1, expect.stringContaining("the stack's data is in database a_database_on_another_server, which is not on this server")]);
   });
 
-  test("a changed database name, with the stack's data left in the old database, is refused; the statements to rename it are given", async () => {
+  test('a renamed stack takes back what bears its earlier mark, and marks it anew', async () => {
+    const names = { database: unique(), owner: unique() };
+    const first = await prepare(names, 'a-password', ['--fresh']);
+    const renamed = await npmRun('db:prepare', ['--database', names.database, '--owner', names.owner, '--mark', 'pulumi:pronunciation-assistant/renamed'], {
+      DATABASE_URL: server.url('postgres'),
+      OWNER_PASSWORD: 'a-password',
+      PULUMI_COMMAND_STDOUT: first.stdout,
+    });
+    expect([renamed.code, renamed.stderr]).toEqual([0, '']);
+    expect(await query("SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1", [names.database])).toEqual([{ c: 'pulumi:pronunciation-assistant/renamed' }]);
+  });
+
+  test('a run stopped after CREATE DATABASE, before its mark: the rerun recognises it by its owner and marks it', async () => {
+    const names = { database: unique(), owner: unique() };
+    await adminQuery(server, `CREATE ROLE "${names.owner}"; COMMENT ON ROLE "${names.owner}" IS '${MARK}'`);
+    await adminQuery(server, `CREATE DATABASE "${names.database}" OWNER "${names.owner}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
+    const rerun = await prepare(names, 'a-password', ['--fresh']);
+    expect([rerun.code, rerun.stderr]).toEqual([0, '']);
+    expect(await query("SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1", [names.database])).toEqual([{ c: MARK }]);
+  });
+
+  test("changed names (another namespace), with the stack's data in the database of the old ones, are refused: set the namespace back", async () => {
     const old = { database: unique(), owner: unique() };
     const first = await prepare(old, 'a-password', ['--fresh']);
     expect(first.code).toBe(0);
     const renamed = { database: unique(), owner: unique() };
     const refused = await prepare(renamed, 'a-password', [], { PULUMI_COMMAND_STDOUT: first.stdout });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`the stack's database is now named ${renamed.database}, but its data is in ${old.database}`);
-    expect(refused.stderr).toContain(`ALTER DATABASE "${old.database}" RENAME TO "${renamed.database}"`);
+    expect(refused.stderr).toContain(`the stack's names changed (\`externalNamespace\`, or a renamed stack): its data is in database ${old.database}, owned by ${old.owner}`);
+    expect(refused.stderr).toContain('pulumi config set externalNamespace');
     expect(await query('SELECT 1 FROM pg_database WHERE datname = $1', [renamed.database])).toEqual([]);
   });
 
@@ -196,7 +221,7 @@ describe('storage:prepare', () => {
     const again = await prepare('a-');
     expect([again.code, again.stderr]).toEqual([0, '']);
     expect(again.stdout).toContain('kept from an earlier deployment of this stack, with their objects: a-documents, a-temp.');
-    expect(again.stdout.trim().split('\n').pop()).toBe('prepared: {"buckets":{"documents":"a-documents","temp":"a-temp"}}');
+    expect(again.stdout.trim().split('\n').pop()).toBe(`prepared: {"buckets":{"documents":"a-documents","temp":"a-temp"},"mark":"${MARK}"}`);
   });
 
   test("a bucket of the stack's names that is not the stack's is refused, and nothing is created", async () => {
@@ -242,7 +267,7 @@ describe('storage:prepare', () => {
     await client().removeBucket('g-temp');
     const refused = await prepare('g-', { PULUMI_COMMAND_STDOUT: first.stdout });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('bucket g-temp (temp) is not on this store, where this stack\'s deployment has had it');
+    expect(refused.stderr).toContain("the stack's temp are in bucket g-temp, which is not on this store");
     expect(await client().bucketExists('g-temp')).toBe(false);
   });
 

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { DATABASE_NAME, PGBOUNCER, POSTGRES, REDIS, ROLES } from '../stacks/services';
 import { applyDeclaredDatabase } from './helpers/database-twin';
@@ -55,12 +57,23 @@ async function startPostgresTwin(host: TwinHost, s: ContainerSpec): Promise<{ po
   expect(binary).toBe('postgres');
   // The entrypoint as declared: the step, then the image's docker-entrypoint.sh with the command.
   expect(s.entrypoints).toEqual(['/bin/sh', '-c', `${POSTGRES.superuserPasswordStep} && exec docker-entrypoint.sh "$@"`, 'postgres-entrypoint']);
-  const step = await host.exec('/bin/sh', [host.local(POSTGRES.superuserPasswordStep)], env);
+  const step = await runSuperuserPasswordStep(host, env);
   if (!fs.existsSync(path.join(pgdata, 'PG_VERSION'))) await initPostgresTwin(host, s, pgdata, path.dirname(socketDir), env);
   const server = host.start('postgres', path.join(PG_BIN, 'postgres'), [
     ...args, '-c', `port=${port}`, '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${path.dirname(socketDir)}`,
   ], env);
   return { port, server, step };
+}
+
+/**
+ * The step as the container runs it: as root where the tests run as root (CI), so that it steps down
+ * with gosu as in the image; else as the server's user, which needs no step down.
+ */
+async function runSuperuserPasswordStep(host: TwinHost, env: NodeJS.ProcessEnv): Promise<string> {
+  const script = host.local(POSTGRES.superuserPasswordStep);
+  if (process.getuid?.() !== 0) return host.exec('/bin/sh', [script], env);
+  const { stdout } = await promisify(execFile)('/bin/sh', [script], { env, cwd: host.root });
+  return stdout;
 }
 
 async function initPostgresTwin(host: TwinHost, s: ContainerSpec, pgdata: string, socketDir: string, env: NodeJS.ProcessEnv): Promise<void> {
@@ -277,12 +290,19 @@ describe('a volume kept by `pulumi destroy`, under the next deployment', () => {
       await before.end();
       await stopServer(first.server);
 
+      // A statement that fails is a failed start, said without the secret (single-user mode itself exits 0).
+      const pgdata = host.local(POSTGRES.dataDir);
+      const failing = host.env({ PGDATA: pgdata, POSTGRES_USER: 'no_such_role', POSTGRES_PASSWORD_FILE: host.local(POSTGRES.passwordFile) });
+      const failure = await runSuperuserPasswordStep(host, failing).then(() => '', (error: { stderr: string }) => error.stderr);
+      expect(failure).toMatch(/^pronunciation-assistant: could not give the superuser this deployment's password .*role "no_such_role" does not exist/s);
+      expect(failure).not.toMatch(/SCRAM-SHA-256/);
+
       // `pulumi destroy`, then `pulumi up`: new generated passwords, the same volume.
       const next = await runProgram('dev');
       const nextUrl = next.outputs.postgresAdminUrl.value as string;
       expect(new URL(nextUrl).password).not.toBe(new URL(output('postgresAdminUrl')).password);
       const again = await startPostgresTwin(host, containerSpec(one(next, CONTAINER, 'postgres')));
-      expect(again.step).toMatch(/holds an earlier deployment's data; its superuser takes this deployment's password\.\n$/);
+      expect(again.step).toMatch(/the superuser of the existing data directory .* has this deployment's password\.\n$/);
       expect(again.step).not.toMatch(/SCRAM-SHA-256/);
       await host.healthy(spec('postgres').healthcheck, again.server);
       const after = new Client({ connectionString: admin(nextUrl, again.port) });
