@@ -103,10 +103,79 @@ const appUrl = (run: ProgramRun) => {
   return url.toString();
 };
 
+/**
+ * What the provider's Read sets back into state for the inputs the program declares, against a real
+ * server: resource_postgresql_role.go (resourcePostgreSQLRoleReadImpl: attributes, memberships, the
+ * password from pg_shadow for a superuser admin), resource_postgresql_grant.go (readRolePrivileges:
+ * per object, the privileges the role holds, a change wherever one object differs) and
+ * resource_postgresql_default_privileges.go (readRoleDefaultPrivileges).
+ */
+async function replayRead(d: Declared): Promise<Record<string, unknown>> {
+  const i = plain(d.raw);
+  switch (d.type) {
+    case `${PG}/role:Role`:
+      return inDatabase('postgres', async (c) => {
+        const { rows } = await c.query(
+          `SELECT rolname AS name, rolcanlogin AS login, rolsuper AS superuser, rolcreatedb AS "createDatabase", rolcreaterole AS "createRole",
+                  rolreplication AS replication, rolbypassrls AS "bypassRowLevelSecurity", (SELECT passwd FROM pg_shadow WHERE usename = rolname) AS password,
+                  ARRAY(SELECT pg_get_userbyid(roleid)::text FROM pg_auth_members WHERE member = pg_roles.oid) AS roles
+             FROM pg_roles WHERE rolname = $1`,
+          [i.name],
+        );
+        const { roles, ...rest } = rows[0];
+        return (roles as string[]).length > 0 || i.roles ? { ...rest, roles } : rest;
+      });
+    case `${PG}/grant:Grant`: {
+      const aclOf = i.objectType === 'database' ? "SELECT datacl AS acl, datname AS name FROM pg_database WHERE datname = $2"
+        : i.objectType === 'schema' ? "SELECT nspacl AS acl, nspname AS name FROM pg_namespace WHERE nspname = $2"
+          : `SELECT relacl AS acl, relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = $2 AND relkind = '${i.objectType === 'table' ? 'r' : 'S'}'`;
+      return inDatabase(i.database, async (c) => {
+        const { rows } = await c.query<{ name: string; privileges: string[] }>(
+          `SELECT name, ARRAY(SELECT privilege_type::text FROM aclexplode(acl) WHERE grantee = (SELECT oid FROM pg_roles WHERE rolname = $1) ORDER BY 1) AS privileges FROM (${aclOf}) o`,
+          [i.role, i.objectType === 'database' ? i.database : i.schema],
+        );
+        // The first object whose privileges differ sets them in state; none differing keeps the declared ones.
+        const declared = [...i.privileges].sort();
+        const differing = rows.find((r) => r.privileges.join() !== declared.join());
+        return { privileges: differing ? differing.privileges : declared, objects: rows.length };
+      });
+    }
+    case `${PG}/defaultPrivileges:DefaultPrivileges`:
+      return inDatabase(i.database, async (c) => {
+        const { rows } = await c.query<{ p: string[] | null }>(
+          `SELECT array_agg(prtype::text ORDER BY prtype) AS p FROM (SELECT defaclnamespace, (aclexplode(defaclacl)).* FROM pg_default_acl WHERE defaclobjtype = $3)
+             AS t (namespace, grantor_oid, grantee_oid, prtype, grantable) JOIN pg_namespace ON pg_namespace.oid = namespace
+            WHERE grantee_oid = (SELECT oid FROM pg_roles WHERE rolname = $1) AND nspname = $2 AND pg_get_userbyid(grantor_oid) = $4`,
+          [i.role, i.schema, i.objectType === 'table' ? 'r' : 'S', i.owner],
+        );
+        return { privileges: rows[0].p ?? [] };
+      });
+    default:
+      throw new Error(`no replay of ${d.type}'s Read`);
+  }
+}
+
 describe('the life of the dev stack inside PostgreSQL', () => {
-  test('`pulumi destroy` after a migrated and seeded database: every role goes, the database and its data stay, the owner can no longer log in', async () => {
+  test('a refresh after the first `up`, migrated and seeded, reads back what is declared: the next `up` has nothing to change', async () => {
     await applyDeclaredDatabase(dev, (database) => server.url(database));
     await postDeploy(dev);
+    const inside = dev.declared.filter((d) => d.type.startsWith(`${PG}/`));
+    expect(inside.length).toBeGreaterThan(10);
+    for (const d of inside) {
+      const i = plain(d.raw);
+      const read = await replayRead(d);
+      if (d.type === `${PG}/role:Role`) {
+        const { name, login, superuser, createDatabase, createRole, replication, bypassRowLevelSecurity, password, roles } = i;
+        expect([d.name, read]).toEqual([d.name, { name, login, superuser, createDatabase, createRole, replication, bypassRowLevelSecurity, password, ...(roles ? { roles } : {}) }]);
+      } else {
+        expect([d.name, read.privileges]).toEqual([d.name, [...i.privileges].sort()]);
+        // Tables and sequences: the migrations' own, every one of them granted (default privileges), so the check is not vacuous.
+        if (d.type === `${PG}/grant:Grant` && i.objectType === 'table') expect(read.objects).toBeGreaterThan(10);
+      }
+    }
+  });
+
+  test('`pulumi destroy` after a migrated and seeded database: every role goes, the database and its data stay, the owner can no longer log in', async () => {
     const users = await inDatabase('pronunciation_assistant', async (c) => (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM users')).rows[0].n);
     expect(users).toBeGreaterThan(0);
 
