@@ -55,7 +55,8 @@ runCli(USAGE, FLAGS, async (values) => {
       if (error instanceof UserFacingError && error.message.startsWith('cannot connect to')) {
         throw new UserFacingError(
           `${error.message}. If that server is gone for good, take what the stack had on it out of its state instead: ` +
-            "pulumi state delete --target-dependents '<URN of the Database component's prepare step>' (pulumi stack --show-urns lists it), then run pulumi destroy again.",
+            "pulumi state delete --force --target-dependents '<URN of the Database component's prepare step>' (pulumi stack --show-urns lists it; " +
+            '--force: it is protected where the data is), then run pulumi destroy again.',
         );
       }
       throw error;

@@ -1,9 +1,9 @@
 import { parseEndpoint } from '../db/object-store';
-import { type PreparedStorage, prepareStorage } from '../db/prepare-storage';
+import { type PreparedStorage, prepareStorage, releaseStorage } from '../db/prepare-storage';
 import { preparedLine, previousPrepared } from '../db/step-output';
 import { runCli, say, UsageError } from './run';
 
-const USAGE = `usage: npm run storage:prepare -- --bucket KEY=NAME ... --mark MARK [--fresh --user NAME ... --policy NAME ...]
+const USAGE = `usage: npm run storage:prepare -- --bucket KEY=NAME ... --mark MARK [--fresh --user NAME ... --policy NAME ... | --release [--volume NAME]]
 
 Makes sure a stack's buckets exist and are the stack's, as the object store's administrator
 (S3_ENDPOINT, S3_REGION, S3_ADMIN_ACCESS_KEY, S3_ADMIN_SECRET_KEY). It creates the missing ones,
@@ -16,6 +16,8 @@ versioning and lifecycle.
   --mark MARK        the stack's mark, e.g. pulumi:pronunciation-assistant/staging
   --fresh            the stack's first deployment (or its first since a destroy): the users and
                      policies named with --user and --policy must not exist yet
+  --release          what \`pulumi destroy\` runs last: keep the buckets, tagged released
+  --volume NAME      with --release: the Docker volume that holds the store's data (own container)
 
 On an update, the previous run's output (PULUMI_COMMAND_STDOUT, which the Pulumi command provider
 sets) shows whether a bucket's name changed (bucketPrefix): one whose old bucket still holds
@@ -27,6 +29,8 @@ const FLAGS = {
   fresh: { type: 'boolean' },
   user: { type: 'string', multiple: true },
   policy: { type: 'string', multiple: true },
+  release: { type: 'boolean' },
+  volume: { type: 'string' },
 } as const;
 
 runCli(
@@ -52,6 +56,8 @@ runCli(
       accessKey: env.S3_ADMIN_ACCESS_KEY!,
       secretKey: env.S3_ADMIN_SECRET_KEY!,
     };
+    if (values.release && values.fresh) throw new UsageError('--fresh and --release exclude each other');
+    if (values.release) return releaseStorage(admin, { buckets, mark }, say, typeof values.volume === 'string' ? values.volume : undefined);
     const list = (name: 'user' | 'policy') => (values[name] as unknown as string[] | undefined) ?? [];
     const prepared = await prepareStorage(
       admin,

@@ -54,6 +54,7 @@ const statementTimeout = "SET statement_timeout = '60s'; SET lock_timeout = '10s
 interface RoleRow {
   comment: string | null;
   rolsuper: boolean;
+  rolcanlogin: boolean;
 }
 interface DatabaseRow {
   oid: number;
@@ -68,7 +69,7 @@ const describeMark = (comment: string | null) => (comment ? `its comment is ${JS
 
 async function roleRow(client: Client, name: string): Promise<RoleRow | undefined> {
   const { rows } = await client.query<RoleRow>(
-    "SELECT shobj_description(oid, 'pg_authid') AS comment, rolsuper FROM pg_roles WHERE rolname = $1",
+    "SELECT shobj_description(oid, 'pg_authid') AS comment, rolsuper, rolcanlogin FROM pg_roles WHERE rolname = $1",
     [name],
   );
   return rows[0];
@@ -157,7 +158,11 @@ async function prepare(client: Client, target: DatabaseTarget, plan: DatabasePla
   if (db && (db.encoding !== 'UTF8' || db.collate !== 'C' || db.ctype !== 'C')) {
     problems.push(`database ${plan.database} is ${db.encoding} with collation ${db.collate}/${db.ctype}; the schema needs UTF8 with C (the specification's): restore its data into a new database instead (npm run db:backup, then db:restore).`);
   }
-  if (options.fresh) {
+  // The owner released (its login taken by this step's delete) means the stack's own delete has run: as the last of a
+  // destroy, whose roles are gone then, or as the first half of a replaced step (`pulumi up --replace`), whose roles
+  // are the stack's, alive. Roles found without it are what a destroy that did not finish, or lost state, left behind.
+  const released = role !== undefined && ours(role.comment) && !role.rolcanlogin;
+  if (options.fresh && !released) {
     for (const name of plan.roles) {
       if (await roleRow(client, name)) {
         problems.push(

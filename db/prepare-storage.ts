@@ -18,6 +18,8 @@ import { describeStorageError, type Endpoint, storageClient } from './object-sto
 
 /** The tag that marks a bucket as a stack's; its value is the stack's mark (stacks/names.ts). */
 export const MARK_TAG = 'pulumi-stack';
+/** The tag this step's release (what `pulumi destroy` runs last) adds, and its next preparation takes off. */
+export const RELEASED_TAG = 'pulumi-stack-released';
 
 export interface StoragePlan {
   /** Bucket names by key (documents, recordings, ...). */
@@ -62,17 +64,23 @@ async function bounded<T>(admin: StorageAdmin, work: (client: Client) => Promise
   }
 }
 
-async function markOf(admin: StorageAdmin, bucket: string): Promise<string | undefined> {
+/** A bucket's tags; none (NoSuchTagSet) is an empty set. */
+async function tagsOf(admin: StorageAdmin, bucket: string): Promise<Record<string, string>> {
   return bounded(admin, async (client) => {
     try {
-      const tags = (await client.getBucketTagging(bucket)) as { Key: string; Value: string }[];
-      return tags.find((t) => t.Key === MARK_TAG)?.Value;
+      // minio-js's XML parser gives "true" or "42" back as a boolean or a number.
+      const tags = (await client.getBucketTagging(bucket)) as { Key: string; Value: unknown }[];
+      return Object.fromEntries(tags.map((t) => [String(t.Key), String(t.Value)]));
     } catch (error) {
-      // A bucket without tags answers NoSuchTagSet.
-      if ((error as { code?: string }).code === 'NoSuchTagSet') return undefined;
+      if ((error as { code?: string }).code === 'NoSuchTagSet') return {};
       throw error;
     }
   });
+}
+
+async function setTags(admin: StorageAdmin, bucket: string, change: (tags: Record<string, string>) => Record<string, string>): Promise<void> {
+  const tags = change(await tagsOf(admin, bucket));
+  await bounded(admin, (client) => client.setBucketTagging(bucket, tags));
 }
 
 const exists = (admin: StorageAdmin, bucket: string) => bounded(admin, (client) => client.bucketExists(bucket));
@@ -106,10 +114,56 @@ export async function prepareStorage(
   options: { fresh: boolean; previous?: PreparedStorage; say: (line: string) => void },
 ): Promise<PreparedStorage> {
   const problems: string[] = [];
-  if (options.fresh) {
-    // The provider's Create takes over a user or policy of the name (AddUser and AddCannedPolicy
-    // overwrite: resource_minio_iam_user.go, resource_minio_iam_policy.go), so one left here, by an
-    // unfinished destroy or by another deployment, is named before that happens.
+  const previous = options.fresh ? undefined : options.previous;
+  // A stack renamed since (its mark is its project and stack): its earlier mark still means it.
+  const ours = (mark: string | undefined) => mark === plan.mark || (previous?.mark !== undefined && mark === previous.mark);
+  const tagHint = (name: string) => `mc tag set ALIAS/${name} "${MARK_TAG}=${plan.mark}"`;
+
+  const missing: string[] = [];
+  const kept: string[] = [];
+  const retag: string[] = [];
+  let released = true;
+  for (const [key, name] of Object.entries(plan.buckets)) {
+    const old = previous?.buckets[key];
+    if (await exists(admin, name)) {
+      const tags = await tagsOf(admin, name);
+      if (ours(tags[MARK_TAG])) {
+        kept.push(name);
+        if (tags[MARK_TAG] !== plan.mark || tags[RELEASED_TAG]) retag.push(name);
+        released &&= tags[RELEASED_TAG] !== undefined;
+      } else {
+        problems.push(
+          `bucket ${name} (${key}) exists and is not this stack's (${tags[MARK_TAG] ? `its ${MARK_TAG} tag is ${JSON.stringify(tags[MARK_TAG])}` : `it has no ${MARK_TAG} tag`}; ` +
+            `this stack tags its own ${JSON.stringify(plan.mark)}). If it is this stack's (its objects moved there by hand, say), tag it: ${tagHint(name)}; ` +
+            'otherwise give this stack\'s buckets another prefix (`pulumi config set bucketPrefix <name>-`).',
+        );
+      }
+      continue;
+    }
+    // Only a first deployment, or a new name whose old bucket is here and empty, creates a bucket: an
+    // empty one in the place of the stack's would hide that its objects are elsewhere.
+    if (old === undefined) missing.push(name);
+    else if (!(await exists(admin, old))) {
+      problems.push(
+        `the stack's ${key} are in bucket ${old}, which is not on this store (a store that was moved or replaced, a switch between the stack's ` +
+          'own MinIO and an external one, or a bucket deleted since): settings do not move objects. Set them back, or copy the objects here first ' +
+          `(mc mb ALIAS/${name} && ${tagHint(name)} && mc mirror ... ALIAS/${name}), then run \`pulumi up\` again.`,
+      );
+    } else if (ours((await tagsOf(admin, old))[MARK_TAG]) && (await holdsObjects(admin, old))) {
+      problems.push(
+        `the ${key} bucket is now ${name}, but the stack's ${key} are in ${old} (bucketPrefix changed), and S3 cannot rename a bucket. ` +
+          `Set bucketPrefix back, or move them first: mc mb ALIAS/${name} && ${tagHint(name)} && mc mirror --preserve ALIAS/${old} ALIAS/${name} ` +
+          `&& mc rb --force ALIAS/${old}; then run \`pulumi up\` again.`,
+      );
+    } else missing.push(name);
+  }
+  // The provider's Create takes over a user or policy of the name (AddUser and AddCannedPolicy
+  // overwrite: resource_minio_iam_user.go, resource_minio_iam_policy.go), so on a first deployment one
+  // already there, left by a destroy that did not finish or another deployment's, is named before that
+  // happens. Not where every bucket bears the mark of this step's own release: that was the last step
+  // of a finished destroy, whose users are gone, or the first half of a replaced step, whose users are
+  // the stack's, alive.
+  if (options.fresh && !(kept.length > 0 && released)) {
     const taken = [
       ...(await Promise.all(plan.users.map(async (u) => ((await adminObjectExists(admin, 'user-info', u)) ? `user ${u}` : undefined)))),
       ...(await Promise.all(plan.policies.map(async (p) => ((await adminObjectExists(admin, 'info-canned-policy', p)) ? `policy ${p}` : undefined)))),
@@ -123,64 +177,31 @@ export async function prepareStorage(
       );
     }
   }
-  const previous = options.fresh ? undefined : options.previous;
-  // A stack renamed since (its mark is its project and stack): its earlier mark still means it.
-  const ours = (mark: string | undefined) => mark === plan.mark || (previous?.mark !== undefined && mark === previous.mark);
-  // Only a first deployment, or a new name whose old bucket is here, creates a bucket: an empty one in
-  // the place of the stack's would hide that its objects are elsewhere.
-  for (const [key, old] of Object.entries(previous?.buckets ?? {})) {
-    if (!(await exists(admin, old))) {
-      problems.push(
-        `the stack's ${key} are in bucket ${old}, which is not on this store (a store that was moved or replaced, a switch between the stack's ` +
-          'own MinIO and an external one, or a bucket deleted since): settings do not move objects. Set them back, or copy the objects here ' +
-          `first (mc mirror), or, to go on with an empty one, create it and tag it as this stack's: mc mb ALIAS/${old} && mc tag set ALIAS/${old} ` +
-          `"${MARK_TAG}=${plan.mark}"; then run \`pulumi up\` again.`,
-      );
-    }
-  }
-  const missing: string[] = [];
-  const kept: string[] = [];
-  const remark: string[] = [];
-  for (const [key, name] of Object.entries(plan.buckets)) {
-    if (!(await exists(admin, name))) {
-      if (previous?.buckets[key] !== name) missing.push(name);
-      continue;
-    }
-    const mark = await markOf(admin, name);
-    if (ours(mark)) {
-      kept.push(name);
-      if (mark !== plan.mark) remark.push(name);
-    }
-    else {
-      problems.push(
-        `bucket ${name} (${key}) exists and is not this stack's (${mark ? `its ${MARK_TAG} tag is ${JSON.stringify(mark)}` : `it has no ${MARK_TAG} tag`}; ` +
-          `this stack tags its own ${JSON.stringify(plan.mark)}). If it is this stack's, tag it: mc tag set ALIAS/${name} "${MARK_TAG}=${plan.mark}"; ` +
-          'otherwise give this stack\'s buckets another prefix (`pulumi config set bucketPrefix <name>-`).',
-      );
-    }
-  }
-  for (const [key, old] of Object.entries(previous?.buckets ?? {})) {
-    const now = plan.buckets[key];
-    if (!now || now === old || !(await exists(admin, old)) || !ours(await markOf(admin, old))) continue;
-    if (await holdsObjects(admin, old)) {
-      problems.push(
-        `the ${key} bucket is now ${now}, but the stack's ${key} are in ${old} (bucketPrefix changed), and S3 cannot rename a bucket. ` +
-          `Set bucketPrefix back, or move them first: mc mirror --preserve ALIAS/${old} ALIAS/${now} (after creating ${now} with mc mb), ` +
-          `then mc rb --force ALIAS/${old}, and run \`pulumi up\` again.`,
-      );
-    }
-  }
   if (problems.length > 0) throw new UserFacingError(`nothing was changed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 
   for (const name of missing) await bounded(admin, (client) => client.makeBucket(name, admin.region));
-  // Marked, or marked anew (a renamed stack's), keeping any other tag.
-  for (const name of [...missing, ...remark]) {
-    await bounded(admin, async (client) => {
-      const tags = missing.includes(name) ? [] : ((await client.getBucketTagging(name)) as { Key: string; Value: string }[]);
-      await client.setBucketTagging(name, { ...Object.fromEntries(tags.map((t) => [t.Key, t.Value])), [MARK_TAG]: plan.mark });
-    });
-  }
+  // Marked, or marked anew (a renamed stack's, a released one's), keeping any other tag.
+  for (const name of [...missing, ...retag]) await setTags(admin, name, (tags) => ({ ...omit(tags, RELEASED_TAG), [MARK_TAG]: plan.mark }));
   if (missing.length > 0) options.say(`created bucket(s): ${missing.join(', ')}.`);
   if (kept.length > 0) options.say(`kept from an earlier deployment of this stack, with their objects: ${kept.join(', ')}.`);
   return { buckets: plan.buckets, mark: plan.mark };
 }
+
+/**
+ * What `pulumi destroy` runs last inside the store: the buckets stay as they are, with their objects,
+ * and are tagged released (what a later first deployment reads, above).
+ */
+export async function releaseStorage(admin: StorageAdmin, plan: Pick<StoragePlan, 'buckets' | 'mark'>, say: (line: string) => void, volume?: string): Promise<void> {
+  const names = Object.values(plan.buckets);
+  for (const name of names) {
+    if ((await exists(admin, name)) && (await tagsOf(admin, name))[MARK_TAG] === plan.mark) {
+      await setTags(admin, name, (tags) => ({ ...tags, [RELEASED_TAG]: plan.mark }));
+    }
+  }
+  const forGood = volume
+    ? `to delete them for good, remove the volume that holds them once the destroy is done: docker volume rm ${volume}`
+    : `to delete them for good: ${names.map((n) => `mc rb --force ALIAS/${n}`).join('; ')}`;
+  say(`kept: buckets ${names.join(', ')}, with their objects, versioning and lifecycle; \`pulumi up\` of this stack takes them back; ${forGood}`);
+}
+
+const omit = (tags: Record<string, string>, key: string) => Object.fromEntries(Object.entries(tags).filter(([k]) => k !== key));

@@ -9,6 +9,10 @@
 # Single-user mode exits 0 after a failed statement, so its output is read for errors too.
 set -eu
 [ -s "$PGDATA/PG_VERSION" ] || exit 0
+if [ ! -s "$POSTGRES_PASSWORD_FILE" ]; then
+  echo "pronunciation-assistant: $POSTGRES_PASSWORD_FILE is missing or empty: no password to give the superuser of $PGDATA" >&2
+  exit 1
+fi
 as_postgres=
 if [ "$(id -u)" = 0 ]; then as_postgres='gosu postgres'; fi
 status=0

@@ -93,13 +93,7 @@ export class Storage extends pulumi.ComponentResource {
         // A first deployment also checks that no user or policy of the stack's names is there yet.
         create: shellWords([...prepare, '--fresh', ...provided]),
         update: shellWords(prepare),
-        delete: shellWords([
-          'echo',
-          `kept: buckets ${BUCKETS.map((key) => buckets[key]).join(', ')}, with their objects, versioning and lifecycle; \`pulumi up\` of this stack takes them back; ` +
-            (admin.volume
-              ? `to delete them for good, remove the volume that holds them once the destroy is done: docker volume rm ${admin.volume}`
-              : `to delete them for good: ${BUCKETS.map((key) => `mc rb --force ALIAS/${buckets[key]}`).join('; ')}`),
-        ]),
+        delete: shellWords([...prepare, '--release', ...(admin.volume ? ['--volume', admin.volume] : [])]),
         interpreter: ['/bin/sh', '-c'],
         environment: {
           S3_ENDPOINT: `${admin.ssl ? 'https' : 'http'}://${admin.server}`,

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { MARK_TAG } from '../db/prepare-storage';
+import { MARK_TAG, RELEASED_TAG } from '../db/prepare-storage';
 import { scramSha256Secret } from '../stacks/scram';
 import { npmRun, withClient } from './helpers/db';
 import { startMinio, type MinioServer } from './helpers/minio';
@@ -116,6 +116,17 @@ describe('db:prepare', () => {
     expect((await prepare(names, 'a-password', ['--roles', leftover])).code).toBe(0);
   });
 
+  test("a released owner (the first half of a replaced step) lets the next first deployment meet the stack's own roles", async () => {
+    const names = { database: unique(), owner: unique() };
+    const role = unique();
+    expect((await prepare(names, 'a-password', ['--fresh', '--roles', role])).code).toBe(0);
+    await adminQuery(server, `CREATE ROLE "${role}"`); // as the provider creates it after the step
+    expect((await npmRun('db:prepare', ['--database', names.database, '--owner', names.owner, '--mark', MARK, '--release'], { DATABASE_URL: server.url('postgres') })).code).toBe(0);
+    const again = await prepare(names, 'a-password', ['--fresh', '--roles', role]);
+    expect([again.code, again.stderr]).toEqual([0, '']);
+    expect(await canLogIn(names.owner, 'a-password', names.database)).toBe(true);
+  });
+
   test("an update never creates the database: the stack's data not on this server (dropped, or another server or names) is refused, with the restore to run", async () => {
     const names = { database: unique(), owner: unique() };
     const first = await prepare(names, 'a-password', ['--fresh']);
@@ -194,7 +205,7 @@ describe('db:prepare', () => {
     // During a destroy, a server gone for good: what to do instead.
     const gone = await npmRun('db:prepare', ['--database', 'x', '--owner', 'y', '--mark', MARK, '--release'], { DATABASE_URL: 'postgres://postgres:pw@127.0.0.1:1/postgres?connect_timeout=2' });
     expect(gone.code).toBe(1);
-    expect(gone.stderr).toMatch(/connection refused.*If that server is gone for good, take what the stack had on it out of its state instead: pulumi state delete --target-dependents/s);
+    expect(gone.stderr).toMatch(/connection refused.*If that server is gone for good, take what the stack had on it out of its state instead: pulumi state delete --force --target-dependents/s);
   });
 });
 
@@ -233,17 +244,41 @@ describe('storage:prepare', () => {
     expect(await client().bucketExists('b-documents')).toBe(false);
   });
 
-  test('a changed bucketPrefix is refused while an old bucket holds objects (S3 cannot rename one), and allowed once they are moved', async () => {
+  test('a changed bucketPrefix is refused while an old bucket holds objects (S3 cannot rename one); the move the message gives goes through, and so does one with empty old buckets', async () => {
     const first = await prepare('c-');
     expect(first.code).toBe(0);
     await client().putObject('c-documents', 'doc.txt', Buffer.from('a document'));
     const refused = await prepare('d-', { PULUMI_COMMAND_STDOUT: first.stdout });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('the documents bucket is now d-documents, but the stack\'s documents are in c-documents (bucketPrefix changed)');
+    expect(refused.stderr).toContain(`mc mb ALIAS/d-documents && mc tag set ALIAS/d-documents "${MARK_TAG}=${MARK}" && mc mirror --preserve ALIAS/c-documents ALIAS/d-documents && mc rb --force ALIAS/c-documents`);
     expect(refused.stderr).not.toContain('c-temp'); // empty: nothing to lose
     expect(await client().bucketExists('d-documents')).toBe(false);
+    // The move as the message gives it, with minio-js in place of mc.
+    await client().makeBucket('d-documents', 'us-east-1');
+    await client().setBucketTagging('d-documents', { [MARK_TAG]: MARK });
+    await client().copyObject('d-documents', 'doc.txt', '/c-documents/doc.txt');
     await client().removeObject('c-documents', 'doc.txt');
-    expect((await prepare('d-', { PULUMI_COMMAND_STDOUT: first.stdout })).code).toBe(0);
+    await client().removeBucket('c-documents');
+    const moved = await prepare('d-', { PULUMI_COMMAND_STDOUT: first.stdout });
+    expect([moved.code, moved.stderr]).toEqual([0, '']);
+    expect(moved.stdout).toContain('created bucket(s): d-temp.');
+    expect(moved.stdout).toContain('kept from an earlier deployment of this stack, with their objects: d-documents.');
+  });
+
+  test("a released stack's buckets (its destroy, or the first half of a replaced step) let its next first deployment meet its own users, and lose the released tag", async () => {
+    const names = ['--user', 'h-app', '--policy', 'h-app-policy'];
+    const first = await npmRun('storage:prepare', [...bucketFlags('h-'), '--mark', MARK, '--fresh', ...names], admin());
+    expect(first.code).toBe(0);
+    await userCreate(minio, 'h-app', 'the-stacks-own-secret'); // as the provider creates it after the step
+    const released = await npmRun('storage:prepare', [...bucketFlags('h-'), '--mark', MARK, '--release', '--volume', 'pronunciation-assistant-test-minio-data'], admin());
+    expect([released.code, released.stderr]).toEqual([0, '']);
+    expect(released.stdout).toMatch(/^kept: buckets h-documents, h-temp, with their objects.*docker volume rm pronunciation-assistant-test-minio-data/);
+    expect(await client().getBucketTagging('h-documents')).toEqual(expect.arrayContaining([{ Key: RELEASED_TAG, Value: MARK }]));
+    // `pulumi up --replace` of the step: its create runs with --fresh, and the stack's user is there, alive.
+    const again = await npmRun('storage:prepare', [...bucketFlags('h-'), '--mark', MARK, '--fresh', ...names], admin());
+    expect([again.code, again.stderr]).toEqual([0, '']);
+    expect(await client().getBucketTagging('h-documents')).toEqual([{ Key: MARK_TAG, Value: MARK }]);
   });
 
   test("a first deployment that finds a user or policy of the stack's names (an unfinished destroy, another deployment) is refused, naming it and what to run", async () => {

@@ -144,5 +144,5 @@ export async function replayStorageDestroy(run: ProgramRun, server: MinioServer)
         throw new Error(`no replay of ${d.type}'s Delete (${d.name})`);
     }
   }
-  return runDeclaredCommand(prepareStep(run, 'Storage'), 'delete');
+  return runDeclaredCommand(prepareStep(run, 'Storage'), 'delete', { S3_ENDPOINT: server.url, S3_ADMIN_ACCESS_KEY: server.rootUser, S3_ADMIN_SECRET_KEY: server.rootPassword });
 }
