@@ -6,7 +6,7 @@ import { previousPrepared } from '../db/step-output';
 import type { StackConfig } from './config';
 import type { PostgresNames, RoleKey } from './names';
 import { scramLogin } from './secrets';
-import { shellWords } from './shell';
+import { prepareStep, shellWords, STEP_INTERPRETER } from './prepare-step';
 
 /** How the program reaches PostgreSQL as its administrator: the container's superuser, or an existing server's admin. */
 export interface PostgresAdmin {
@@ -132,21 +132,16 @@ export class Database extends pulumi.ComponentResource {
 
     const prepare = ['npm', 'run', '--silent', 'db:prepare', '--', '--database', names.database, '--owner', names.roles.migrator, '--mark', args.mark];
     const others = ['--roles', PROVIDER_ROLES.map((key) => names.roles[key]).join(',')];
-    this.prepare = new command.local.Command(
-      'prepare',
-      {
-        // A first deployment also checks that no role of the stack is left from an unfinished destroy.
-        create: shellWords([...prepare, ...others, '--fresh']),
-        update: shellWords([...prepare, ...others]),
-        delete: shellWords([...prepare, '--release', ...(admin.volume ? ['--volume', admin.volume] : [])]),
-        interpreter: ['/bin/sh', '-c'],
-        environment: { DATABASE_URL: adminUrl(admin), OWNER_PASSWORD: this.logins.migrator.scramSecret },
-        logging: 'stdoutAndStderr',
-      },
-      // Never replaced in place of an update (nothing of it forces one); were it ever, the old one's
-      // release must not follow the new one's preparation.
-      { parent: this, dependsOn: admin.dependsOn, protect: args.protect, deleteBeforeReplace: true },
-    );
+    // A first deployment also checks that no role of the stack is left from an unfinished destroy.
+    this.prepare = prepareStep(this, {
+      command: prepare,
+      everyRun: others,
+      firstRun: ['--fresh'],
+      volume: admin.volume,
+      environment: { DATABASE_URL: adminUrl(admin), OWNER_PASSWORD: this.logins.migrator.scramSecret },
+      dependsOn: admin.dependsOn,
+      protect: args.protect,
+    });
     this.identity = this.prepare.stdout.apply((out) => String(previousPrepared<Prepared>(out)?.oid ?? ''));
 
     this.provider = new postgresql.Provider(
@@ -216,7 +211,7 @@ export class Database extends pulumi.ComponentResource {
     // destroy checks that every role can be dropped before any of them is touched.
     new command.local.Command(
       'destroy-check',
-      { delete: shellWords([...prepare, ...others, '--before-destroy']), interpreter: ['/bin/sh', '-c'], environment: { DATABASE_URL: adminUrl(admin) }, logging: 'stdoutAndStderr' },
+      { delete: shellWords([...prepare, ...others, '--before-destroy']), interpreter: STEP_INTERPRETER, environment: { DATABASE_URL: adminUrl(admin) }, logging: 'stdoutAndStderr' },
       { parent: this, dependsOn: inside.slice(-1) },
     );
     this.ready = [this.prepare, ...inside];

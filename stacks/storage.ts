@@ -6,7 +6,7 @@ import type { StackConfig } from './config';
 import type { StorageNames, StorageUserKey } from './names';
 import { generatedPassword } from './secrets';
 import { BUCKETS } from './services';
-import { shellWords } from './shell';
+import { prepareStep } from './prepare-step';
 import { anonymousDownloadPolicy, appPolicy, backupPolicy, lifecycleRules, type PolicyDocument, VERSIONED_BUCKETS } from './storage-policies';
 
 /** How the program reaches the object store as its administrator: MinIO's root user, or an existing store's admin. */
@@ -87,26 +87,22 @@ export class Storage extends pulumi.ComponentResource {
     const buckets = names.buckets;
     const prepare = ['npm', 'run', '--silent', 'storage:prepare', '--', ...BUCKETS.flatMap((key) => ['--bucket', `${key}=${buckets[key]}`]), '--mark', args.mark];
     const provided = [...Object.values(names.users).flatMap((u) => ['--user', u]), ...Object.values(names.policies).flatMap((p) => ['--policy', p])];
-    this.prepare = new command.local.Command(
-      'prepare',
-      {
-        // A first deployment also checks that no user or policy of the stack's names is there yet.
-        create: shellWords([...prepare, '--fresh', ...provided]),
-        update: shellWords(prepare),
-        delete: shellWords([...prepare, '--release', ...(admin.volume ? ['--volume', admin.volume] : [])]),
-        interpreter: ['/bin/sh', '-c'],
-        environment: {
-          S3_ENDPOINT: `${admin.ssl ? 'https' : 'http'}://${admin.server}`,
-          S3_REGION: admin.region,
-          S3_ADMIN_ACCESS_KEY: pulumi.secret(admin.user),
-          S3_ADMIN_SECRET_KEY: pulumi.secret(admin.password),
-          // How node trusts the CA of an external store's certificate.
-          ...(admin.caCertFile ? { NODE_EXTRA_CA_CERTS: admin.caCertFile } : {}),
-        },
-        logging: 'stdoutAndStderr',
+    // A first deployment also checks that no user or policy of the stack's names is there yet.
+    this.prepare = prepareStep(this, {
+      command: prepare,
+      firstRun: ['--fresh', ...provided],
+      volume: admin.volume,
+      environment: {
+        S3_ENDPOINT: `${admin.ssl ? 'https' : 'http'}://${admin.server}`,
+        S3_REGION: admin.region,
+        S3_ADMIN_ACCESS_KEY: pulumi.secret(admin.user),
+        S3_ADMIN_SECRET_KEY: pulumi.secret(admin.password),
+        // How node trusts the CA of an external store's certificate.
+        ...(admin.caCertFile ? { NODE_EXTRA_CA_CERTS: admin.caCertFile } : {}),
       },
-      { parent: this, dependsOn: admin.dependsOn, protect: args.protect, deleteBeforeReplace: true },
-    );
+      dependsOn: admin.dependsOn,
+      protect: args.protect,
+    });
     this.provider = new minio.Provider(
       'minio',
       { minioServer: admin.server, minioUser: admin.user, minioPassword: admin.password, minioSsl: admin.ssl, minioCacertFile: admin.caCertFile, minioRegion: admin.region },

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { ROOT } from '../db/paths';
-import { applyDeclaredDatabase, prepareStep, runDeclaredCommand } from './helpers/database-twin';
+import { applyDeclaredDatabase, grantOn, prepareStep, runDeclaredCommand } from './helpers/database-twin';
 import { runProcess, withClient } from './helpers/db';
 import { startPostgres, type PostgresServer } from './helpers/postgres';
 import { byType, one, runProgram, type ProgramRun } from './helpers/program';
@@ -60,9 +60,7 @@ async function replayDelete(d: Declared, providerDatabase: string): Promise<void
       ]);
     case `${PG}/grant:Grant`: {
       // resource_postgresql_grant.go, Delete with createRevokeQuery, in the grant's database.
-      const on =
-        i.objectType === 'database' ? `DATABASE ${q(i.database)}` : i.objectType === 'schema' ? `SCHEMA ${q(i.schema)}` : `ALL ${String(i.objectType).toUpperCase()}S IN SCHEMA ${q(i.schema)}`;
-      return inTransaction(i.database, i.role, [`REVOKE ALL PRIVILEGES ON ${on} FROM ${q(i.role)}`]);
+      return inTransaction(i.database, i.role, [`REVOKE ALL PRIVILEGES ON ${grantOn(i)} FROM ${q(i.role)}`]);
     }
     case `${PG}/role:Role`:
       // resource_postgresql_role.go, Delete: in the provider's database, REASSIGN OWNED and DROP OWNED (that

@@ -29,6 +29,21 @@ const KNOWN_INPUTS: Record<string, string[]> = {
 
 const flag = (on: boolean, name: string) => (on ? name : `NO${name}`);
 
+/**
+ * What a Grant's inputs name, as the provider writes it in GRANT and REVOKE (resource_postgresql_grant.go,
+ * createGrantQuery and createRevokeQuery; no objects: every table or sequence in the schema).
+ */
+export function grantOn(i: { objectType: string; database: string; schema?: string }): string {
+  const on = (<Record<string, () => string>>{
+    database: () => `DATABASE ${ident(i.database)}`,
+    schema: () => `SCHEMA ${ident(i.schema!)}`,
+    table: () => `ALL TABLES IN SCHEMA ${ident(i.schema!)}`,
+    sequence: () => `ALL SEQUENCES IN SCHEMA ${ident(i.schema!)}`,
+  })[i.objectType]?.();
+  if (!on) throw new Error(`the database twin does not know grants on ${i.objectType}`);
+  return on;
+}
+
 /** The prepare step of the Database or the Storage component. */
 export function prepareStep(run: ProgramRun, component: 'Database' | 'Storage'): Declared {
   const found = run.declared.filter((d) => d.type === 'command:local:Command' && d.name === 'prepare' && d.parent.includes(`pronunciation:stack:${component}::`));
@@ -54,16 +69,8 @@ function statements(d: Declared): string[] {
           `ENCRYPTED PASSWORD ${literal(i.password)}`,
         ...((i.roles ?? []) as string[]).map((r) => `GRANT ${ident(r)} TO ${ident(i.name)}`),
       ];
-    case 'postgresql:index/grant:Grant': {
-      const on = (<Record<string, () => string>>{
-        database: () => `DATABASE ${ident(i.database)}`,
-        schema: () => `SCHEMA ${ident(i.schema)}`,
-        table: () => `ALL TABLES IN SCHEMA ${ident(i.schema)}`,
-        sequence: () => `ALL SEQUENCES IN SCHEMA ${ident(i.schema)}`,
-      })[i.objectType]?.();
-      if (!on) throw new Error(`the database twin does not know grants on ${i.objectType}`);
-      return [`GRANT ${i.privileges.join(', ')} ON ${on} TO ${ident(i.role)}`];
-    }
+    case 'postgresql:index/grant:Grant':
+      return [`GRANT ${i.privileges.join(', ')} ON ${grantOn(i)} TO ${ident(i.role)}`];
     case 'postgresql:index/defaultPrivileges:DefaultPrivileges':
       return [
         `ALTER DEFAULT PRIVILEGES FOR ROLE ${ident(i.owner)} IN SCHEMA ${ident(i.schema)} ` +

@@ -1,15 +1,15 @@
-import { createCipheriv, createHash, pbkdf2Sync, randomBytes } from 'node:crypto';
-import { signV4 } from 'minio/dist/main/signing.js';
+import { createCipheriv, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { adminRequest } from '../../db/minio-admin';
+import { parseEndpoint } from '../../db/object-store';
 import type { PolicyDocument } from '../../stacks/storage-policies';
 import type { MinioServer } from './minio';
 
 /**
- * The three calls of MinIO's admin API (v3) that `mc admin user add` and `mc admin policy
- * create/attach` make, and that the stack's provider makes for its users: a canned policy, a user
- * with a secret key, and the policy attached to the user. Signed as root with SigV4, as mc does.
+ * The calls of MinIO's admin API (v3) that `mc admin user add` and `mc admin policy create/attach`
+ * make, and that the stack's provider makes for its users: a canned policy, a user with a secret
+ * key, and the policies attached to a user. Signed as root with SigV4, as mc does.
  */
 
-const ADMIN_PATH = '/minio/admin/v3';
 /** MinIO's region unless told otherwise: what admin requests are signed for. */
 const ADMIN_REGION = 'us-east-1';
 
@@ -38,23 +38,30 @@ export function madminEncrypt(password: string, plaintext: Buffer): Buffer {
   return Buffer.concat([salt, Buffer.from([0x02]), nonce, seal(1, aad, plaintext)]);
 }
 
-/** One admin API call, signed as root (madmin-go v1.7.5's executeMethod); returns the response body. */
-export async function adminCall(server: MinioServer, api: string, query: Record<string, string>, body: Buffer = Buffer.alloc(0), method = 'PUT'): Promise<string> {
-  const path = `${ADMIN_PATH}/${api}?${new URLSearchParams(query).toString()}`;
-  const date = new Date();
-  const sha256 = createHash('sha256').update(body).digest('hex');
-  const headers: Record<string, string> = { host: `${server.endPoint}:${server.port}`, 'x-amz-date': date.toISOString().replace(/[-:]|\.\d{3}/g, ''), 'x-amz-content-sha256': sha256 };
-  headers.authorization = signV4({ protocol: 'http:', method, path, headers }, server.rootUser, server.rootPassword, ADMIN_REGION, date, sha256);
-  const response = await fetch(`${server.url}${path}`, { method, headers, body: method === 'GET' || method === 'DELETE' ? undefined : body });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`MinIO admin ${api} failed: HTTP ${response.status} ${text}`);
-  return text;
+/** One admin API call, signed as root through the commands' own request (db/minio-admin.ts); the response body. */
+export async function adminCall(server: MinioServer, api: string, query: Record<string, string>, body: Buffer = Buffer.alloc(0), method: 'GET' | 'PUT' | 'DELETE' = 'PUT'): Promise<string> {
+  const login = { endpoint: parseEndpoint(server.url, 'the test MinIO'), region: ADMIN_REGION, accessKey: server.rootUser, secretKey: server.rootPassword };
+  const response = await adminRequest(login, method, api, query, body);
+  if (response.status < 200 || response.status >= 300) throw new Error(`MinIO admin ${api} failed: HTTP ${response.status} ${response.body}`);
+  return response.body;
+}
+
+/** AddUser (madmin SetUser, enabled), whether the name exists or not. */
+export async function addUser(server: MinioServer, name: string, secret: string): Promise<void> {
+  await adminCall(server, 'add-user', { accessKey: name }, madminEncrypt(server.rootPassword, Buffer.from(JSON.stringify({ secretKey: secret, status: 'enabled' }))));
+}
+
+/** AddCannedPolicy, whether the name exists or not. */
+export const addCannedPolicy = (server: MinioServer, name: string, policy: string) => adminCall(server, 'add-canned-policy', { name }, Buffer.from(policy));
+
+/** SetPolicy: the user's whole list of policies. */
+export async function setUserPolicies(server: MinioServer, user: string, policies: string[]): Promise<void> {
+  await adminCall(server, 'set-user-or-group-policy', { policyName: policies.join(','), userOrGroup: user, isGroup: 'false' });
 }
 
 /** A MinIO user (not a temporary STS credential) allowed exactly `policy`, as the stack creates the app's and the backups'. */
 export async function createUser(server: MinioServer, user: { accessKey: string; secretKey: string; policyName: string; policy: PolicyDocument }): Promise<void> {
-  await adminCall(server, 'add-canned-policy', { name: user.policyName }, Buffer.from(JSON.stringify(user.policy)));
-  const account = Buffer.from(JSON.stringify({ secretKey: user.secretKey, status: 'enabled' }));
-  await adminCall(server, 'add-user', { accessKey: user.accessKey }, madminEncrypt(server.rootPassword, account));
-  await adminCall(server, 'set-user-or-group-policy', { policyName: user.policyName, userOrGroup: user.accessKey, isGroup: 'false' }, Buffer.alloc(0));
+  await addCannedPolicy(server, user.policyName, JSON.stringify(user.policy));
+  await addUser(server, user.accessKey, user.secretKey);
+  await setUserPolicies(server, user.accessKey, [user.policyName]);
 }

@@ -3,7 +3,7 @@ import type { IlmRule } from '../../stacks/storage-policies';
 import { prepareStep, runDeclaredCommand } from './database-twin';
 import type { CommandResult } from './db';
 import type { MinioServer } from './minio';
-import { adminCall, madminEncrypt } from './minio-admin';
+import { adminCall, addCannedPolicy, addUser, setUserPolicies } from './minio-admin';
 import type { ProgramRun } from './program';
 import { plain } from './pulumi-mocks';
 
@@ -56,15 +56,13 @@ export const versioningDelete = (client: Client, bucket: string) => client.setBu
 export const bucketPolicyDelete = (client: Client, bucket: string) => client.setBucketPolicy(bucket, '');
 
 /** resource_minio_iam_user.go, minioCreateUser: AddUser (madmin SetUser, enabled), whether the name exists or not. */
-export async function userCreate(server: MinioServer, name: string, secret: string): Promise<void> {
-  await adminCall(server, 'add-user', { accessKey: name }, madminEncrypt(server.rootPassword, Buffer.from(JSON.stringify({ secretKey: secret, status: 'enabled' }))));
-}
+export const userCreate = addUser;
 
 /** resource_minio_iam_user.go, minioDeleteUser: RemoveUser. */
 export const userDelete = (server: MinioServer, name: string) => adminCall(server, 'remove-user', { accessKey: name }, undefined, 'DELETE');
 
 /** resource_minio_iam_policy.go, minioCreatePolicy and minioUpdatePolicy: AddCannedPolicy, whether the name exists or not. */
-export const policyCreate = (server: MinioServer, name: string, policy: string) => adminCall(server, 'add-canned-policy', { name }, Buffer.from(policy));
+export const policyCreate = addCannedPolicy;
 
 /** resource_minio_iam_policy.go, minioReadPolicy: InfoCannedPolicy, whose text goes into state. */
 export const policyRead = (server: MinioServer, name: string) => adminCall(server, 'info-canned-policy', { name }, undefined, 'GET');
@@ -79,9 +77,7 @@ export async function userPolicies(server: MinioServer, user: string): Promise<s
 }
 
 /** resource_minio_iam_user_policy_attachment.go: Create adds the policy to the user's list, Delete sets the list without it (SetPolicy). */
-export async function attachmentSet(server: MinioServer, user: string, policies: string[]): Promise<void> {
-  await adminCall(server, 'set-user-or-group-policy', { policyName: policies.join(','), userOrGroup: user, isGroup: 'false' });
-}
+export const attachmentSet = setUserPolicies;
 
 /**
  * What the run declares inside MinIO, applied: its Storage prepare step (run for real, with the
