@@ -1,5 +1,5 @@
 import { defineConfig } from 'drizzle-kit';
-import { MIGRATIONS_DIR, SCHEMA_ENTRY } from './db/paths';
+import { MIGRATIONS_DIR, SCHEMA_ENTRY } from './common/paths';
 
 // Only `db:studio` needs a database; generate and check work without DATABASE_URL.
 export default defineConfig({

@@ -1,19 +1,20 @@
 import type * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import { Admin } from './stacks/admin';
-import { Backups } from './stacks/backups';
+import { Admin } from './stacks/containers/admin';
+import { Backups } from './stacks/containers/backups';
 import { loadConfig, projectConfig } from './stacks/config';
-import { Database, externalPostgresAdmin } from './stacks/database';
-import { Minio } from './stacks/minio';
+import { Database, externalPostgresAdmin } from './stacks/inside/database';
+import { Minio } from './stacks/containers/minio';
 import { Naming } from './stacks/naming';
-import { Network } from './stacks/network';
-import { containerNames, endpoints, hostFor } from './stacks/outputs';
-import { Pgbouncer } from './stacks/pgbouncer';
+import { Network } from './stacks/containers/network';
+import { containerNames, endpoints } from './stacks/outputs';
+import { hostFor } from './stacks/urls';
+import { Pgbouncer } from './stacks/containers/pgbouncer';
 import { PostDeploy } from './stacks/postdeploy';
-import { Postgres } from './stacks/postgres';
-import { Redis } from './stacks/redis';
+import { Postgres } from './stacks/containers/postgres';
+import { Redis } from './stacks/containers/redis';
 import { destroyGuard } from './stacks/guard';
-import { externalStorageAdmin, Storage } from './stacks/storage';
+import { externalStorageAdmin, Storage } from './stacks/inside/storage';
 
 // Validate everything first: a bad stack file stops here, before any resource is declared.
 const { values, secretKeys } = projectConfig();

@@ -10,7 +10,7 @@
  *   - the same two migrate runs without npm (`node cli/launch.js db-migrate`), which is what
  *     `npm run` starts: the difference is npm's own start-up;
  *   - `drizzle-kit migrate` on an empty database, with the same migrations;
- * and, in this process, the runner's own time (`migrate()` from db/migrator.ts) on an empty database.
+ * and, in this process, the runner's own time (`migrate()` from lib/migrations/runner.ts) on an empty database.
  * Prints the median, minimum and maximum of each, in milliseconds, as a Markdown table.
  */
 import { spawn } from 'node:child_process';
@@ -18,9 +18,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
-import { readMigrations } from '../db/migration-files';
-import { migrate } from '../db/migrator';
-import { ROOT } from '../db/paths';
+import { readMigrations } from '../lib/migrations/files';
+import { migrate } from '../lib/migrations/runner';
+import { ROOT } from '../common/paths';
 import { createDatabase, startPostgres } from '../tests/helpers/postgres';
 
 function timeCommand(command: string, args: string[], env: Record<string, string>): Promise<number> {

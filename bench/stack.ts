@@ -7,7 +7,7 @@
  *    with type checking) under Pulumi's mocks, as a separate process: wall time and the number of
  *    resources declared; and the same with PULUMI_NODEJS_TRANSPILE_ONLY=true (no type check).
  * 2. pgbench on a real PostgreSQL 15 (durability on) at the dev stack's memory size: the settings
- *    the program derives (stacks/postgres-settings.ts) against PostgreSQL's defaults. TPC-B-like
+ *    the program derives (stacks/containers/postgres-settings.ts) against PostgreSQL's defaults. TPC-B-like
  *    read/write and select-only, `--clients` clients for `--seconds` a run, `--rounds` rounds
  *    alternating between the two servers.
  * 3. A new connection per transaction (`pgbench -C`, select-only), direct against through PgBouncer
@@ -22,10 +22,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { Client } from 'pg';
-import { pgbouncerIni, pgbouncerUserlist } from '../stacks/pgbouncer-settings';
-import { postgresSettings } from '../stacks/postgres-settings';
+import { pgbouncerIni, pgbouncerUserlist } from '../stacks/containers/pgbouncer-settings';
+import { postgresSettings } from '../stacks/containers/postgres-settings';
 import { scramSha256Secret } from '../stacks/scram';
-import { DATABASE_NAME, PGBOUNCER, POSTGRES } from '../stacks/services';
+import { PGBOUNCER, POSTGRES } from '../stacks/services';
+import { DATABASE_NAME } from '../common/names';
 import { freePort, PG_BIN, startPostgres, type PostgresServer } from '../tests/helpers/postgres';
 import { committedStackConfig, programConfig, ROOT, stackEnv, STACKS } from '../tests/helpers/stack-files';
 import { TwinHost } from '../tests/helpers/twin';
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
   // Both servers run at once (one at a time under load), so disk and CPU noise hits both alike.
   const servers = [
     { name: 'PostgreSQL defaults', server: await startPostgres({ fast: false, settings: { max_connections: tuned.max_connections } }) },
-    { name: 'derived (stacks/postgres-settings.ts)', server: await startPostgres({ fast: false, settings: tuned }) },
+    { name: 'derived (stacks/containers/postgres-settings.ts)', server: await startPostgres({ fast: false, settings: tuned }) },
   ];
   try {
     const prepared = await Promise.all(servers.map((s) => prepare(s.server)));

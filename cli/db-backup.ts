@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_BACKUP_DIR, DEFAULT_KEEP, LAST_SUCCESS_FILE } from '../db/backup-files';
-import { takeBackup, type BackupOptions } from '../db/backup';
-import { uploadTargetFromEnv } from '../db/backup-upload';
-import { parseDatabaseUrl, redact, UserFacingError } from '../db/connection';
-import { stackNameProblem } from '../db/env-file';
-import { ROOT } from '../db/paths';
+import { DEFAULT_BACKUP_DIR } from '../lib/backups/files';
+import { DEFAULT_KEEP, LAST_SUCCESS_FILE } from '../common/names';
+import { takeBackup, type BackupOptions } from '../lib/backups/dump';
+import { uploadTargetFromEnv } from '../lib/backups/upload';
+import { parseDatabaseUrl, redact, UserFacingError } from '../lib/postgres/connection';
+import { stackNameProblem } from '../lib/stack/env-file';
+import { ROOT } from '../common/paths';
 import { numberFlag, runCli, say, secondsFlag, UsageError } from './run';
 
 const DEFAULT_PROGRESS_SECONDS = 10;

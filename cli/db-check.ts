@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { MIGRATIONS_DIR, ROOT, SCHEMA_ENTRY } from '../db/paths';
-import { checkSchemaMatchesMigrations } from '../db/schema-check';
+import { MIGRATIONS_DIR, ROOT, SCHEMA_ENTRY } from '../common/paths';
+import { checkSchemaMatchesMigrations } from '../lib/migrations/schema-check';
 import { runCli, say } from './run';
 
 const USAGE = `usage: npm run db:check

@@ -1,12 +1,12 @@
-import { connect, parseDatabaseUrl } from '../db/connection';
-import { readMigrations } from '../db/migration-files';
+import { connect, parseDatabaseUrl } from '../lib/postgres/connection';
+import { readMigrations } from '../lib/migrations/files';
 import {
   DEFAULT_DDL_LOCK_TIMEOUT_SECONDS,
   DEFAULT_LOCK_TIMEOUT_SECONDS,
   MAX_TIMEOUT_SECONDS,
   migrate,
   MIN_TIMEOUT_SECONDS,
-} from '../db/migrator';
+} from '../lib/migrations/runner';
 import { runCli, say, secondsFlag } from './run';
 
 const USAGE = `usage: npm run db:migrate -- [--dry-run] [--lock-timeout SECONDS] [--ddl-lock-timeout SECONDS]

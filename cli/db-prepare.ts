@@ -1,6 +1,6 @@
-import { parseDatabaseUrl, UserFacingError } from '../db/connection';
-import { checkRolesDroppable, type Prepared, prepareDatabase, releaseDatabase } from '../db/prepare-database';
-import { preparedLine, previousPrepared } from '../db/step-output';
+import { parseDatabaseUrl, UserFacingError } from '../lib/postgres/connection';
+import { checkRolesDroppable, prepareDatabase, releaseDatabase } from '../lib/postgres/prepare';
+import { type Prepared, preparedLine, previousPrepared } from '../common/step-output';
 import { runCli, say, UsageError } from './run';
 
 const USAGE = `usage: npm run db:prepare -- --database NAME --owner ROLE --mark MARK [--roles A,B,...] [--fresh | --release | --before-destroy]

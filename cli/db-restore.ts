@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { backupAt, DEFAULT_BACKUP_DIR, listBackups } from '../db/backup-files';
-import { parseDatabaseUrl, UserFacingError } from '../db/connection';
-import { stackNameProblem } from '../db/env-file';
-import { ROOT } from '../db/paths';
-import { databaseNameProblem, restore } from '../db/restore';
+import { backupAt, DEFAULT_BACKUP_DIR, listBackups } from '../lib/backups/files';
+import { parseDatabaseUrl, UserFacingError } from '../lib/postgres/connection';
+import { stackNameProblem } from '../lib/stack/env-file';
+import { ROOT } from '../common/paths';
+import { databaseNameProblem, restore } from '../lib/backups/restore';
 import { runCli, say, UsageError } from './run';
 
 const USAGE = `usage: npm run db:restore -- --database NAME (--file FILE | --stack STACK [--dir DIR]) [--replace]

@@ -1,6 +1,6 @@
-import { connect, parseDatabaseUrl } from '../db/connection';
-import { readMigrations } from '../db/migration-files';
-import { seed } from '../db/seeder';
+import { connect, parseDatabaseUrl } from '../lib/postgres/connection';
+import { readMigrations } from '../lib/migrations/files';
+import { seed } from '../lib/migrations/seeder';
 import { runCli, say } from './run';
 
 const USAGE = `usage: npm run db:seed -- [--demo]

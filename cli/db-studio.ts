@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { connect, parseDatabaseUrl, redact, type DatabaseTarget } from '../db/connection';
-import { DRIZZLE_KIT } from '../db/drizzle-kit';
-import { ROOT } from '../db/paths';
+import { connect, parseDatabaseUrl, redact, type DatabaseTarget } from '../lib/postgres/connection';
+import { DRIZZLE_KIT } from '../lib/migrations/drizzle-kit';
+import { ROOT } from '../common/paths';
 import { runCli } from './run';
 
 const USAGE = `usage: npm run db:studio -- [--port PORT]

@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import { defaultEnvFileName, formatEnvFile, stackNameProblem, writeEnvFile } from '../db/env-file';
-import { ROOT } from '../db/paths';
-import { stackAppEnv } from '../db/stack-outputs';
+import { defaultEnvFileName, formatEnvFile, stackNameProblem, writeEnvFile } from '../lib/stack/env-file';
+import { ROOT } from '../common/paths';
+import { stackAppEnv } from '../lib/stack/outputs';
 import { runCli, say, UsageError } from './run';
 
 const USAGE = `usage: npm run env -- <stack> [--output FILE]
 
 Writes the environment file of the application for a deployed Pulumi stack: the variables of
-db/app-env.ts (DATABASE_URL, REDIS_URL, S3_*, ...) from the stack's outputs, read with
+common/names.ts (DATABASE_URL, REDIS_URL, S3_*, ...) from the stack's outputs, read with
 \`pulumi stack output --json --show-secrets --stack <stack>\` in the project root (so the Pulumi
 CLI must be installed and logged in to the stack's backend, with PULUMI_CONFIG_PASSPHRASE set for
 a passphrase-encrypted stack). The file holds secrets: it is written with mode 0600, atomically,

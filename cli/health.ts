@@ -1,6 +1,6 @@
-import { stackNameProblem } from '../db/env-file';
-import { checkHealth, formatHealthTable, formatTableStats, HEALTH_VARIABLES, varsFromEnvironment } from '../db/health';
-import { stackAppEnv } from '../db/stack-outputs';
+import { stackNameProblem } from '../lib/stack/env-file';
+import { checkHealth, formatHealthTable, formatTableStats, HEALTH_VARIABLES, varsFromEnvironment } from '../lib/health/report';
+import { stackAppEnv } from '../lib/stack/outputs';
 import { runCli, say, UsageError } from './run';
 
 /** Names joined by commas, a line at most `width` long each. */

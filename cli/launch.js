@@ -13,7 +13,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
-const SOURCE_DIRS = ['cli', 'db', 'schema'];
+const SOURCE_DIRS = ['cli', 'common', 'lib', 'schema'];
 const BUILD_ROOT = path.join(ROOT, '.build');
 const COMPLETE = '.complete';
 const STALE_BUILD_MS = 60 * 60 * 1000;
@@ -21,7 +21,7 @@ const STALE_BUILD_MS = 60 * 60 * 1000;
 function listSources(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'migrations' ? [] : listSources(full);
+    if (entry.isDirectory()) return full === path.join(ROOT, 'schema', 'migrations') ? [] : listSources(full);
     return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [full] : [];
   });
 }

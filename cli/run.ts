@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parseDatabaseUrl, redact, UserFacingError } from '../db/connection';
+import { parseDatabaseUrl, redact, UserFacingError } from '../lib/postgres/connection';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | undefined>;

@@ -1,6 +1,6 @@
-import { parseEndpoint } from '../db/object-store';
-import { type PreparedStorage, prepareStorage, releaseStorage } from '../db/prepare-storage';
-import { preparedLine, previousPrepared } from '../db/step-output';
+import { parseEndpoint } from '../lib/storage/object-store';
+import { type PreparedStorage, prepareStorage, releaseStorage } from '../lib/storage/prepare';
+import { preparedLine, previousPrepared } from '../common/step-output';
 import { runCli, say, UsageError } from './run';
 
 const USAGE = `usage: npm run storage:prepare -- --bucket KEY=NAME ... --mark MARK [--fresh --user NAME ... --policy NAME ... | --release [--volume NAME]]

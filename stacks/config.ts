@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import * as pulumi from '@pulumi/pulumi';
-import { DEFAULT_KEEP } from '../db/backup-files';
-import { defaultNamespace, NAMESPACE_PATTERN, type PostgresNames, postgresNames, type StorageNames, storageNames } from './names';
+import { DEFAULT_KEEP } from '../common/names';
+import { defaultNamespace, NAMESPACE_PATTERN, type PostgresNames, postgresNames, type StorageNames, storageNames } from '../common/stack-names';
 import { POSTGRES, REDIS } from './services';
-import { MAX_CONNECTIONS, POSTGRES_MIN_MEMORY_MB, RESERVED_CONNECTIONS } from './postgres-settings';
+import { MAX_CONNECTIONS, POSTGRES_MIN_MEMORY_MB, RESERVED_CONNECTIONS } from './containers/postgres-settings';
 
 /**
  * The stack's configuration: every key, its type, default and what is allowed. This table is the
@@ -49,7 +49,7 @@ const pemPathProblem = (v: string) => (v === '' || (v.startsWith('/') && !/[\s?&
 const MAX_BACKUP_INTERVAL_HOURS = 168;
 
 /**
- * The backup image is built FROM it (stacks/backup.Dockerfile): Debian bookworm, whose apt has the
+ * The backup image is built FROM it (stacks/containers/backup.Dockerfile): Debian bookworm, whose apt has the
  * client of the server's PostgreSQL major; Node.js from 20.6, which reads the credentials file (--env-file).
  */
 export function backupNodeImageProblem(ref: string): string | undefined {

@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { stackMark } from './names';
+import { stackMark } from '../common/stack-names';
 
 /**
  * Docker objects are global to a host, so every name carries project and stack: two stacks (dev

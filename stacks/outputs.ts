@@ -1,15 +1,16 @@
 import * as pulumi from '@pulumi/pulumi';
-import type { AppOutput } from '../db/app-env';
-import type { Admin } from './admin';
-import type { Backups } from './backups';
+import type { AppOutput } from '../common/names';
+import type { Admin } from './containers/admin';
+import type { Backups } from './containers/backups';
 import type { StackConfig } from './config';
-import type { Database } from './database';
-import type { Minio } from './minio';
-import type { Pgbouncer } from './pgbouncer';
-import type { Postgres } from './postgres';
-import type { Redis } from './redis';
+import type { Database } from './inside/database';
+import type { Minio } from './containers/minio';
+import type { Pgbouncer } from './containers/pgbouncer';
+import type { Postgres } from './containers/postgres';
+import type { Redis } from './containers/redis';
 import { ADMIN_BIND_ADDRESS, POSTGRES, REDIS, S3_REGION } from './services';
-import type { Storage } from './storage';
+import { hostFor, postgresUrl } from './urls';
+import type { Storage } from './inside/storage';
 
 /** What the stack declared; a server it does not run (config `external*`) has no component. */
 export interface Services {
@@ -22,25 +23,8 @@ export interface Services {
   admin?: Admin;
 }
 
-/** Where the host reaches a port published on the bind address (0.0.0.0 is reachable on loopback). */
-export function hostFor(bindAddress: string): string {
-  return bindAddress === '0.0.0.0' ? '127.0.0.1' : bindAddress;
-}
-
-/** A PostgreSQL URL of a database, a secret: it holds the password. */
-export function postgresUrl(
-  user: pulumi.Input<string>,
-  password: pulumi.Input<string>,
-  host: pulumi.Input<string>,
-  port: number,
-  database: string,
-  query = '',
-): pulumi.Output<string> {
-  return pulumi.secret(pulumi.interpolate`postgresql://${user}:${password}@${host}:${port}/${database}${query}`);
-}
-
 /**
- * The stack's outputs: what the application consumes (db/app-env.ts names them and their
+ * The stack's outputs: what the application consumes (common/names.ts names them and their
  * variables), and for operators the program's own admin login, the backup role's and the admin tools.
  * Anything holding a credential is a secret, so `pulumi stack output` masks it.
  */

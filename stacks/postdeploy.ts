@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as command from '@pulumi/command';
 import * as pulumi from '@pulumi/pulumi';
-import { ROOT } from '../db/paths';
+import { ROOT } from '../common/paths';
 
 /** What decides whether the post-deploy step must run again: migrations (with drizzle's snapshots) and seeds. */
 export const SCHEMA_INPUTS = ['schema/migrations', 'schema/seeds'];

@@ -3,16 +3,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { DEFAULT_KEEP, LAST_SUCCESS_FILE } from '../db/backup-files';
-import { BACKUP_DOCKERFILE, backupBuildArgs, backupCommand, backupEnvFile, FIRST_BACKUP_WITHIN_SECONDS } from '../stacks/backups';
+import { DEFAULT_KEEP, LAST_SUCCESS_FILE } from '../common/names';
+import { BACKUP_DOCKERFILE, backupBuildArgs, backupCommand, backupEnvFile, FIRST_BACKUP_WITHIN_SECONDS } from '../stacks/containers/backups';
 import { CONFIG_KEYS, loadConfig } from '../stacks/config';
-import { BACKUPS, DATABASE_NAME, MINIO, POSTGRES, ROLES, S3_REGION, STORAGE_USERS } from '../stacks/services';
+import { BACKUPS, MINIO, POSTGRES, S3_REGION } from '../stacks/services';
+import { DATABASE_NAME, ROLES, STORAGE_USERS } from '../common/names';
 import { plain, walk } from './helpers/pulumi-mocks';
 import { byType, one, PROJECT, ROOT, runCommittedStacks, runProgram, SHARED_STACK_ENV, STACK_SECRETS, stackFileConfig, type ProgramRun } from './helpers/program';
 import { TwinHost } from './helpers/twin';
 
 /**
- * Scheduled backups as `pulumi up` declares them (stacks/backups.ts), under Pulumi's mocks, and
+ * Scheduled backups as `pulumi up` declares them (stacks/containers/backups.ts), under Pulumi's mocks, and
  * what of them can run here: the health check, the credentials file as node reads it, the program
  * through the SDK's loader. The image itself cannot be built here (no Docker engine): its
  * Dockerfile and .dockerignore are checked as text against what the program passes them.
@@ -304,7 +305,7 @@ describe('the image\'s Dockerfile and build context', () => {
   test('production dependencies without scripts, then the folders the launcher compiles, compiled at build time; runs as node, owning the backup folder', () => {
     const launcher = fs.readFileSync(path.join(ROOT, 'cli/launch.js'), 'utf8');
     const compiled = JSON.parse((/const SOURCE_DIRS = (\[[^\]]*\]);/.exec(launcher)?.[1] ?? '[]').replace(/'/g, '"')) as string[];
-    expect(compiled).toEqual(['cli', 'db', 'schema']);
+    expect(compiled).toEqual(['cli', 'common', 'lib', 'schema']);
     expect(instructions.slice(instructions.indexOf('WORKDIR ${APP_DIR}'))).toEqual([
       'WORKDIR ${APP_DIR}',
       'COPY package.json package-lock.json ./',

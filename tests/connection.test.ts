@@ -1,5 +1,5 @@
-import { describeConnectError, parseDatabaseUrl, redact } from '../db/connection';
-import { libpqConnection } from '../db/pg-tools';
+import { describeConnectError, parseDatabaseUrl, redact } from '../lib/postgres/connection';
+import { libpqConnection } from '../lib/postgres/pg-tools';
 
 describe('parseDatabaseUrl', () => {
   it('reads host, port, database, user and a percent-encoded password, and displays no password', () => {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT } from '../db/paths';
-import { checkSchemaMatchesMigrations } from '../db/schema-check';
+import { ROOT } from '../common/paths';
+import { checkSchemaMatchesMigrations } from '../lib/migrations/schema-check';
 import { npmRun } from './helpers/db';
 
 describe('npm run db:check', () => {

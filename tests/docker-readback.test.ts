@@ -1,4 +1,4 @@
-import { goDuration } from '../stacks/container';
+import { goDuration } from '../stacks/containers/container';
 import { plain } from './helpers/pulumi-mocks';
 import { byType, CONTAINER_STACKS, one, runCommittedStacks } from './helpers/program';
 

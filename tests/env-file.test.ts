@@ -3,10 +3,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { APP_ENV } from '../db/app-env';
-import { UserFacingError } from '../db/connection';
-import { appEnvEntries, parseStackOutputs, quoteEnvValue, renderEnvFile, writeEnvFile } from '../db/env-file';
-import { ROOT } from '../db/paths';
+import { APP_ENV } from '../common/names';
+import { UserFacingError } from '../lib/postgres/connection';
+import { quoteEnvValue } from '../common/dotenv';
+import { appEnvEntries, parseStackOutputs, renderEnvFile, writeEnvFile } from '../lib/stack/env-file';
+import { ROOT } from '../common/paths';
 
 const run = promisify(execFile);
 

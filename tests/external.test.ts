@@ -1,5 +1,5 @@
-import { APP_ENV } from '../db/app-env';
-import { DATABASE_NAME } from '../stacks/services';
+import { APP_ENV } from '../common/names';
+import { DATABASE_NAME } from '../common/names';
 import { plain, walk } from './helpers/pulumi-mocks';
 import { one, runProgram, SHARED_STACK_ENV, STACK_SECRETS, type ProgramRun } from './helpers/program';
 

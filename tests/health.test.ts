@@ -5,16 +5,17 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Client as S3Client } from 'minio';
 import { Client as PgClient } from 'pg';
-import { APP_ENV, BUCKETS, type BucketKey } from '../db/app-env';
-import { HEALTH_VARIABLES } from '../db/health';
-import { migrationExtensions } from '../db/health-postgres';
-import { bucketVariable } from '../db/app-env';
-import { readMigrations } from '../db/migration-files';
-import { migrate } from '../db/migrator';
-import { parseRedisUrl } from '../db/redis-client';
+import { APP_ENV, BUCKETS, type BucketKey } from '../common/names';
+import { HEALTH_VARIABLES } from '../lib/health/report';
+import { migrationExtensions } from '../lib/health/postgres';
+import { bucketVariable } from '../common/names';
+import { readMigrations } from '../lib/migrations/files';
+import { migrate } from '../lib/migrations/runner';
+import { parseRedisUrl } from '../lib/health/redis-client';
 import { CONFIG_KEYS } from '../stacks/config';
-import { S3_REGION, STORAGE_USERS } from '../stacks/services';
-import { anonymousDownloadPolicy, appPolicy, backupPolicy } from '../stacks/storage-policies';
+import { S3_REGION } from '../stacks/services';
+import { STORAGE_USERS } from '../common/names';
+import { anonymousDownloadPolicy, appPolicy, backupPolicy } from '../stacks/inside/storage-policies';
 import { freshDatabase, npmRun, type CommandResult, type TestDatabase } from './helpers/db';
 import { startMinio, type MinioServer } from './helpers/minio';
 import { createUser } from './helpers/minio-admin';
@@ -45,7 +46,7 @@ const redisSettings = { maxmemoryMb: CONFIG_KEYS.redisMaxmemoryMb.default, maxme
 
 beforeAll(async () => {
   [db, redis, minio] = await Promise.all([freshDatabase({ migrated: true }), startRedis(redisSettings), startMinio()]);
-  // As stacks/storage.ts declares them: the buckets, temp's anonymous download, two users limited by policy.
+  // As stacks/inside/storage.ts declares them: the buckets, temp's anonymous download, two users limited by policy.
   root = new S3Client({ endPoint: minio.endPoint, port: minio.port, useSSL: false, region: S3_REGION, accessKey: minio.rootUser, secretKey: minio.rootPassword });
   for (const name of Object.values(buckets)) await root.makeBucket(name);
   await root.setBucketPolicy(buckets.temp, JSON.stringify(anonymousDownloadPolicy(buckets.temp)));

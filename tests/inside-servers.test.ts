@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { READ_ALL_DATA_ROLE, SEQUENCE_PRIVILEGES, TABLE_PRIVILEGES } from '../stacks/database';
+import { READ_ALL_DATA_ROLE, SEQUENCE_PRIVILEGES, TABLE_PRIVILEGES } from '../stacks/inside/database';
 import { postDeployScript, schemaInputsHash, SCHEMA_INPUTS } from '../stacks/postdeploy';
-import { MINIO, POSTGRES, STORAGE_USERS } from '../stacks/services';
-import { anonymousDownloadPolicy, appPolicy, backupPolicy, lifecycleRules } from '../stacks/storage-policies';
+import { MINIO, POSTGRES } from '../stacks/services';
+import { STORAGE_USERS } from '../common/names';
+import { anonymousDownloadPolicy, appPolicy, backupPolicy, lifecycleRules } from '../stacks/inside/storage-policies';
 import { AUDIO_RETENTION_DAYS } from '../schema/seeds/reference';
 import { type Declared, plain, walk } from './helpers/pulumi-mocks';
 import { byType, one, PROJECT, ROOT, runCommittedStacks, STACK_SECRETS, STACKS, type ProgramRun } from './helpers/program';

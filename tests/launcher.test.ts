@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT } from '../db/paths';
+import { ROOT } from '../common/paths';
 
 const run = promisify(execFile);
 
@@ -22,9 +22,10 @@ beforeAll(() => {
   fs.rmSync(project, { recursive: true, force: true });
   write('cli/launch.js', fs.readFileSync(path.join(ROOT, 'cli', 'launch.js'), 'utf8'));
   write('tsconfig.json', fs.readFileSync(path.join(ROOT, 'tsconfig.json'), 'utf8'));
-  write('cli/hello.ts', "import { word } from '../db/word';\nconst greeting: string = `${word} ${process.argv.slice(2).join(' ')}`;\nconsole.log(greeting);\n");
-  write('db/word.ts', "export const word: string = 'one';\n");
+  write('cli/hello.ts', "import { word } from '../lib/word';\nconst greeting: string = `${word} ${process.argv.slice(2).join(' ')}`;\nconsole.log(greeting);\n");
+  write('lib/word.ts', "export const word: string = 'one';\n");
   fs.mkdirSync(path.join(project, 'schema'));
+  fs.mkdirSync(path.join(project, 'common'));
 });
 afterAll(() => fs.rmSync(project, { recursive: true, force: true }));
 
@@ -37,9 +38,9 @@ describe('cli/launch.js', () => {
   });
 
   it('never runs a stale build: an edited source is recompiled before it runs', async () => {
-    write('db/word.ts', "export const word: string = 'two';\n");
+    write('lib/word.ts', "export const word: string = 'two';\n");
     expect((await launch('hello')).stdout).toBe('two \n');
-    write('db/word.ts', "export const word: string = 'one';\n");
+    write('lib/word.ts', "export const word: string = 'one';\n");
     expect((await launch('hello')).stdout).toBe('one \n');
   });
 
@@ -50,10 +51,10 @@ describe('cli/launch.js', () => {
   });
 
   it('reports a source that does not compile, naming the file', async () => {
-    write('db/word.ts', "export const word: string = 'one;\n");
+    write('lib/word.ts', "export const word: string = 'one;\n");
     const r = await launch('hello');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/error: cannot compile the command-line tools: db\/word\.ts: Unterminated string literal/);
-    write('db/word.ts', "export const word: string = 'one';\n");
+    expect(r.stderr).toMatch(/error: cannot compile the command-line tools: lib\/word\.ts: Unterminated string literal/);
+    write('lib/word.ts', "export const word: string = 'one';\n");
   });
 });

@@ -1,4 +1,4 @@
-import { readMigrations, splitStatements, STATEMENT_BREAKPOINT } from '../db/migration-files';
+import { readMigrations, splitStatements, STATEMENT_BREAKPOINT } from '../lib/migrations/files';
 import { MigrationsCopy } from './helpers/migrations-copy';
 
 describe('splitStatements', () => {

@@ -1,5 +1,5 @@
 /**
- * The storage policies and lifecycle rules of stacks/storage-policies.ts, applied to a real MinIO
+ * The storage policies and lifecycle rules of stacks/inside/storage-policies.ts, applied to a real MinIO
  * (the release the stack runs) and exercised as anonymous, app and backup clients.
  */
 import { Client } from 'minio';
@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { AUDIO_RETENTION_DAYS } from '../schema/seeds/reference';
 import { CONFIG_KEYS } from '../stacks/config';
-import { BUCKETS, type BucketKey, STORAGE_USERS } from '../stacks/services';
+import { BUCKETS, type BucketKey, STORAGE_USERS } from '../common/names';
 import {
   anonymousDownloadPolicy,
   appPolicy,
@@ -18,7 +18,7 @@ import {
   STALE_UPLOADS_ENV,
   type PolicyDocument,
   VERSIONED_BUCKETS,
-} from '../stacks/storage-policies';
+} from '../stacks/inside/storage-policies';
 import { startMinio, type MinioServer } from './helpers/minio';
 import { createUser } from './helpers/minio-admin';
 import { ilmConfiguration } from './helpers/minio-provider';

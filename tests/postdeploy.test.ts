@@ -1,9 +1,10 @@
 import { Client } from 'pg';
-import { ROOT } from '../db/paths';
-import { readMigrations } from '../db/migration-files';
+import { ROOT } from '../common/paths';
+import { readMigrations } from '../lib/migrations/files';
 import { AI_PROVIDERS } from '../schema/seeds/reference';
 import { DEMO_USER_ID } from '../schema/seeds/demo';
-import { POSTGRES, ROLES } from '../stacks/services';
+import { POSTGRES } from '../stacks/services';
+import { ROLES } from '../common/names';
 import { applyDeclaredDatabase } from './helpers/database-twin';
 import { runProcess, tableContents, withClient, type CommandResult } from './helpers/db';
 import { freePort, startPostgres, type PostgresServer } from './helpers/postgres';

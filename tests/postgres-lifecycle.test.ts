@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { ROOT } from '../db/paths';
+import { ROOT } from '../common/paths';
 import { applyDeclaredDatabase, grantOn, prepareStep, runDeclaredCommand } from './helpers/database-twin';
 import { runProcess, withClient } from './helpers/db';
 import { startPostgres, type PostgresServer } from './helpers/postgres';

@@ -1,11 +1,11 @@
 import { Client } from 'pg';
-import { MARK_TAG, RELEASED_TAG } from '../db/prepare-storage';
+import { MARK_TAG, RELEASED_TAG } from '../lib/storage/prepare';
 import { scramSha256Secret } from '../stacks/scram';
 import { npmRun, withClient } from './helpers/db';
 import { startMinio, type MinioServer } from './helpers/minio';
 import { adminQuery } from './helpers/postgres';
 import { sharedServer } from './helpers/shared-server';
-import { storageClient } from '../db/object-store';
+import { storageClient } from '../lib/storage/object-store';
 import { policyCreate, userCreate } from './helpers/minio-provider';
 
 /**

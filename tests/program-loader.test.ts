@@ -22,7 +22,7 @@ async function load(projectDir: string, stack: string) {
 /** The project's sources in a scratch folder, sharing node_modules. */
 function copyProject(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-project-'));
-  for (const entry of ['index.ts', 'package.json', 'tsconfig.json', 'Pulumi.yaml', 'stacks', 'schema', 'db']) {
+  for (const entry of ['index.ts', 'package.json', 'tsconfig.json', 'Pulumi.yaml', 'stacks', 'schema', 'lib', 'common']) {
     fs.cpSync(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
   }
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));

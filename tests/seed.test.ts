@@ -1,8 +1,8 @@
 import * as net from 'node:net';
 import { eq } from 'drizzle-orm';
 import { getTableName } from 'drizzle-orm';
-import { readMigrations } from '../db/migration-files';
-import { DEMO_SEEDS, REFERENCE_SEEDS } from '../db/seeder';
+import { readMigrations } from '../lib/migrations/files';
+import { DEMO_SEEDS, REFERENCE_SEEDS } from '../lib/migrations/seeder';
 import { aiProviderEnum, aiProviders, featureFlags, systemSettings, users } from '../schema';
 import { DEMO_USER_ID } from '../schema/seeds/demo';
 import { AUDIO_RETENTION_DAYS } from '../schema/seeds/reference';

@@ -1,6 +1,6 @@
-import { MAX_CONNECTIONS, postgresCommand, postgresSettings, POSTGRES_MIN_MEMORY_MB } from '../stacks/postgres-settings';
-import { pgbouncerIni, pgbouncerUserlist } from '../stacks/pgbouncer-settings';
-import { redisAcl, redisCommand } from '../stacks/redis-settings';
+import { MAX_CONNECTIONS, postgresCommand, postgresSettings, POSTGRES_MIN_MEMORY_MB } from '../stacks/containers/postgres-settings';
+import { pgbouncerIni, pgbouncerUserlist } from '../stacks/containers/pgbouncer-settings';
+import { redisAcl, redisCommand } from '../stacks/containers/redis-settings';
 import { scramSha256Secret } from '../stacks/scram';
 
 describe('PostgreSQL settings from the memory limit', () => {

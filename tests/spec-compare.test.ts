@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client } from 'pg';
-import { readMigrations } from '../db/migration-files';
-import { seed } from '../db/seeder';
+import { readMigrations } from '../lib/migrations/files';
+import { seed } from '../lib/migrations/seeder';
 import { freshDatabase, type TestDatabase } from './helpers/db';
 
 /**

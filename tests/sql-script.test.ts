@@ -1,4 +1,4 @@
-import { renameDatabase, splitStatements } from '../db/sql-script';
+import { renameDatabase, splitStatements } from '../lib/postgres/sql-script';
 
 describe('splitStatements', () => {
   test('leaves out comments and psql meta-commands, keeps a literal that spans lines or holds ; and --', () => {

@@ -1,8 +1,9 @@
 import type { StackConfig } from '../stacks/config';
-import { postgresCommand, postgresSettings } from '../stacks/postgres-settings';
-import { POSTGRES_ENTRYPOINT, SUPERUSER_PASSWORD_STEP } from '../stacks/postgres';
-import { APP_ENV } from '../db/app-env';
-import { DATABASE_NAME, MINIO, PGBOUNCER, POSTGRES, REDIS, ROLES, STORAGE_USERS } from '../stacks/services';
+import { postgresCommand, postgresSettings } from '../stacks/containers/postgres-settings';
+import { POSTGRES_ENTRYPOINT, SUPERUSER_PASSWORD_STEP } from '../stacks/containers/postgres';
+import { APP_ENV } from '../common/names';
+import { MINIO, PGBOUNCER, POSTGRES, REDIS } from '../stacks/services';
+import { DATABASE_NAME, ROLES, STORAGE_USERS } from '../common/names';
 import { plain, walk } from './helpers/pulumi-mocks';
 import { byType, CONTAINER_STACKS, one, PROJECT, runCommittedStacks, runProgram, type ProgramRun } from './helpers/program';
 

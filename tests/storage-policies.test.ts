@@ -7,7 +7,7 @@ import {
   NONCURRENT_DOCUMENT_DAYS,
   STALE_UPLOADS_ENV,
   VERSIONED_BUCKETS,
-} from '../stacks/storage-policies';
+} from '../stacks/inside/storage-policies';
 
 const buckets = {
   documents: 'staging-documents',

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { ROOT } from '../../db/paths';
+import { ROOT } from '../../common/paths';
 import { runProcess, type CommandResult } from './db';
 import { type Declared, plain } from './pulumi-mocks';
 import type { ProgramRun } from './program';

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { Client } from 'pg';
-import { ROOT } from '../../db/paths';
-import { readMigrations } from '../../db/migration-files';
-import { migrate } from '../../db/migrator';
+import { ROOT } from '../../common/paths';
+import { readMigrations } from '../../lib/migrations/files';
+import { migrate } from '../../lib/migrations/runner';
 import * as schema from '../../schema';
 import { createDatabase } from './postgres';
 import { sharedServer } from './shared-server';

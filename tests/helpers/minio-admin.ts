@@ -1,7 +1,7 @@
 import { createCipheriv, pbkdf2Sync, randomBytes } from 'node:crypto';
-import { adminRequest } from '../../db/minio-admin';
-import { parseEndpoint } from '../../db/object-store';
-import type { PolicyDocument } from '../../stacks/storage-policies';
+import { adminRequest } from '../../lib/storage/minio-admin';
+import { parseEndpoint } from '../../lib/storage/object-store';
+import type { PolicyDocument } from '../../stacks/inside/storage-policies';
 import type { MinioServer } from './minio';
 
 /**
@@ -38,7 +38,7 @@ export function madminEncrypt(password: string, plaintext: Buffer): Buffer {
   return Buffer.concat([salt, Buffer.from([0x02]), nonce, seal(1, aad, plaintext)]);
 }
 
-/** One admin API call, signed as root through the commands' own request (db/minio-admin.ts); the response body. */
+/** One admin API call, signed as root through the commands' own request (lib/storage/minio-admin.ts); the response body. */
 export async function adminCall(server: MinioServer, api: string, query: Record<string, string>, body: Buffer = Buffer.alloc(0), method: 'GET' | 'PUT' | 'DELETE' = 'PUT'): Promise<string> {
   const login = { endpoint: parseEndpoint(server.url, 'the test MinIO'), region: ADMIN_REGION, accessKey: server.rootUser, secretKey: server.rootPassword };
   const response = await adminRequest(login, method, api, query, body);

@@ -1,5 +1,5 @@
 import type { Client, LifecycleConfig, LifecycleRule } from 'minio';
-import type { IlmRule } from '../../stacks/storage-policies';
+import type { IlmRule } from '../../stacks/inside/storage-policies';
 import { prepareStep, runDeclaredCommand } from './database-twin';
 import type { CommandResult } from './db';
 import type { MinioServer } from './minio';

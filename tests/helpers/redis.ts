@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { redisAcl, redisCommand, type RedisSettings } from '../../stacks/redis-settings';
+import { redisAcl, redisCommand, type RedisSettings } from '../../stacks/containers/redis-settings';
 import { REDIS } from '../../stacks/services';
 import { freePort } from './postgres';
 import { serverStopper } from './server-process';
@@ -51,7 +51,7 @@ async function waitReady(port: number, child: ReturnType<typeof spawn>, logFile:
 
 /**
  * A throwaway redis-server on a free loopback port, started with the command line and ACL file
- * the stack declares (stacks/redis-settings.ts), with a generated app password. Only the data
+ * the stack declares (stacks/containers/redis-settings.ts), with a generated app password. Only the data
  * folder, the ACL file's path and the port are this machine's.
  */
 export async function startRedis(settings: RedisSettings): Promise<RedisServer> {

@@ -1,0 +1,257 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Client } from 'pg';
+import { checksumProblem, type BackupFile } from './files';
+import { connect, UserFacingError, withDatabase, type DatabaseTarget } from '../postgres/connection';
+import { findPgTool, libpqConnection, runAbortable, runPgTool, serverMajor } from '../postgres/pg-tools';
+import { quoteIdent, renameDatabase, splitStatements } from '../postgres/sql-script';
+
+export interface RestoreOptions {
+  /** A login on the server that may create databases and own what the backup's objects are owned by (its superuser). */
+  admin: DatabaseTarget;
+  /** The database to restore into; made if missing. */
+  database: string;
+  backup: BackupFile;
+  /** Replace a database that holds anything. */
+  replace: boolean;
+  log: (line: string) => void;
+  /** Aborting stops the restore before the swap and drops what it made; the target stays as it was. */
+  signal?: AbortSignal;
+}
+
+/** Where the admin connection goes for CREATE/ALTER/DROP DATABASE: never the database being replaced. */
+const MAINTENANCE_DATABASE = 'postgres';
+/** Databases a restore must never replace. */
+const PROTECTED = new Set([MAINTENANCE_DATABASE, 'template0', 'template1']);
+const TEMPORARY_SUFFIX = '__restore_';
+const REPLACED_SUFFIX = '__replaced_';
+const randomSuffix = () => randomBytes(3).toString('hex');
+/** PostgreSQL's identifier limit (NAMEDATALEN - 1), less the longest suffix the restore adds to the name. */
+const MAX_NAME_BYTES = 63 - Math.max(TEMPORARY_SUFFIX.length, REPLACED_SUFFIX.length) - randomSuffix().length;
+
+export function databaseNameProblem(name: string): string | undefined {
+  if (name.trim() === '') return 'name the database to restore into with --database';
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `the database name must be at most ${MAX_NAME_BYTES} bytes (the restore works in a temporary database named after it)`;
+  if (PROTECTED.has(name)) return `"${name}" is one of PostgreSQL's own databases; restore into another`;
+  if (/[\0-\x1f]/.test(name)) return 'the database name may not hold control characters';
+  return undefined;
+}
+
+/** The TOC entries about the database itself (its creation, owner, ACL, settings, comment). */
+const DATABASE_ENTRY = /^\d+; \d+ \d+ (DATABASE|DATABASE PROPERTIES|COMMENT - DATABASE|ACL - DATABASE|SECURITY LABEL - DATABASE) /;
+/** The database's name as pg_dump spelt it in its CREATE DATABASE: a plain word or a quoted identifier. */
+const CREATE_DATABASE = /^CREATE DATABASE ("(?:[^"]|"")*"|[^\s"]+) /;
+
+interface Archive {
+  /** The database's name when it was dumped, as its SQL spells it. */
+  dumpedName: string;
+  dumpedMajor: number;
+  /** CREATE DATABASE as dumped (encoding, locale), then its owner, ACL, settings and comment: SQL for the name given. */
+  databaseSql: (name: string) => string[];
+}
+
+/**
+ * Reads the archive's table of contents (pg_restore --list reads the header and TOC, so a file
+ * that is not a pg_dump archive fails here) and its database-level SQL. Without --create,
+ * pg_restore restores none of that (owner, CONNECT grants, settings), so it is applied here, to
+ * whatever name the backup is restored under.
+ */
+async function readArchive(pgRestore: string, file: string, admin: DatabaseTarget): Promise<Archive> {
+  const list = await runPgTool(pgRestore, ['--list', '--create', file], { env: {}, target: admin, keepStdout: true }).done.catch((error: Error) => {
+    throw new UserFacingError(`${file} is not a readable pg_dump archive; nothing was changed: ${error.message}`);
+  });
+  const dumpedMajor = Number(/^;\s+Dumped from database version: (\d+)/m.exec(list)?.[1]);
+  const entries = list.split('\n').filter((l) => DATABASE_ENTRY.test(l));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-restore-'));
+  let sql: string;
+  try {
+    const listFile = path.join(dir, 'database.list');
+    fs.writeFileSync(listFile, `${entries.join('\n')}\n`);
+    sql = await runPgTool(pgRestore, ['--create', '--file=-', `--use-list=${listFile}`, file], { env: {}, target: admin, keepStdout: true }).done;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const statements = splitStatements(sql);
+  const dumpedName = statements.map((s) => CREATE_DATABASE.exec(s)?.[1]).find((n) => n !== undefined);
+  if (!dumpedMajor || dumpedName === undefined) {
+    throw new UserFacingError(`${file} has no server version or CREATE DATABASE entry in its table of contents; nothing was changed.`);
+  }
+  // Session settings (SET, set_config) are pg_restore's own; only statements about the database are kept.
+  const aboutDatabase = statements.filter((s) => renameDatabase(s, dumpedName, 'x') !== undefined);
+  return { dumpedName, dumpedMajor, databaseSql: (name) => aboutDatabase.map((s) => renameDatabase(s, dumpedName, name) as string) };
+}
+
+/** What the connected database holds besides what every new database has, or undefined when it holds nothing. */
+async function contentsOf(client: Client): Promise<string | undefined> {
+  const { rows } = await client.query<Record<string, number>>(
+    `WITH user_ns AS (SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_to%'),
+          ext AS (SELECT objid FROM pg_depend WHERE deptype = 'e')
+     SELECT (SELECT count(*)::int FROM pg_class WHERE relnamespace IN (SELECT oid FROM user_ns) AND oid NOT IN (SELECT objid FROM ext)) AS "tables, indexes or sequences",
+            (SELECT count(*)::int FROM pg_proc WHERE pronamespace IN (SELECT oid FROM user_ns) AND oid NOT IN (SELECT objid FROM ext)) AS "functions",
+            (SELECT count(*)::int FROM pg_type WHERE typnamespace IN (SELECT oid FROM user_ns) AND typtype IN ('e', 'd', 'r', 'm') AND oid NOT IN (SELECT objid FROM ext)) AS "types",
+            (SELECT count(*)::int FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\\_%') AS "schemas",
+            (SELECT count(*)::int FROM pg_extension WHERE extname <> 'plpgsql') AS "extensions",
+            (SELECT count(*)::int FROM pg_largeobject_metadata) AS "large objects"`,
+  );
+  const held = Object.entries(rows[0]).filter(([, n]) => n > 0);
+  return held.length === 0 ? undefined : held.map(([what, n]) => `${n} ${what}`).join(', ');
+}
+
+/** A session on `database` as the admin, for `work`. */
+async function inDatabase<T>(admin: DatabaseTarget, database: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connect(withDatabase(admin, database), 'db:restore');
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function exists(client: Client, database: string): Promise<boolean> {
+  const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+  return rowCount === 1;
+}
+
+function refuseNonEmpty(database: string, contents: string): UserFacingError {
+  return new UserFacingError(
+    `database "${database}" is not empty (${contents}); nothing was changed. ` +
+      'Pass --replace to replace it with the backup (it is swapped out only once the restore has succeeded), or restore into another --database.',
+  );
+}
+
+/**
+ * Puts the restored database in the target's place. The two renames are one transaction, so the
+ * target is either the old database or the restored one, never missing; the old one is dropped
+ * only after the swap committed. Without `replace`, the target is checked again once no session
+ * can write to it: it may have been filled since the restore began.
+ */
+async function swap(client: Client, o: RestoreOptions, restored: string): Promise<boolean> {
+  const target = o.database;
+  if (!(await exists(client, target))) {
+    // Fails, changing nothing, should the target have been created meanwhile.
+    await client.query(`ALTER DATABASE ${quoteIdent(restored)} RENAME TO ${quoteIdent(target)}`);
+    return false;
+  }
+  const old = `${target}${REPLACED_SUFFIX}${randomSuffix()}`;
+  const { rows } = await client.query<{ allow: boolean }>('SELECT datallowconn AS allow FROM pg_database WHERE datname = $1', [target]);
+  // The check below runs in a session opened before new ones are kept out, and that session is not ended.
+  const checker = o.replace ? undefined : await connect(withDatabase(o.admin, target), 'db:restore');
+  // A database with sessions cannot be renamed: keep new ones out, end the ones there.
+  await client.query(`ALTER DATABASE ${quoteIdent(target)} WITH ALLOW_CONNECTIONS false`);
+  try {
+    const { rows: pids } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const ours = [pids[0].pid];
+    if (checker) ours.push((await checker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+    const ended = await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> ALL($2::int[])', [target, ours]);
+    if (ended.rowCount) o.log(`ended ${ended.rowCount} session(s) on ${target}`);
+    if (checker) {
+      const contents = await contentsOf(checker);
+      await checker.end();
+      if (contents) throw refuseNonEmpty(target, contents);
+    }
+    await client.query('BEGIN');
+    await client.query(`ALTER DATABASE ${quoteIdent(target)} RENAME TO ${quoteIdent(old)}`);
+    await client.query(`ALTER DATABASE ${quoteIdent(restored)} RENAME TO ${quoteIdent(target)}`);
+    await client.query('COMMIT');
+  } catch (error) {
+    await checker?.end().catch(() => undefined);
+    await client.query('ROLLBACK').catch(() => undefined);
+    const reopened = await client.query(`ALTER DATABASE ${quoteIdent(target)} WITH ALLOW_CONNECTIONS ${rows[0].allow}`).then(
+      () => true,
+      () => false,
+    );
+    if (!reopened) {
+      throw new UserFacingError(
+        `the restored database could not take "${target}"'s place, and "${target}" now refuses connections: ` +
+          `run \`ALTER DATABASE ${quoteIdent(target)} WITH ALLOW_CONNECTIONS true\` as the admin. Its data is unchanged. (${(error as Error).message})`,
+      );
+    }
+    throw error instanceof UserFacingError ? error : new UserFacingError(`the restored database could not take "${target}"'s place, which was left as it was: ${(error as Error).message}`);
+  }
+  try {
+    await client.query(`DROP DATABASE ${quoteIdent(old)} WITH (FORCE)`);
+  } catch (error) {
+    o.log(`warning: the restore succeeded, but the replaced database, now "${old}", could not be dropped (${(error as Error).message}): drop it yourself.`);
+  }
+  return true;
+}
+
+/** Stops the restore, with a message, once the signal has aborted; nothing has replaced the target yet. */
+function checkAborted(signal: AbortSignal | undefined, database: string): void {
+  if (signal?.aborted) throw new UserFacingError(`the restore was stopped before it replaced anything; "${database}" was left as it was.`);
+}
+
+/**
+ * Restores a backup into `database`: checks the file's checksum and archive first, restores into a
+ * new temporary database (pg_restore --exit-on-error), and only when all of it went in swaps it
+ * into place. Any failure, or an abort before the swap, drops the temporary database and leaves
+ * the target as it was.
+ */
+export async function restore(o: RestoreOptions): Promise<{ ms: number; replaced: boolean }> {
+  const started = Date.now();
+  const nameProblem = databaseNameProblem(o.database);
+  if (nameProblem) throw new UserFacingError(nameProblem);
+  const problem = await checksumProblem(o.backup);
+  if (problem) throw new UserFacingError(`${o.backup.path} cannot be restored: ${problem}. Nothing was changed; choose another backup with --file.`);
+  o.log(`checksum of ${o.backup.name} verified`);
+
+  const server = withDatabase(o.admin, MAINTENANCE_DATABASE);
+  const client = await connect(server, 'db:restore').catch((error: Error) => {
+    throw new UserFacingError(`${error.message} (the restore connects to the server's "${MAINTENANCE_DATABASE}" database to create and rename databases)`);
+  });
+  const temporary = `${o.database}${TEMPORARY_SUFFIX}${randomSuffix()}`;
+  let created = false;
+  try {
+    const { major } = await serverMajor(client);
+    const pgRestore = await findPgTool('pg_restore', major);
+    const archive = await readArchive(pgRestore, o.backup.path, server);
+    if (archive.dumpedMajor > major) {
+      throw new UserFacingError(`${o.backup.name} was dumped from PostgreSQL ${archive.dumpedMajor}, newer than this server's ${major}; nothing was changed.`);
+    }
+    if (!o.replace && (await exists(client, o.database))) {
+      const contents = await inDatabase(o.admin, o.database, contentsOf);
+      if (contents) throw refuseNonEmpty(o.database, contents);
+    }
+    checkAborted(o.signal, o.database);
+    const [create, ...properties] = archive.databaseSql(temporary);
+    try {
+      await client.query(create);
+      created = true;
+      for (const statement of properties) await client.query(statement);
+    } catch (error) {
+      throw new UserFacingError(
+        `cannot create the database to restore into as the backup describes it (${(error as Error).message}); nothing was changed. ` +
+          'The roles, tablespaces and locales the backup names must exist here (deploy the stack first), and DATABASE_URL must be the server\'s admin login.',
+      );
+    }
+    o.log(`restoring ${o.backup.name} (dumped from ${archive.dumpedName}) into a new database, ${temporary}`);
+    const conn = libpqConnection(withDatabase(o.admin, temporary));
+    let last = Date.now();
+    await runAbortable(
+      runPgTool(pgRestore, ['--exit-on-error', '--verbose', '--no-password', `--dbname=${conn.dbname}`, o.backup.path], {
+        env: { ...conn.env, PGAPPNAME: 'db:restore' },
+        target: o.admin,
+        onLine: (line) => {
+          const table = /processing data for table "([^"]+)"/.exec(line);
+          if (table && Date.now() - last > 5000) {
+            o.log(`  loading ${table[1]}`);
+            last = Date.now();
+          }
+        },
+      }),
+      o.signal,
+    ).catch((error: Error) => {
+      checkAborted(o.signal, o.database);
+      throw new UserFacingError(`the restore failed, so "${o.database}" was left as it was: ${error.message}`);
+    });
+    checkAborted(o.signal, o.database);
+    const replaced = await swap(client, o, temporary);
+    created = false;
+    return { ms: Date.now() - started, replaced };
+  } finally {
+    if (created) await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(temporary)} WITH (FORCE)`).catch(() => undefined);
+    await client.end();
+  }
+}

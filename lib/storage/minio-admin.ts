@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { signV4 } from 'minio/dist/main/signing.js';
+import { UserFacingError } from '../postgres/connection';
+import { CHECK_TIMEOUT_MS, networkProblem } from '../health/check';
+import type { Endpoint } from './object-store';
+
+/**
+ * MinIO's admin API (v3), for the one thing the commands need of it that minio-js does not offer:
+ * whether a user or a canned policy of a name exists (the tests make users and policies through the
+ * same request). Hand-written because MinIO's own client of that API (madmin-go) is Go only; signed
+ * with minio-js's own SigV4, as mc signs it (madmin-go v1.7.5: GetUserInfo is GET
+ * /minio/admin/v3/user-info?accessKey=, InfoCannedPolicy GET /minio/admin/v3/info-canned-policy?name=).
+ */
+
+export interface AdminLogin {
+  endpoint: Endpoint;
+  region: string;
+  accessKey: string;
+  secretKey: string;
+}
+
+const NOT_FOUND = { 'user-info': 'XMinioAdminNoSuchUser', 'info-canned-policy': 'XMinioAdminNoSuchPolicy' } as const;
+
+/**
+ * One admin API call, signed as the admin (madmin-go v1.7.5, executeMethod: /minio/admin/v3/<api>),
+ * bounded in time; the answer's status and body. A network failure is a UserFacingError naming the
+ * endpoint.
+ */
+export async function adminRequest(
+  admin: AdminLogin,
+  method: 'GET' | 'PUT' | 'DELETE',
+  api: string,
+  query: Record<string, string>,
+  body: Buffer = Buffer.alloc(0),
+): Promise<{ status: number; body: string }> {
+  const path = `/minio/admin/v3/${api}?${new URLSearchParams(query).toString()}`;
+  const date = new Date();
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  const headers: Record<string, string> = { host: admin.endpoint.url.host, 'x-amz-date': date.toISOString().replace(/[-:]|\.\d{3}/g, ''), 'x-amz-content-sha256': sha256 };
+  headers.authorization = signV4({ protocol: admin.endpoint.url.protocol, method, path, headers }, admin.accessKey, admin.secretKey, admin.region, date, sha256);
+  try {
+    const response = await fetch(new URL(path, admin.endpoint.url), {
+      method,
+      headers,
+      body: method === 'PUT' ? body : undefined,
+      signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
+    });
+    return { status: response.status, body: await response.text() };
+  } catch (error) {
+    const e = error as { name?: string; cause?: { code?: string; message?: string } };
+    const where = `the object store's admin API at ${admin.endpoint.url.origin} (from ${admin.endpoint.source})`;
+    if (e.name === 'TimeoutError') throw new UserFacingError(`${where}: no answer within ${CHECK_TIMEOUT_MS / 1000} s: check the host and port, firewalls, and that the server is up`);
+    throw new UserFacingError(`${where}: ${networkProblem(e.cause?.code, admin.endpoint) ?? e.cause?.message ?? String(error)}`);
+  }
+}
+
+/** Whether the user (api user-info) or canned policy (info-canned-policy) `name` exists. */
+export async function adminObjectExists(admin: AdminLogin, api: keyof typeof NOT_FOUND, name: string): Promise<boolean> {
+  const response = await adminRequest(admin, 'GET', api, api === 'user-info' ? { accessKey: name } : { name });
+  if (response.status >= 200 && response.status < 300) return true;
+  if (response.body.includes(NOT_FOUND[api])) return false;
+  const code = /<Code>([^<]+)<\/Code>|"Code":"([^"]+)"/.exec(response.body);
+  throw new UserFacingError(
+    `the object store's admin API at ${admin.endpoint.url.origin} (from ${admin.endpoint.source}) answered HTTP ${response.status}` +
+      `${code ? ` ${code[1] ?? code[2]}` : ''} to ${api}: S3_ADMIN_ACCESS_KEY must be an administrator of it (the stack creates users and policies there)`,
+  );
+}
