@@ -1,6 +1,6 @@
 /**
  * Fixed facts about each service: what the images expect and how the containers find each other.
- * Everything a stack may change (host ports, memory, images) lives in config.ts instead.
+ * Everything a stack may change (host ports, memory, images) lives in stacks/config/keys.ts instead.
  */
 
 import { POSTGRES_MAJOR } from '../common/names';

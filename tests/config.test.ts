@@ -33,7 +33,7 @@ describe('Pulumi.yaml', () => {
     expect(readFileSync(path.join(ROOT, '.pulumi-state/.gitignore'), 'utf8')).toMatch(/^\*$/m);
   });
 
-  test('declares exactly the keys config.ts reads, with the same type, default and description', () => {
+  test('declares exactly the keys stacks/config/keys.ts reads, with the same type, default and description', () => {
     const expected = Object.fromEntries(
       Object.entries(CONFIG_KEYS).map(([k, s]) => [k, { type: s.type, default: s.default, description: s.description }]),
     );
