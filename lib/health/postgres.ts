@@ -2,7 +2,7 @@ import type { Client } from 'pg';
 import { connect, parseDatabaseUrl, redact, UserFacingError, type DatabaseTarget } from '../postgres/connection';
 import { CHECK_TIMEOUT_MS, CheckTimeout, fail, oneLine, pass, withTimeout, type HealthRow, type HealthVars } from './check';
 import { readMigrations, type Migration } from '../migrations/files';
-import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, migrationStatus } from '../migrations/runner';
+import { historyStatus, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../migrations/runner';
 import { APP_ENV } from '../../common/names';
 import { serverMajor } from '../postgres/pg-tools';
 import { POSTGRES_MAJOR } from '../../common/names';
@@ -115,12 +115,14 @@ async function runChecks(client: Client, target: DatabaseTarget, rows: HealthRow
       : [false, `missing ${missing.join(', ')}: the migrations create them; run \`npm run db:migrate\``];
   });
   await attempt('migrations', async () => {
-    const { applied, pending } = await migrationStatus(client, migrations ?? readMigrations()).catch((error: { code?: string }) => {
+    const { applied, pending, problems } = await historyStatus(client, migrations ?? readMigrations()).catch((error: { code?: string }) => {
       if (error.code !== INSUFFICIENT_PRIVILEGE) throw error;
       throw new UserFacingError(
         `${target.source}'s role may not read ${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}: set ${APP_ENV.migratorDatabaseUrl} to check the migrations`,
       );
     });
+    // Each problem names its migration (a duplicate row, an edited or removed file): a count alone would hide them.
+    if (problems.length > 0) return [false, `the history does not match the migration files: ${problems.join(' ')}`];
     if (pending.length === 0) return [true, `${applied.length} applied, none pending`];
     return [
       false,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserFacingError } from '../postgres/connection';
+import { transactionControl } from '../postgres/sql-script';
 import { migrationsPath } from '../../common/paths';
 
 /** drizzle-kit's separator between the statements of one migration file. */
@@ -57,9 +58,29 @@ export function splitStatements(text: string): Statement[] {
   return statements;
 }
 
+/** What each kind of transaction statement would do inside the transaction the runner applies a migration in. */
+function transactionEffect(statement: string): string {
+  if (/^(BEGIN|START)/.test(statement)) return 'starts a transaction inside the one the migration runs in';
+  if (/PREPARED$/.test(statement)) return 'finishes a prepared transaction, which cannot run inside the one the migration runs in';
+  if (/SAVEPOINT/.test(statement)) return 'manages a savepoint: a ROLLBACK TO undoes part of the migration, which is then recorded as applied';
+  if (/^SET/.test(statement)) return 'changes the mode of the transaction the migration runs in';
+  return 'ends the transaction the migration runs in: a later failure no longer rolls the whole migration back';
+}
+
+/** The statements of a migration that begin, end or nest a transaction, each as `file line N: STATEMENT ...`. */
+function transactionProblems(file: string, statements: Statement[]): string[] {
+  return statements.flatMap((s) =>
+    transactionControl(s.sql).map(({ statement, at }) => {
+      const line = s.line + s.sql.slice(0, at).split('\n').length - 1;
+      return `${file} line ${line}: ${statement} ${transactionEffect(statement)}.`;
+    }),
+  );
+}
+
 /**
  * Reads drizzle-kit's journal and the SQL files it lists, refusing a folder that drizzle's own
- * migrator would misread: a missing or unlisted file, a journal out of order, an empty template.
+ * migrator would misread (a missing or unlisted file, a journal out of order, an empty template)
+ * and migrations that manage their own transaction, which the runner's rollback cannot undo.
  */
 export function readMigrations(dir: string = migrationsPath): Migration[] {
   const journalPath = path.join(dir, 'meta', '_journal.json');
@@ -84,7 +105,7 @@ export function readMigrations(dir: string = migrationsPath): Migration[] {
         '(`-- --custom --name <name>` for hand-written SQL) rather than by hand.',
     );
   }
-  return entries.map((entry, i) => {
+  const migrations = entries.map((entry, i) => {
     const file = path.join(dir, `${entry.tag}.sql`);
     if (i > 0 && entry.when <= entries[i - 1].when) {
       throw new UserFacingError(
@@ -106,4 +127,14 @@ export function readMigrations(dir: string = migrationsPath): Migration[] {
     }
     return { name: entry.tag, file: displayPath(file), createdAt: entry.when, hash: hashMigration(text), statements };
   });
+  const problems = migrations.flatMap((m) => transactionProblems(m.file, m.statements));
+  if (problems.length > 0) {
+    throw new UserFacingError(
+      `refusing the migrations, nothing was run:\n  - ${problems.join('\n  - ')}\n` +
+        'The runner applies each migration in one transaction, which it begins and commits itself, so that a failing ' +
+        'migration is rolled back completely. Remove these statements; work that must be committed on its own goes in ' +
+        'a migration of its own (`npm run db:generate -- --custom --name <name>`).',
+    );
+  }
+  return migrations;
 }

@@ -1,4 +1,5 @@
-import { Client } from 'pg';
+// pg is loaded when a command first connects, not when it starts: `--help` and a usage error stay fast.
+import type { Client } from 'pg';
 
 /** An error whose message is written for the person running the command; printed without a stack. */
 export class UserFacingError extends Error {
@@ -151,15 +152,22 @@ export function describeConnectError(error: unknown, target: DatabaseTarget): Us
   return new UserFacingError(`cannot connect to ${where}: ${reason ?? redact(message, target)}`);
 }
 
+/** The target each client of connect() was opened with, for a second session to the same place. */
+const targets = new WeakMap<Client, DatabaseTarget>();
+
+/** The target `client` was opened with by connect(); undefined for a client made otherwise. */
+export const targetOf = (client: Client): DatabaseTarget | undefined => targets.get(client);
+
 /**
  * Connects with a bounded timeout, never hanging. The returned client has an error listener, so a
  * server that goes away surfaces as a failed query rather than an uncaught exception. Settings that
  * pg reads while building the client (an unreadable sslrootcert, say) fail here with a message too.
  */
 export async function connect(target: DatabaseTarget, applicationName: string): Promise<Client> {
+  const { Client: PgClient } = await import('pg');
   let client: Client | undefined;
   try {
-    client = new Client({
+    client = new PgClient({
       connectionString: target.url,
       connectionTimeoutMillis: target.connectTimeoutMs,
       application_name: applicationName,
@@ -169,6 +177,7 @@ export async function connect(target: DatabaseTarget, applicationName: string): 
     });
     client.on('error', () => undefined);
     await client.connect();
+    targets.set(client, target);
     return client;
   } catch (error) {
     await client?.end().catch(() => undefined);
