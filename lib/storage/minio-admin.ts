@@ -1,4 +1,10 @@
 import { createHash } from 'node:crypto';
+// minio-js's own SigV4, through a subpath its package.json "exports" lets require() reach
+// ("./dist/main/*"; "./dist/main/internal/*" is closed), though its README documents no signer. Its
+// public API signs only presigned object URLs (presignedUrl needs a bucket), and MinIO's admin API
+// takes header-signed V4 only (cmd/auth-handler.go, validateAdminSignature: "no presign").
+// tests/minio-signing.test.ts pins the subpath, the arity and AWS's own signature example, and
+// tests/minio-admin.test.ts that MinIO accepts it, so an upgrade that moves it fails there.
 import { signV4 } from 'minio/dist/main/signing.js';
 import { UserFacingError } from '../postgres/connection';
 import { CHECK_TIMEOUT_MS, networkProblem } from '../health/check';

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createClient } from '@redis/client';
 import { redisAcl, redisCommand, type RedisSettings } from '../../stacks/containers/redis-settings';
 import { REDIS } from '../../stacks/services';
 import { freePort } from './postgres';
@@ -27,22 +27,32 @@ function replaceArg(args: string[], flag: string, value: string): string[] {
   return [...args.slice(0, i + 1), value, ...args.slice(i + 2)];
 }
 
-/** Waits until the default user's PING (all the stack's health check does) answers PONG. */
+/**
+ * Waits until the default user's PING (all the stack's health check does) answers PONG. One
+ * node-redis client per try, with the options lib/health/redis.ts explains: it neither reconnects
+ * nor queues, and a try waits at most a second for the connection and for the answer.
+ */
 async function waitReady(port: number, child: ReturnType<typeof spawn>, logFile: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}:\n${fs.readFileSync(logFile, 'utf8')}`);
-    const pong = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.setTimeout(1000, () => socket.destroy());
-      socket.on('error', () => resolve(false));
-      socket.on('close', () => resolve(false));
-      socket.on('data', (d) => {
-        resolve(d.toString() === '+PONG\r\n');
-        socket.destroy();
-      });
-      socket.write('PING\r\n');
+    const client = createClient({
+      socket: { host: '127.0.0.1', port, connectTimeout: 1000, socketTimeout: 1000, reconnectStrategy: false },
+      RESP: 2,
+      maintNotifications: 'disabled',
+      disableOfflineQueue: true,
+      disableClientInfo: true,
+      commandOptions: { timeout: 1000 },
     });
+    client.on('error', () => undefined);
+    const pong = await client
+      .connect()
+      .then((c) => c.ping())
+      .then(
+        (reply) => reply === 'PONG',
+        () => false,
+      )
+      .finally(() => client.destroy());
     if (pong) return;
     if (Date.now() > deadline) throw new Error(`redis-server did not answer PING in ${timeoutMs} ms:\n${fs.readFileSync(logFile, 'utf8')}`);
     await new Promise((r) => setTimeout(r, 50));
