@@ -7,7 +7,7 @@
  * no fsync=off) and times, as separate processes:
  *   - `npm run db:migrate` on an empty database, then `npm run db:seed`, then `npm run db:migrate`
  *     again (nothing to apply);
- *   - the same two migrate runs without npm (`node cli/launch.js db-migrate`), which is what
+ *   - the same two migrate runs without npm (`node cli/launch.js migrate`), which is what
  *     `npm run` starts: the difference is npm's own start-up;
  *   - `drizzle-kit migrate` on an empty database, with the same migrations;
  * and, in this process, the runner's own time (`migrate()` from lib/migrations/runner.ts) on an empty database.
@@ -67,8 +67,8 @@ async function main(): Promise<void> {
     'npm run db:seed (after it)': [],
     'npm run db:migrate + db:seed': [],
     'npm run db:migrate (no-op rerun)': [],
-    'node cli/launch.js db-migrate (empty database)': [],
-    'node cli/launch.js db-migrate (no-op rerun)': [],
+    'node cli/launch.js migrate (empty database)': [],
+    'node cli/launch.js migrate (no-op rerun)': [],
     'drizzle-kit migrate (empty database)': [],
     'migrate() in process, no process start (empty database)': [],
   };
@@ -84,8 +84,8 @@ async function main(): Promise<void> {
       results['npm run db:migrate + db:seed'].push(migrate + seed);
       results['npm run db:migrate (no-op rerun)'].push(await npmRun('db:migrate', url));
       const direct = await createDatabase(server, 'bench_direct');
-      results['node cli/launch.js db-migrate (empty database)'].push(await launch('db-migrate', direct));
-      results['node cli/launch.js db-migrate (no-op rerun)'].push(await launch('db-migrate', direct));
+      results['node cli/launch.js migrate (empty database)'].push(await launch('migrate', direct));
+      results['node cli/launch.js migrate (no-op rerun)'].push(await launch('migrate', direct));
       results['migrate() in process, no process start (empty database)'].push(await inProcessMigrate(await createDatabase(server, 'bench_lib')));
       const other = await createDatabase(server, 'bench_kit');
       results['drizzle-kit migrate (empty database)'].push(await timeCommand(process.execPath, [drizzleKit, 'migrate'], { DATABASE_URL: other }));

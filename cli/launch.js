@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 'use strict';
-// Runs a command of cli/ from a compiled copy of the TypeScript sources.
+// The operator tool's executable (package.json `bin`, and every `npm run db:*` alias): runs
+// cli/main.ts from a compiled copy of the TypeScript sources.
 //
 // Why: loading TypeScript at run time (tsx, ts-node) costs 0.15-0.6 s per command, and the
 // post-deploy step runs these commands on every `pulumi up`. The copy lives in
@@ -83,17 +84,12 @@ function fail(message) {
   process.exit(1);
 }
 
-function main() {
-  const command = process.argv[2];
-  const entry = command && path.join(ROOT, 'cli', `${command}.ts`);
-  if (!entry || !fs.existsSync(entry) || command === 'run') {
-    process.stderr.write(`usage: node cli/launch.js <command> [args]; no command "${command ?? ''}" in cli/\n`);
-    process.exit(2);
-  }
+/** The compiled copy of the current sources, built first if there is none: its folder. */
+function ensureBuilt() {
   try {
     require.resolve('typescript');
   } catch {
-    fail(`TypeScript is not installed in ${ROOT}: run \`npm ci\` (it is a runtime dependency of the commands).`);
+    fail(`TypeScript is not installed in ${ROOT}: run \`npm ci\` (it is a dependency of the commands and of \`pulumi up\`).`);
   }
   const files = SOURCE_DIRS.flatMap((dir) => listSources(path.join(ROOT, dir))).sort();
   const buildDir = path.join(BUILD_ROOT, sourceHash(files));
@@ -105,14 +101,15 @@ function main() {
       const readOnly = e && (e.code === 'EACCES' || e.code === 'EROFS' || e.code === 'EPERM');
       fail(
         readOnly
-          ? `cannot write ${BUILD_ROOT} (${e.code}): the commands are compiled into it on first use. Make it writable, ` +
-              'or run any db command once where it is (when building an image, say), so that the build is there.'
+          ? `cannot write ${BUILD_ROOT} (${e.code}): the commands are compiled into it when their sources change. Make it writable, ` +
+              'or build them where it is writable (`npm ci` does, and so does any command run once), so that the build is there.'
           : `cannot compile the command-line tools: ${e.message}`,
       );
     }
   }
-  process.argv.splice(2, 1);
-  require(path.join(buildDir, 'cli', `${command}.js`));
+  return buildDir;
 }
 
-main();
+module.exports = { ensureBuilt };
+
+if (require.main === module) require(path.join(ensureBuilt(), 'cli', 'main.js'));

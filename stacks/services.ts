@@ -53,8 +53,10 @@ export const S3_REGION = 'us-east-1';
 /** The scheduled backup container (stacks/containers/backups.ts), built from stacks/containers/backup.Dockerfile, which gets these as build arguments. */
 export const BACKUPS = {
   alias: 'backups',
-  /** The image's working directory: the repository's cli/, db/ and schema/, compiled at build time. */
+  /** The image's working directory: package.json and the bundled tool (cli/bundle.js writes both). */
   appDir: '/app',
+  /** The operator tool as one file, relative to appDir: what the container runs. */
+  tool: 'dist/pa-data.js',
   /** The backup volume: the local copies, and lib/backups/files.ts LAST_SUCCESS_FILE. */
   dir: '/backups',
   /** The credentials, as a dotenv file that node reads (--env-file): never in the container's environment. */

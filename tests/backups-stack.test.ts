@@ -53,7 +53,7 @@ describe.each([
     const { run: r, config } = get();
     const c = backupsOf(r);
     expect(c.command).toEqual([
-      'node', `--env-file=${BACKUPS.envFile}`, 'cli/launch.js', 'db-backup',
+      'node', `--env-file=${BACKUPS.envFile}`, 'dist/pa-data.js', 'backup',
       '--stack', stack, '--dir', BACKUPS.dir, '--keep', String(DEFAULT_KEEP), '--every', String(hours),
     ]);
     expect(c.command).toEqual(backupCommand(stack, config.backupKeep, config.backupIntervalHours));
@@ -228,7 +228,7 @@ describe('bad backup configuration is refused before anything is declared', () =
     expect(problems).toEqual([
       'backupIntervalHours: scheduled backups run in a container beside the stack\'s own PostgreSQL and MinIO; for a stack on external ' +
         'servers set it to 0 (`pulumi config rm backupIntervalHours`) and rely on the managed service\'s own backups, or run ' +
-        '`node cli/launch.js db-backup` yourself.',
+        '`npm run db:backup -- --stack <name>` yourself.',
     ]);
   });
 
@@ -287,7 +287,7 @@ describe('the image\'s Dockerfile and build context', () => {
     .filter((l) => l.trim() !== '' && !l.startsWith('#'));
 
   test('FROM the configured base image; every ARG it uses is one the program passes', () => {
-    expect(instructions.slice(0, 2)).toEqual(['ARG BASE_IMAGE', 'FROM ${BASE_IMAGE}']);
+    expect(instructions.slice(0, 2)).toEqual(['ARG BASE_IMAGE', 'FROM ${BASE_IMAGE} AS bundle']);
     const declared = instructions.filter((l) => l.startsWith('ARG ')).map((l) => l.slice(4));
     expect(declared.sort()).toEqual(Object.keys(backupBuildArgs('')).sort());
     const used = new Set([...dockerfile.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]));
@@ -302,20 +302,45 @@ describe('the image\'s Dockerfile and build context', () => {
     expect(POSTGRES.major).toBe(15); // bookworm's apt has postgresql-client-15 (backupNodeImage must be bookworm)
   });
 
-  test('production dependencies without scripts, then the folders the launcher compiles, compiled at build time; runs as node, owning the backup folder', () => {
+  test('a first stage compiles and bundles the tool (cli/bundle.js); the image holds the bundle and package.json, no node_modules; runs as node, owning the backup folder', () => {
     const launcher = fs.readFileSync(path.join(ROOT, 'cli/launch.js'), 'utf8');
     const compiled = JSON.parse((/const SOURCE_DIRS = (\[[^\]]*\]);/.exec(launcher)?.[1] ?? '[]').replace(/'/g, '"')) as string[];
     expect(compiled).toEqual(['cli', 'common', 'lib', 'schema']);
-    expect(instructions.slice(instructions.indexOf('WORKDIR ${APP_DIR}'))).toEqual([
-      'WORKDIR ${APP_DIR}',
+    const stages = instructions.filter((l) => l.startsWith('FROM '));
+    expect(stages).toEqual(['FROM ${BASE_IMAGE} AS bundle', 'FROM ${BASE_IMAGE}']);
+    const first = instructions.slice(instructions.indexOf(stages[0]), instructions.indexOf(stages[1]));
+    expect(first).toEqual([
+      'FROM ${BASE_IMAGE} AS bundle',
+      'WORKDIR /src',
       'COPY package.json package-lock.json ./',
-      'RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force',
+      'RUN npm ci --ignore-scripts --no-audit --no-fund',
       'COPY tsconfig.json ./',
       ...compiled.map((dir) => `COPY ${dir}/ ${dir}/`),
-      'RUN node cli/launch.js db-backup --help > /dev/null',
+      'RUN node cli/bundle.js /out',
+    ]);
+    expect(instructions.slice(instructions.indexOf('WORKDIR ${APP_DIR}'))).toEqual([
+      'WORKDIR ${APP_DIR}',
+      'COPY --from=bundle /out/ ./',
+      `RUN node ${BACKUPS.tool} backup --help > /dev/null`,
       'RUN mkdir -p "${BACKUP_DIR}" && chown node:node "${BACKUP_DIR}"',
       'USER node',
     ]);
+    expect(instructions.filter((l) => /node_modules|npm ci/.test(l))).toEqual(['RUN npm ci --ignore-scripts --no-audit --no-fund']);
+  });
+
+  test('cli/bundle.js writes the one file the container runs, which starts with no node_modules beside it', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bundle-'));
+    try {
+      await run(process.execPath, [path.join(ROOT, 'cli', 'bundle.js'), out]);
+      expect(fs.readdirSync(out).sort()).toEqual(['dist', 'package.json']);
+      expect(fs.readdirSync(path.join(out, 'dist'))).toEqual([path.basename(BACKUPS.tool)]);
+      // From a folder with no node_modules above it: every library is inside the file.
+      const help = await run(process.execPath, [path.join(out, BACKUPS.tool), 'backup', '--help'], { cwd: out });
+      expect(help.stdout).toMatch(/^Usage: pa-data backup \[options\]/);
+      expect(fs.statSync(path.join(out, BACKUPS.tool)).size).toBeLessThan(8 * 1024 * 1024);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 
   test('.dockerignore lets in nothing but what the Dockerfile copies (and the Dockerfile)', () => {
@@ -328,7 +353,7 @@ describe('the image\'s Dockerfile and build context', () => {
       expect(r.startsWith('!')).toBe(true);
       return r.slice(1);
     });
-    const copied = instructions.filter((l) => l.startsWith('COPY ')).flatMap((l) => l.split(' ').slice(1, -1).map((p) => p.replace(/\/$/, '')));
+    const copied = instructions.filter((l) => l.startsWith('COPY ') && !l.startsWith('COPY --from=')).flatMap((l) => l.split(' ').slice(1, -1).map((p) => p.replace(/\/$/, '')));
     expect(allowed.sort()).toEqual([...copied, BACKUP_DOCKERFILE].sort());
     for (const kept of ['node_modules', '.build', '.git', '.env', 'backups', 'tests', 'bench', '.pulumi-state']) {
       expect(allowed.filter((a) => a === kept || a.startsWith(`${kept}/`) || kept.startsWith(`${a}/`))).toEqual([]);

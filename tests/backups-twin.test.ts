@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { Client as MinioClient } from 'minio';
 import { Client } from 'pg';
 import { DUMP_EXTENSION, CHECKSUM_EXTENSION } from '../lib/backups/files';
+import { BACKUP_DOCKERFILE } from '../stacks/containers/backups';
 import { readMigrations } from '../lib/migrations/files';
 import { migrate, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../lib/migrations/runner';
 import { ROOT } from '../common/paths';
@@ -55,6 +56,26 @@ async function asRole<T>(output: string, work: (c: Client) => Promise<T>): Promi
 }
 
 const DRIZZLE_TABLE = `${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}`;
+
+/**
+ * The backup image's working directory, as its Dockerfile fills it, in `dir`: its first stage
+ * bundles the tool with every library it uses (cli/bundle.js), the last copies the bundle in and
+ * checks that the backup command starts. Here the checkout's owner writes the bundle straight into
+ * `dir`, a folder of the twin's own, and the container's unprivileged user reads it there, never
+ * the checkout: that may sit in a folder only its owner can enter (a CI job's `mktemp -d`).
+ */
+async function imageWorkdir(dir: string): Promise<void> {
+  const dockerfile = fs.readFileSync(path.join(ROOT, BACKUP_DOCKERFILE), 'utf8');
+  // What this stands in for; should the image be made another way, this must follow it.
+  expect(dockerfile).toContain('\nRUN node cli/bundle.js /out\n');
+  expect(dockerfile).toContain('\nCOPY --from=bundle /out/ ./\n');
+  expect(dockerfile).toContain(`\nRUN node ${BACKUPS.tool} backup --help > /dev/null\n`);
+  const bundle = await runProcess(process.execPath, ['cli/bundle.js', dir], { cwd: ROOT, env: process.env });
+  expect({ code: bundle.code, stderr: bundle.stderr }).toEqual({ code: 0, stderr: '' });
+  const check = await runProcess(process.execPath, [BACKUPS.tool, 'backup', '--help'], { cwd: dir, env: process.env });
+  expect({ code: check.code, stderr: check.stderr }).toEqual({ code: 0, stderr: '' });
+}
+
 const inputsOf = (type: string, name: string) => plain(one(staging, type, name).raw);
 
 beforeAll(async () => {
@@ -149,12 +170,12 @@ describe('the backup container, run here', () => {
     fs.mkdirSync(backups, { recursive: true });
     host.chownTree(backups);
     host.writeUploads(spec);
-    // The image's build step: the commands compiled once, by their owner, so the unprivileged user only reads them.
-    expect((await runProcess(process.execPath, ['cli/launch.js', 'db-backup', '--help'], { cwd: ROOT, env: process.env })).code).toBe(0);
+    const workdir = host.mapPath(BACKUPS.appDir);
+    await imageWorkdir(workdir);
     const [binary, ...args] = spec.command;
     const env = Object.fromEntries(Object.entries(spec.envs).map(([k, v]) => [k, network(v)]));
-    // The image's working directory is the repository's copy of cli/, db/ and schema/: here, the repository.
-    const server = host.start('backups', binary, args.map((a) => host.translate(a)).map((a) => (a.startsWith('cli/') ? path.join(ROOT, a) : a)), host.env(env));
+    // The tool's path is relative to the image's WORKDIR.
+    const server = host.start('backups', binary, args.map((a) => (a === BACKUPS.tool ? path.join(workdir, a) : host.translate(a))), host.env(env));
     ({ child, log } = server);
     await host.healthy(spec.healthcheck, server, 60_000);
   });

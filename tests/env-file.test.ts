@@ -8,6 +8,8 @@ import { UserFacingError } from '../lib/postgres/connection';
 import { quoteEnvValue } from '../common/dotenv';
 import { appEnvEntries, parseStackOutputs, renderEnvFile, writeEnvFile } from '../lib/stack/env-file';
 import { ROOT } from '../common/paths';
+import { PULUMI_TIMEOUT_VARIABLE } from '../lib/stack/outputs';
+import { alive, hangingPulumi } from './helpers/hanging-pulumi';
 
 const run = promisify(execFile);
 
@@ -255,7 +257,7 @@ describe('writeEnvFile', () => {
   });
 });
 
-describe('npm run env (cli/env.ts through the launcher)', () => {
+describe('npm run env (cli/commands/env.ts through the launcher)', () => {
   const stubDir = tmpDir();
   const calls = path.join(stubDir, 'calls.log');
   const emptyPathDir = tmpDir();
@@ -320,7 +322,7 @@ cat "$STUB_OUTPUT"
   it('writes the file of renderEnvFile with mode 0600 and prints one line without any value', async () => {
     const dir = tmpDir();
     const file = path.join(dir, '.env.dev');
-    const r = await launch(['dev', '--output', file]);
+    const r = await launch(['--stack', 'dev', '--output', file]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(fs.readFileSync(file, 'utf8')).toBe(renderEnvFile('dev', fixture()));
@@ -330,12 +332,12 @@ cat "$STUB_OUTPUT"
     expectNoSecrets(r);
   });
 
-  it('replaces an existing 0644 file with a 0600 one', async () => {
+  it('replaces an env file it wrote before, 0644 since, with a 0600 one', async () => {
     const dir = tmpDir();
     const file = path.join(dir, '.env.dev');
-    fs.writeFileSync(file, 'OLD=1\n');
+    fs.writeFileSync(file, renderEnvFile('dev', { ...fixture(), redisUrl: 'redis://app:older@127.0.0.1:6379' }));
     fs.chmodSync(file, 0o644);
-    const r = await launch(['--output', file, 'dev']);
+    const r = await launch(['--output', file, '--stack', 'dev']);
     expect(r.code).toBe(0);
     expect(mode(file)).toBe(0o600);
     expect(fs.readFileSync(file, 'utf8')).toBe(renderEnvFile('dev', fixture()));
@@ -347,49 +349,92 @@ cat "$STUB_OUTPUT"
     const inProject = path.join(ROOT, '.tmp', `env-test-${process.pid}`);
     tmpDirs.push(inProject);
     fs.mkdirSync(inProject, { recursive: true });
-    const ignored = await launch(['dev', '--output', path.join(inProject, '.env.dev')]);
+    const ignored = await launch(['--stack', 'dev', '--output', path.join(inProject, '.env.dev')]);
     expect(ignored.code).toBe(0);
     expect(ignored.stdout).toMatch(/\(mode 0600, git-ignored\)\.\n$/);
     // In a repository that does not ignore it: a warning.
     const repo = tmpDir();
     await run('git', ['init', '--quiet'], { cwd: repo });
-    const notIgnored = await launch(['dev', '--output', path.join(repo, 'app.env')]);
+    const notIgnored = await launch(['--stack', 'dev', '--output', path.join(repo, 'app.env')]);
     expect(notIgnored.code).toBe(0);
     expect(notIgnored.stdout).toMatch(/\(mode 0600, NOT git-ignored: keep it out of version control\)\.\n$/);
   });
 
-  it.each([['../prod'], ['dev/x'], ['dev x'], ['']])('rejects the stack name %j with the usage (exit 2), before running pulumi', async (stack) => {
+  it.each([['../prod'], ['dev/x'], ['dev x'], ['']])('rejects the stack name %j as bad usage (exit 2), before running pulumi', async (stack) => {
     const before = callCount();
-    const r = await launch([stack]);
+    const r = await launch(['--stack', stack]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('may hold only letters, digits, "_", "." and "-"');
-    expect(r.stderr).toContain('usage: npm run env -- <stack> [--output FILE]');
+    expect(r.stderr).toContain('(add --help for usage)');
     expect(callCount()).toBe(before);
   });
 
-  it('requires exactly one stack name and known flags (exit 2)', async () => {
+  it('requires the stack and known flags, with a suggestion for a typo (exit 2)', async () => {
     for (const [args, message] of [
-      [[], 'name the stack'],
-      [['dev', 'prod'], 'expected one stack name, got 2: dev prod'],
-      [['dev', '--outptu', 'x'], "Unknown option '--outptu'"],
-      [['dev', '--output'], "Option '--output <value>' argument missing"],
+      [[], "error: required option '-s, --stack <name>' not specified"],
+      [['dev'], "error: required option '-s, --stack <name>' not specified"],
+      [['--stack', 'dev', 'prod'], "error: too many arguments for 'env'"],
+      [['--stack', 'dev', '--outptu', 'x'], "error: unknown option '--outptu'\n(Did you mean --output?)"],
+      [['--stack', 'dev', '--output'], "error: option '-o, --output <file>' argument missing"],
     ] as Array<[string[], string]>) {
       const r = await launch(args);
       expect({ args, code: r.code }).toEqual({ args, code: 2 });
       expect(r.stderr).toContain(message);
-      expect(r.stderr).toContain('usage: npm run env -- <stack> [--output FILE]');
+      expect(r.stderr).toContain('(add --help for usage)');
     }
   });
 
-  it('prints the usage for --help', async () => {
+  it('prints its help for --help (exit 0)', async () => {
     const r = await launch(['--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^usage: npm run env -- <stack> \[--output FILE\]\n/);
+    expect(r.stdout).toMatch(/^Usage: pa-data env \[options\]\n/);
+    expect(r.stdout).toContain('-s, --stack <name>');
+    expect(r.stdout).toContain('-o, --output <file>');
+  });
+
+  it('never replaces a file git tracks, or one it did not write: says so before running pulumi, and writes nothing (exit 1)', async () => {
+    const repo = tmpDir();
+    await run('git', ['init', '--quiet'], { cwd: repo });
+    const readme = path.join(repo, 'README.md');
+    fs.writeFileSync(readme, '# a tracked file\n');
+    await run('git', ['add', 'README.md'], { cwd: repo });
+    const foreign = path.join(repo, 'notes.txt');
+    fs.writeFileSync(foreign, 'my own notes\n');
+    // An env file of the tool's that git tracks (committed by mistake) is refused too.
+    const trackedEnv = path.join(repo, 'committed.env');
+    fs.writeFileSync(trackedEnv, renderEnvFile('dev', fixture()));
+    await run('git', ['add', 'committed.env'], { cwd: repo });
+    for (const [file, message] of [
+      [readme, `${readme} is tracked by git`],
+      [foreign, `${foreign} exists and is not an env file this tool wrote: nothing was written.`],
+      [trackedEnv, `${trackedEnv} is tracked by git`],
+    ]) {
+      const before = fs.readFileSync(file, 'utf8');
+      const calls = callCount();
+      const r = await launch(['--stack', 'dev', '--output', file]);
+      expect({ file, code: r.code }).toEqual({ file, code: 1 });
+      expect(r.stderr).toContain(message);
+      expect(fs.readFileSync(file, 'utf8')).toBe(before);
+      expect(callCount()).toBe(calls);
+      expectNoSecrets(r);
+    }
+    expect(fs.readdirSync(repo).sort()).toEqual(['.git', 'README.md', 'committed.env', 'notes.txt']);
+  });
+
+  it('takes a relative --output from the folder npm was run in, not the project root', async () => {
+    const dir = tmpDir();
+    const r = await run('npm', ['--prefix', ROOT, 'run', '--silent', 'env', '--', '--stack', 'dev', '--output', 'app.env'], {
+      cwd: dir,
+      env: { ...process.env, PATH: `${stubDir}${path.delimiter}${process.env.PATH}`, STUB_CALLS: calls, STUB_EXPECT_CWD: fs.realpathSync(ROOT), STUB_OUTPUT: FIXTURE },
+    }).then((x) => ({ code: 0, stdout: x.stdout, stderr: x.stderr }), (e: Result) => e);
+    expect(r.code).toBe(0);
+    expect(fs.readdirSync(dir)).toEqual(['app.env']);
+    expect(fs.readFileSync(path.join(dir, 'app.env'), 'utf8')).toBe(renderEnvFile('dev', fixture()));
   });
 
   it('says that the Pulumi CLI is missing when it is not on PATH (exit 1)', async () => {
     const dir = tmpDir();
-    const r = await launch(['dev', '--output', path.join(dir, '.env.dev')], {}, emptyPathDir);
+    const r = await launch(['--stack', 'dev', '--output', path.join(dir, '.env.dev')], {}, emptyPathDir);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('error: the Pulumi CLI is not installed or not on PATH');
     expect(r.stderr).toContain('https://www.pulumi.com/docs/install/');
@@ -398,7 +443,7 @@ cat "$STUB_OUTPUT"
 
   it('names the pulumi command that failed with its stderr, never its stdout (exit 1)', async () => {
     const dir = tmpDir();
-    const r = await launch(['dev', '--output', path.join(dir, '.env.dev')], { STUB_MODE: 'fail' });
+    const r = await launch(['--stack', 'dev', '--output', path.join(dir, '.env.dev')], { STUB_MODE: 'fail' });
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
       'error: `pulumi stack output --json --show-secrets --stack dev` failed (exit status 255):\n' +
@@ -413,7 +458,7 @@ cat "$STUB_OUTPUT"
     const dir = tmpDir();
     const output = path.join(dir, 'not-json.txt');
     fs.writeFileSync(output, 'databaseUrl = postgresql://pa_app:NotJsonS3cret@127.0.0.1:16432/pronunciation_assistant\n');
-    const r = await launch(['dev', '--output', path.join(dir, '.env.dev')], { STUB_OUTPUT: output });
+    const r = await launch(['--stack', 'dev', '--output', path.join(dir, '.env.dev')], { STUB_OUTPUT: output });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('error: the outputs of stack "dev" that pulumi printed are not valid JSON');
     expect(r.stderr + r.stdout).not.toContain('NotJsonS3cret');
@@ -427,7 +472,7 @@ cat "$STUB_OUTPUT"
     delete outputs.databaseUrl;
     const output = path.join(dir, 'outputs.json');
     fs.writeFileSync(output, JSON.stringify(outputs));
-    const fresh = await launch(['dev', '--output', path.join(dir, '.env.dev')], { STUB_OUTPUT: output });
+    const fresh = await launch(['--stack', 'dev', '--output', path.join(dir, '.env.dev')], { STUB_OUTPUT: output });
     expect(fresh.code).toBe(1);
     expect(fresh.stderr).toBe(
       'error: stack "dev" does not have the outputs the application needs: databaseUrl (missing). The stack may not be ' +
@@ -436,10 +481,47 @@ cat "$STUB_OUTPUT"
     expect(fs.readdirSync(dir)).toEqual(['outputs.json']);
     expectNoSecrets(fresh);
 
-    fs.writeFileSync(path.join(dir, '.env.dev'), 'OLD=1\n', { mode: 0o600 });
-    const again = await launch(['dev', '--output', path.join(dir, '.env.dev')], { STUB_OUTPUT: output });
+    const older = renderEnvFile('dev', { ...fixture(), redisUrl: 'redis://app:older@127.0.0.1:6379' });
+    fs.writeFileSync(path.join(dir, '.env.dev'), older, { mode: 0o600 });
+    const again = await launch(['--stack', 'dev', '--output', path.join(dir, '.env.dev')], { STUB_OUTPUT: output });
     expect(again.code).toBe(1);
-    expect(fs.readFileSync(path.join(dir, '.env.dev'), 'utf8')).toBe('OLD=1\n');
+    expect(fs.readFileSync(path.join(dir, '.env.dev'), 'utf8')).toBe(older);
     expect(fs.readdirSync(dir).sort()).toEqual(['.env.dev', 'outputs.json']);
+  });
+
+  it(`stops a pulumi that hangs once ${PULUMI_TIMEOUT_VARIABLE} seconds have passed, with every process it started, and writes nothing (exit 1)`, async () => {
+    const dir = tmpDir();
+    const stub = hangingPulumi();
+    tmpDirs.push(stub.dir);
+    const r = await launch(['--stack', 'dev', '--output', path.join(dir, '.env.dev')], { [PULUMI_TIMEOUT_VARIABLE]: '1' }, `${stub.dir}${path.delimiter}${process.env.PATH}`);
+    const ended = Date.now();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'error: `pulumi stack output --json --show-secrets --stack dev` did not finish within 1 s and was stopped, with the processes it ' +
+        "started: check that the stack's state backend answers (PULUMI_BACKEND_URL, the network, `pulumi whoami`); if it is only slow, " +
+        'allow more seconds with --pulumi-timeout <seconds> or PA_DATA_PULUMI_TIMEOUT=<seconds> (default 60):\nlogging in to the backend\n',
+    );
+    expect(r.stdout).toBe('');
+    const { pids, at } = await stub.started();
+    // From the moment the stand-in had started its processes to the command's exit: the bound, and little more.
+    expect(ended - at).toBeLessThan(1000 + 4000);
+    expect(Object.values(pids).filter(alive)).toEqual([]);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('--pulumi-timeout sets the same bound, over the variable', async () => {
+    const dir = tmpDir();
+    const stub = hangingPulumi();
+    tmpDirs.push(stub.dir);
+    const r = await launch(
+      ['--stack', 'dev', '--output', path.join(dir, '.env.dev'), '--pulumi-timeout', '1'],
+      { [PULUMI_TIMEOUT_VARIABLE]: '600' },
+      `${stub.dir}${path.delimiter}${process.env.PATH}`,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('did not finish within 1 s and was stopped');
+    const { pids } = await stub.started();
+    expect(Object.values(pids).filter(alive)).toEqual([]);
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 });

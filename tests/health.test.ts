@@ -11,7 +11,7 @@ import { migrationExtensions } from '../lib/health/postgres';
 import { bucketVariable } from '../common/names';
 import { readMigrations } from '../lib/migrations/files';
 import { migrate } from '../lib/migrations/runner';
-import { parseRedisUrl } from '../lib/health/redis-client';
+import { parseRedisUrl } from '../lib/health/redis';
 import { CONFIG_KEYS } from '../stacks/config';
 import { S3_REGION } from '../stacks/services';
 import { STORAGE_USERS } from '../common/names';
@@ -21,6 +21,8 @@ import { startMinio, type MinioServer } from './helpers/minio';
 import { createUser } from './helpers/minio-admin';
 import { freePort } from './helpers/postgres';
 import { startRedis, type RedisServer } from './helpers/redis';
+import { alive, hangingPulumi } from './helpers/hanging-pulumi';
+import { PULUMI_TIMEOUT_VARIABLE } from '../lib/stack/outputs';
 
 /**
  * `npm run health` against real servers: the shared PostgreSQL 15 with a migrated database, a
@@ -378,7 +380,7 @@ describe('npm run health, the command line', () => {
         const found = execFileSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' }).trim();
         fs.symlinkSync(fs.realpathSync(found), path.join(bin, program));
       }
-      const result = await npmRun('health', ['dev'], { ...env, PATH: bin });
+      const result = await npmRun('health', ['--stack', 'dev'], { ...env, PATH: bin });
       expect(result.code).toBe(1);
       expect(result.stderr).toContain('error: the Pulumi CLI is not installed or not on PATH (cannot run `pulumi stack output --json --show-secrets --stack dev`)');
       expect(result.stdout).toBe('');
@@ -405,7 +407,7 @@ describe('npm run health, the command line', () => {
       );
       // Nothing in the environment: every value must come from the stack.
       const blank = Object.fromEntries(HEALTH_VARIABLES.map((name) => [name, '']));
-      const result = await npmRun('health', ['dev'], { ...blank, PATH: `${bin}${path.delimiter}${process.env.PATH}` });
+      const result = await npmRun('health', ['--stack', 'dev'], { ...blank, PATH: `${bin}${path.delimiter}${process.env.PATH}` });
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       const rows = healthRows(result.stdout);
@@ -417,21 +419,39 @@ describe('npm run health, the command line', () => {
     }
   });
 
-  test('a bad stack name, two stack names or an unknown flag is a usage error (exit 2); --help shows the usage', async () => {
+  test(`with a stack name, a pulumi that hangs is stopped once ${PULUMI_TIMEOUT_VARIABLE} seconds have passed, with every process it started (exit 1)`, async () => {
+    const stub = hangingPulumi();
+    try {
+      const blank = Object.fromEntries(HEALTH_VARIABLES.map((name) => [name, '']));
+      const result = await npmRun('health', ['--stack', 'dev'], { ...blank, PATH: `${stub.dir}${path.delimiter}${process.env.PATH}`, [PULUMI_TIMEOUT_VARIABLE]: '1' });
+      const ended = Date.now();
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('error: `pulumi stack output --json --show-secrets --stack dev` did not finish within 1 s and was stopped, with the processes it started');
+      expect(result.stderr).toContain('allow more seconds with --pulumi-timeout <seconds> or PA_DATA_PULUMI_TIMEOUT=<seconds> (default 60):\nlogging in to the backend\n');
+      expect(result.stdout).toBe('');
+      const { pids, at } = await stub.started();
+      expect(ended - at).toBeLessThan(1000 + 4000);
+      expect(Object.values(pids).filter(alive)).toEqual([]);
+    } finally {
+      fs.rmSync(stub.dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a bad stack name, a stack named without --stack or an unknown flag is a usage error (exit 2); --help shows the usage', async () => {
     for (const [args, message] of [
-      [['../prod'], 'may hold only letters, digits, "_", "." and "-"'],
-      [['dev', 'prod'], 'expected at most one stack name, got 2: dev prod'],
-      [['--table'], "Unknown option '--table'"],
+      [['--stack', '../prod'], 'may hold only letters, digits, "_", "." and "-"'],
+      [['dev'], "error: too many arguments for 'health'"],
+      [['--table'], "error: unknown option '--table'\n(Did you mean --tables?)"],
     ] as Array<[string[], string]>) {
       const result = await health(args);
       expect({ args, code: result.code }).toEqual({ args, code: 2 });
       expect(result.stderr).toContain(message);
-      expect(result.stderr).toContain('usage: npm run health -- [<stack>] [--tables]');
+      expect(result.stderr).toContain('(add --help for usage)');
     }
     const help = await health(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/^usage: npm run health -- \[<stack>\] \[--tables\]\n/);
-    for (const name of HEALTH_VARIABLES) expect(help.stdout).toContain(name);
+    expect(help.stdout).toMatch(/^Usage: pa-data health \[options\]\n/);
+    for (const flag of ['-s, --stack <name>', '--tables', '--json']) expect(help.stdout).toContain(flag);
   });
 
   test('REDIS_URL is checked before anything connects, and its password is never repeated', () => {

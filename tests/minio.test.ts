@@ -15,10 +15,10 @@ import {
   backupPolicy,
   lifecycleRules,
   NONCURRENT_DOCUMENT_DAYS,
-  STALE_UPLOADS_ENV,
   type PolicyDocument,
   VERSIONED_BUCKETS,
 } from '../stacks/inside/storage-policies';
+import { STALE_UPLOADS_ENV } from '../stacks/containers/minio';
 import { startMinio, type MinioServer } from './helpers/minio';
 import { createUser } from './helpers/minio-admin';
 import { ilmConfiguration } from './helpers/minio-provider';

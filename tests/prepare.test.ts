@@ -192,7 +192,7 @@ describe('db:prepare', () => {
 
   test('bad input: a missing flag or password is a usage error; an unreachable server is named, within its connect timeout', async () => {
     const usage = await npmRun('db:prepare', ['--database', 'x'], { DATABASE_URL: server.url() });
-    expect([usage.code, usage.stderr]).toEqual([2, expect.stringMatching(/^error: --owner is required/)]);
+    expect([usage.code, usage.stderr]).toEqual([2, expect.stringMatching(/^error: required option '--owner <role>' not specified/)]);
     const nopass = await npmRun('db:prepare', ['--database', 'x', '--owner', 'y', '--mark', MARK], { DATABASE_URL: server.url() });
     expect([nopass.code, nopass.stderr]).toEqual([2, expect.stringMatching(/^error: OWNER_PASSWORD is not set/)]);
     const down = await npmRun('db:prepare', ['--database', 'x', '--owner', 'y', '--mark', MARK], {

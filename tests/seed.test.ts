@@ -29,7 +29,7 @@ describe('npm run db:seed', () => {
     const r = await npmRun('db:seed', [], { DATABASE_URL: t.url });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('16 row(s) inserted');
+    expect(r.stdout).toContain('16 rows inserted');
 
     const providers = await t.db.select().from(aiProviders).orderBy(aiProviders.name);
     expect(providers.map((p) => p.name).sort()).toEqual([...aiProviderEnum.enumValues].sort());
@@ -63,7 +63,7 @@ describe('npm run db:seed', () => {
     const first = await snapshot(t, referenceTables);
     const again = await npmRun('db:seed', [], { DATABASE_URL: t.url });
     expect(again.code).toBe(0);
-    expect(again.stdout).toContain('0 row(s) inserted');
+    expect(again.stdout).toContain('0 rows inserted');
     expect(await snapshot(t, referenceTables)).toEqual(first);
   });
 
@@ -110,7 +110,7 @@ describe('npm run db:seed', () => {
 
     const second = await npmRun('db:seed', ['--demo'], { DATABASE_URL: t.url });
     expect(second.code).toBe(0);
-    expect(second.stdout).toContain('0 row(s) inserted');
+    expect(second.stdout).toContain('0 rows inserted');
     expect(await snapshot(t, [...referenceTables, ...demoTables])).toEqual(contents);
   });
 });
@@ -123,7 +123,7 @@ describe('npm run db:studio', () => {
     try {
       const r = await npmRun('db:studio', ['--port', String((busy.address() as net.AddressInfo).port)], { DATABASE_URL: t.url });
       expect(r.code).not.toBe(0);
-      expect(`${r.stdout}${r.stderr}`).toContain('EADDRINUSE');
+      expect(r.stderr).toContain('is in use: choose another with --port.');
       expect(`${r.stdout}${r.stderr}`).not.toContain(sharedServer().password);
     } finally {
       busy.close();

@@ -5,9 +5,9 @@ import {
   backupPolicy,
   lifecycleRules,
   NONCURRENT_DOCUMENT_DAYS,
-  STALE_UPLOADS_ENV,
   VERSIONED_BUCKETS,
 } from '../stacks/inside/storage-policies';
+import { STALE_UPLOADS_ENV } from '../stacks/containers/minio';
 
 const buckets = {
   documents: 'staging-documents',

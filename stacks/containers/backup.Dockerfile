@@ -1,8 +1,24 @@
-# The scheduled backup container's image (stacks/containers/backups.ts): the repository's own db-backup
-# command, with pg_dump of the server's PostgreSQL major. `pulumi up` builds it on the Docker host
-# with the repository root as build context (.dockerignore there lets in only what is copied here)
-# and passes every ARG below, from config (BASE_IMAGE) and stacks/services.ts.
+# The scheduled backup container's image (stacks/containers/backups.ts): the repository's own
+# operator tool, as one bundled file, with pg_dump of the server's PostgreSQL major. `pulumi up`
+# builds it on the Docker host with the repository root as build context (.dockerignore there lets
+# in only what is copied here) and passes every ARG below, from config (BASE_IMAGE) and
+# stacks/services.ts.
 ARG BASE_IMAGE
+
+# Stage 1: the tool compiled (cli/launch.js) and bundled with every library it uses (cli/bundle.js).
+# Install scripts do not run: esbuild's platform binary is a package of its own.
+FROM ${BASE_IMAGE} AS bundle
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY cli/ cli/
+COPY common/ common/
+COPY lib/ lib/
+COPY schema/ schema/
+RUN node cli/bundle.js /out
+
+# Stage 2: what runs: Node.js, the PostgreSQL client and the bundle; no node_modules.
 FROM ${BASE_IMAGE}
 ARG POSTGRES_MAJOR
 ARG APP_DIR
@@ -14,17 +30,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR ${APP_DIR}
-# Dependencies first: this layer is rebuilt only when the lock file changes. No install scripts run.
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
-COPY tsconfig.json ./
-COPY cli/ cli/
-COPY common/ common/
-COPY lib/ lib/
-COPY schema/ schema/
-# Compiles the commands into .build/ now (and fails the build if db-backup cannot start): at run
-# time the image's files belong to root and the command runs as `node`, who cannot write them.
-RUN node cli/launch.js db-backup --help > /dev/null
+COPY --from=bundle /out/ ./
+# Fails the build if the backup command cannot start.
+RUN node dist/pa-data.js backup --help > /dev/null
 
 # The backup volume's mount point, owned by `node`: Docker copies this ownership into a new, empty volume.
 RUN mkdir -p "${BACKUP_DIR}" && chown node:node "${BACKUP_DIR}"

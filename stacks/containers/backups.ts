@@ -29,10 +29,10 @@ export function backupBuildArgs(baseImage: string): Record<string, string> {
   return { BASE_IMAGE: baseImage, POSTGRES_MAJOR: String(POSTGRES.major), APP_DIR: BACKUPS.appDir, BACKUP_DIR: BACKUPS.dir };
 }
 
-/** `db-backup` every `intervalHours`, keeping `keep` backups in the volume; node reads the credentials file first. */
+/** `backup` every `intervalHours`, keeping `keep` backups in the volume; node reads the credentials file first. */
 export function backupCommand(stack: string, keep: number, intervalHours: number): string[] {
   return [
-    'node', `--env-file=${BACKUPS.envFile}`, 'cli/launch.js', 'db-backup',
+    'node', `--env-file=${BACKUPS.envFile}`, BACKUPS.tool, 'backup',
     '--stack', stack, '--dir', BACKUPS.dir, '--keep', String(keep), '--every', String(intervalHours),
   ];
 }
@@ -124,7 +124,7 @@ export class Backups extends pulumi.ComponentResource {
         volumes: [{ volume, containerPath: BACKUPS.dir }],
         healthcheck: backupHealthcheck(config.backupIntervalHours),
         startPeriodSeconds: FIRST_BACKUP_WITHIN_SECONDS,
-        // db-backup stops cleanly on SIGTERM, abandoning a dump in progress.
+        // backup stops cleanly on SIGTERM, abandoning a dump in progress.
         stopGraceSeconds: 30,
         waitHealthy: false,
       },

@@ -6,7 +6,6 @@ import type { Naming } from '../naming';
 import { generatedPassword } from '../secrets';
 import type { StorageAdmin } from '../inside/storage';
 import { ADMIN_BIND_ADDRESS, MINIO, S3_REGION } from '../services';
-import { STALE_UPLOADS_ENV } from '../inside/storage-policies';
 
 export interface MinioArgs {
   config: StackConfig;
@@ -21,6 +20,17 @@ const ROOT_PASSWORD_FILE = '/run/secrets/minio-root-password';
 export const MINIO_HEALTHCHECK = ['CMD', 'mc', 'ready', 'local'];
 
 /** S3-compatible object storage. Root credentials reach MinIO as files, never as environment variables. */
+/**
+ * Abandoned multipart uploads hold disk space but are not objects, so lifecycle rules cannot reach
+ * them (and the provider has no AbortIncompleteMultipartUpload); MinIO removes them itself. Set
+ * explicitly so the bound is visible and survives a change of MinIO's defaults. In MinIO
+ * RELEASE.2024-01-01 the first sweep runs 6h after start whatever the interval (minio/minio#20450).
+ */
+export const STALE_UPLOADS_ENV = {
+  MINIO_API_STALE_UPLOADS_EXPIRY: '24h',
+  MINIO_API_STALE_UPLOADS_CLEANUP_INTERVAL: '6h',
+} as const;
+
 export class Minio extends pulumi.ComponentResource {
   readonly container: docker.Container;
   readonly rootUser: string = MINIO.rootUser;

@@ -36,5 +36,3 @@ export function redisAcl(appPassword: string): string {
     '',
   ].join('\n');
 }
-
-export const REDIS_HEALTHCHECK = ['CMD-SHELL', `redis-cli -p ${REDIS.port} ping | grep -qx PONG`];

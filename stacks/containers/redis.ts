@@ -3,7 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import type { StackConfig } from '../config';
 import { dataVolume, serviceContainer } from './container';
 import type { Naming } from '../naming';
-import { REDIS_HEALTHCHECK, redisAcl, redisCommand } from './redis-settings';
+import { redisAcl, redisCommand } from './redis-settings';
 import { generatedPassword } from '../secrets';
 import { REDIS } from '../services';
 
@@ -14,6 +14,9 @@ export interface RedisArgs {
 }
 
 /** Redis 7 for caching: password login as the app user, append-only persistence, bounded memory. */
+/** Healthy when the server answers PING as the default user (loopback, inside the container). */
+export const REDIS_HEALTHCHECK = ['CMD-SHELL', `redis-cli -p ${REDIS.port} ping | grep -qx PONG`];
+
 export class Redis extends pulumi.ComponentResource {
   readonly container: docker.Container;
   readonly appPassword: pulumi.Output<string>;

@@ -137,14 +137,3 @@ export function lifecycleRules(
     [buckets.backups]: [{ id: 'expire-backups', expiration: `${backupRetentionDays}d`, noncurrentVersionExpirationDays: backupRetentionDays }],
   };
 }
-
-/**
- * Abandoned multipart uploads hold disk space but are not objects, so lifecycle rules cannot reach
- * them (and the provider has no AbortIncompleteMultipartUpload); MinIO removes them itself. Set
- * explicitly so the bound is visible and survives a change of MinIO's defaults. In MinIO
- * RELEASE.2024-01-01 the first sweep runs 6h after start whatever the interval (minio/minio#20450).
- */
-export const STALE_UPLOADS_ENV = {
-  MINIO_API_STALE_UPLOADS_EXPIRY: '24h',
-  MINIO_API_STALE_UPLOADS_CLEANUP_INTERVAL: '6h',
-} as const;

@@ -52,6 +52,7 @@ export function runProcess(file: string, args: string[], options: { cwd: string;
 export function npmRun(script: string, args: string[] = [], env: Record<string, string | undefined> = {}): Promise<CommandResult> {
   const base = { ...process.env };
   delete base.DATABASE_URL;
+  delete base.MIGRATOR_DATABASE_URL;
   return runProcess('npm', ['run', '--silent', script, ...(args.length ? ['--', ...args] : [])], { cwd: ROOT, env: { ...base, ...env } });
 }
 

@@ -1,0 +1,62 @@
+import { spawn } from 'node:child_process';
+import * as net from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { type Command, Option } from 'commander';
+import { ROOT } from '../../common/paths';
+import { connect, redact, UserFacingError, type DatabaseTarget } from '../../lib/postgres/connection';
+import { migratorLogin, numberIn } from '../program';
+
+/** drizzle-kit studio's own default (drizzle-kit's `studio --port`). */
+const DEFAULT_PORT = 4983;
+const STUDIO_HOST = '127.0.0.1';
+
+/** Copies a child's output line by line, scrubbed of the password (a chunk may split it). */
+function relay(from: Readable, to: Writable, target: DatabaseTarget): void {
+  let pending = '';
+  from.on('data', (d: Buffer) => {
+    const lines = (pending + d.toString()).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) to.write(`${redact(line, target)}\n`);
+  });
+  from.on('end', () => pending && to.write(redact(pending, target)));
+}
+
+/** Fails with what to do when the port is taken, before drizzle-kit would print a raw 'error' event. */
+function checkPortFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new UserFacingError(`port ${port} on ${STUDIO_HOST} is ${error.code === 'EADDRINUSE' ? 'in use' : `unavailable (${error.code})`}: choose another with --port.`)),
+    );
+    probe.listen(port, STUDIO_HOST, () => probe.close(() => resolve()));
+  });
+}
+
+export function registerStudio(program: Command): void {
+  program
+    .command('studio')
+    .summary('open drizzle-kit studio on the database')
+    .description(
+      'Opens drizzle-kit studio on the database in MIGRATOR_DATABASE_URL when it is set, else\n' +
+        'DATABASE_URL (checked first, so a wrong URL fails here with a clear message rather than inside\n' +
+        'the studio). Stopping this command (Ctrl-C, a TERM) stops the studio with it.',
+    )
+    .addOption(new Option('--port <port>', 'the local port studio listens on').argParser(numberIn('a TCP port', 1, 65535, true)).default(DEFAULT_PORT))
+    .action(async (o: { port: number }) => {
+      // drizzle-kit is found when the command runs: a copy without it (the backup image) still starts.
+      const { DRIZZLE_KIT } = await import('../../lib/migrations/drizzle-kit');
+      const { target } = migratorLogin();
+      await (await connect(target, 'db:studio')).end();
+      await checkPortFree(o.port);
+      const child = spawn(process.execPath, [DRIZZLE_KIT, 'studio', '--port', String(o.port), '--host', STUDIO_HOST], {
+        cwd: ROOT,
+        stdio: ['inherit', 'pipe', 'pipe'],
+        env: { ...process.env, DATABASE_URL: target.url },
+      });
+      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => child.kill(s));
+      relay(child.stdout, process.stdout, target);
+      relay(child.stderr, process.stderr, target);
+      const code = await new Promise<number>((resolve) => child.on('close', (c, signal) => resolve(c ?? (signal ? 0 : 1))));
+      if (code !== 0) process.exitCode = code;
+    });
+}
