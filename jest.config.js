@@ -9,6 +9,7 @@ const path = require('node:path');
  * tests' project configs). A new test file is an integration test until it is listed here.
  */
 const UNIT = [
+  'backups-leftovers',
   'backups-stack',
   'cli-config',
   'config',

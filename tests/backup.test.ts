@@ -223,8 +223,8 @@ describe('npm run db:backup', () => {
 
   test('bad input is refused before anything is written', async () => {
     const cases: [string[], Record<string, string | undefined>, RegExp, number][] = [
-      [['--keep', '0'], {}, /--keep must be a whole number from 1/, 2],
-      [['--every', '0'], {}, /--every must be a number of hours/, 2],
+      [['--keep', '0'], {}, /option '--keep <n>' argument '0' is invalid. must be a whole number of backups from 1/, 2],
+      [['--every', '0'], {}, /option '--every <hours>' argument '0' is invalid. must be a number of hours from 0.001/, 2],
       [['--stack', 'a/b'], {}, /may hold only letters/, 2],
       [[], { S3_ENDPOINT: 'http://127.0.0.1:1' }, /to upload backups, set all of .*missing: S3_REGION, S3_BACKUP_ACCESS_KEY/, 1],
       [[], { DATABASE_URL: outputUrl('backupDatabaseUrl').replace(/:[^:@/]+@/, ':wrong@') }, /password authentication failed for user "pa_backup"/, 1],
@@ -241,7 +241,7 @@ describe('npm run db:backup', () => {
 describe('npm run db:backup -- --every HOURS (what the scheduled backup container runs)', () => {
   /** db-backup as the scheduled container runs it, as the backup role, into this test's folder. */
   const start = (args: string[], env: Record<string, string>) =>
-    startCommand('db-backup', ['--stack', STACK, '--dir', dir, ...args], { DATABASE_URL: backupUrl(), ...env });
+    startCommand('backup', ['--stack', STACK, '--dir', dir, ...args], { DATABASE_URL: backupUrl(), ...env });
 
   test('takes a backup at once, then one per period; SIGTERM stops it cleanly', async () => {
     const run = start(['--every', '0.001'], {});
@@ -263,7 +263,7 @@ describe('npm run db:backup -- --every HOURS (what the scheduled backup containe
     expect(listBackups(dir, STACK).length).toBe(1);
 
     const failing = start(['--every', '0.001'], { DATABASE_URL: backupUrl().replace(/:[^:@/]+@/, ':wrong@') });
-    await failing.until(/error: backup failed, trying again in 0 min: [\s\S]*error: backup failed/);
+    await failing.until(/error: backup failed, trying again in \d+ s: [\s\S]*error: backup failed/);
     failing.child.kill('SIGTERM');
     expect(await failing.exited).toBe(0);
     expect(failing.output()).toMatch(/password authentication failed for user "pa_backup"/);
@@ -438,7 +438,7 @@ describe('npm run db:restore', () => {
 
     /** Starts a restore of the big backup; resolves once pg_restore is loading it. */
     async function startRestore(database: string) {
-      const run = startCommand('db-restore', ['--file', big.path, '--database', database], { DATABASE_URL: adminUrl() });
+      const run = startCommand('restore', ['--file', big.path, '--database', database], { DATABASE_URL: adminUrl() });
       await run.until(/into a new database/);
       return run;
     }
@@ -467,8 +467,9 @@ describe('npm run db:restore', () => {
 
   test('usage errors: no database, no backup chosen, a protected database', async () => {
     for (const [args, message] of [
-      [['--stack', STACK], /name the database to restore into with --database/],
-      [['--database', 'x'], /choose the backup with --file FILE, or --stack STACK/],
+      [['--stack', STACK], /error: required option '--database <name>' not specified/],
+      [['--database', 'x'], /choose the backup with --file FILE, or --stack NAME/],
+      [['--database', 'x', '--file', 'a.dump', '--dir', 'elsewhere'], /error: option '--file <file>' cannot be used with option '--dir <dir>'/],
       [['--database', 'postgres', '--stack', STACK], /one of PostgreSQL's own databases/],
     ] as const) {
       const r = await restore([...args]);

@@ -5,6 +5,7 @@ import { DEFAULT_KEEP, LAST_SUCCESS_FILE } from '../../common/names';
 import { ROOT } from '../../common/paths';
 import type { BackupOptions } from '../../lib/backups/dump';
 import { DEFAULT_BACKUP_DIR } from '../../lib/backups/files';
+import { DEFAULT_BACKUP_STALL_SECONDS } from '../../lib/backups/stall-limits';
 import { parseDatabaseUrl, redact, UserFacingError } from '../../lib/postgres/connection';
 import { nonEmpty, numberIn, say, stackOption, userPath } from '../program';
 
@@ -35,7 +36,7 @@ async function schedule(options: Omit<BackupOptions, 'signal' | 'log'>, hours: n
   const { takeBackup } = await import('../../lib/backups/dump');
   const period = hours * 3600 * 1000;
   const stop = new AbortController();
-  for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => (stamp(`${s}: stopping`), stop.abort()));
+  for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(s, () => (stamp(`${s}: stopping`), stop.abort()));
   let last = 0;
   try {
     last = fs.statSync(path.join(options.dir, LAST_SUCCESS_FILE)).mtimeMs;
@@ -88,7 +89,12 @@ export function registerBackup(program: Command): void {
         `keep running, one backup every HOURS (fractions allowed); a failed backup is reported and tried again after ${RETRY_AFTER_FAILURE_MS / 60000} min (or HOURS, if sooner). Each success touches DIR/${LAST_SUCCESS_FILE}`,
       ).argParser(numberIn('hours', 0.001, 24 * 31)),
     )
-    .action(async (o: { stack: string; dir?: string; keep: number; progress: number; every?: number }) => {
+    .addOption(
+      new Option('--stall-timeout <seconds>', 'give up when the server makes no progress (no answer, no bytes of the dump) for this long; nothing half-written is left')
+        .argParser(numberIn('seconds', 1, 86_400))
+        .default(DEFAULT_BACKUP_STALL_SECONDS),
+    )
+    .action(async (o: { stack: string; dir?: string; keep: number; progress: number; every?: number; stallTimeout: number }) => {
       // The library (pg_dump, the S3 client) is loaded when the command runs: --help and a usage error stay fast.
       const [{ takeBackup }, { uploadTargetFromEnv }] = await Promise.all([import('../../lib/backups/dump'), import('../../lib/backups/upload')]);
       const options = {
@@ -98,10 +104,14 @@ export function registerBackup(program: Command): void {
         keep: o.keep,
         upload: uploadTargetFromEnv(process.env),
         progressSeconds: o.progress,
+        stallSeconds: o.stallTimeout,
       };
       if (o.every !== undefined) return schedule(options, o.every);
       if (!options.upload) say('S3 settings are not set: the backup stays in the local folder only.');
-      const r = await takeBackup({ ...options, log: say });
+      // A stop ends pg_dump and removes its unfinished file at once, rather than leaving it to the next run.
+      const stop = new AbortController();
+      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => (say(`${s}: stopping the backup`), stop.abort()));
+      const r = await takeBackup({ ...options, log: say, signal: stop.signal });
       say(`backup of ${options.target.display} done in ${(r.ms / 1000).toFixed(1)} s: ${r.backup.path}`);
     });
 }

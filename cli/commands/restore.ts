@@ -4,8 +4,9 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ROOT } from '../../common/paths';
 import { backupAt, DEFAULT_BACKUP_DIR, listBackups } from '../../lib/backups/files';
 import { databaseNameProblem, restore } from '../../lib/backups/restore';
+import { DEFAULT_RESTORE_STALL_SECONDS } from '../../lib/backups/stall-limits';
 import { parseDatabaseUrl, UserFacingError } from '../../lib/postgres/connection';
-import { nonEmpty, say, stackOption, UsageError, userPath } from '../program';
+import { nonEmpty, numberIn, say, stackOption, UsageError, userPath } from '../program';
 
 function databaseName(raw: string): string {
   const problem = databaseNameProblem(raw);
@@ -44,13 +45,18 @@ export function registerRestore(program: Command): void {
     .addOption(stackOption('or: the newest backup of this stack in the backup folder'))
     .option('--dir <dir>', `with --stack: the backup folder (default: ${DEFAULT_BACKUP_DIR}/ in the project root; a relative path is taken from the folder you run in)`, nonEmpty)
     .option('--replace', 'replace NAME even if it holds anything (tables, functions, types, extensions...)')
-    .action(async (o: { database: string; file?: string; stack?: string; dir?: string; replace?: boolean }) => {
+    .addOption(
+      new Option('--stall-timeout <seconds>', 'give up when the restore makes no progress (no answer, nothing read or sent) for this long; NAME is left as it was')
+        .argParser(numberIn('seconds', 1, 86_400))
+        .default(DEFAULT_RESTORE_STALL_SECONDS),
+    )
+    .action(async (o: { database: string; file?: string; stack?: string; dir?: string; replace?: boolean; stallTimeout: number }) => {
       const backup = chooseBackup(o);
       const admin = parseDatabaseUrl(process.env.DATABASE_URL);
       // Ctrl-C or a stop lets the restore drop what it made (and never interrupts the swap itself).
       const stop = new AbortController();
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (say(`${signal}: stopping the restore`), stop.abort()));
-      const result = await restore({ admin, database: o.database, backup, replace: Boolean(o.replace), log: say, signal: stop.signal });
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => (say(`${signal}: stopping the restore`), stop.abort()));
+      const result = await restore({ admin, database: o.database, backup, replace: Boolean(o.replace), log: say, signal: stop.signal, stallSeconds: o.stallTimeout });
       say(`restored ${backup.name} into "${o.database}" on ${admin.display.replace(/\/[^/]*$/, '')}${result.replaced ? ' (replacing it)' : ''} in ${(result.ms / 1000).toFixed(1)} s.`);
     });
 }

@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { type Command, Option } from 'commander';
-import { ROOT } from '../../common/paths';
 import { connect, redact, UserFacingError, type DatabaseTarget } from '../../lib/postgres/connection';
 import { migratorLogin, numberIn } from '../program';
 
@@ -44,19 +42,15 @@ export function registerStudio(program: Command): void {
     .addOption(new Option('--port <port>', 'the local port studio listens on').argParser(numberIn('a TCP port', 1, 65535, true)).default(DEFAULT_PORT))
     .action(async (o: { port: number }) => {
       // drizzle-kit is found when the command runs: a copy without it (the backup image) still starts.
-      const { DRIZZLE_KIT } = await import('../../lib/migrations/drizzle-kit');
+      const { startStudio } = await import('../../lib/migrations/drizzle-kit');
       const { target } = migratorLogin();
       await (await connect(target, 'db:studio')).end();
       await checkPortFree(o.port);
-      const child = spawn(process.execPath, [DRIZZLE_KIT, 'studio', '--port', String(o.port), '--host', STUDIO_HOST], {
-        cwd: ROOT,
-        stdio: ['inherit', 'pipe', 'pipe'],
-        env: { ...process.env, DATABASE_URL: target.url },
-      });
-      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => child.kill(s));
-      relay(child.stdout, process.stdout, target);
-      relay(child.stderr, process.stderr, target);
-      const code = await new Promise<number>((resolve) => child.on('close', (c, signal) => resolve(c ?? (signal ? 0 : 1))));
+      // Tied to this process: a stop signal is passed on, and even SIGKILL of this one ends it (lib/process/children.ts).
+      const studio = startStudio({ port: o.port, host: STUDIO_HOST, env: { ...process.env, DATABASE_URL: target.url } });
+      relay(studio.stdout, process.stdout, target);
+      relay(studio.stderr, process.stderr, target);
+      const code = await studio.exited;
       if (code !== 0) process.exitCode = code;
     });
 }

@@ -1,10 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 import { backupName, backupsToRemove, checksumLine, checksumProblem, listBackups, parseBackupName, sha256File, type BackupFile } from './files';
+import { freeBytes, prepareFolder, refusedWrite } from './folder';
+import { partialName, removeLeftovers } from './leftovers';
+import { boundQueries, DEFAULT_BACKUP_STALL_SECONDS } from './stall-limits';
 import { LAST_SUCCESS_FILE } from '../../common/names';
 import { checkUploadTarget, uploadBackup, type UploadTarget } from './upload';
 import { connect, UserFacingError, type DatabaseTarget } from '../postgres/connection';
-import { findPgTool, libpqConnection, runAbortable, runPgTool, serverMajor } from '../postgres/pg-tools';
+import { findPgTool, libpqConnection, runAbortable, runPgTool, serverMajor, ToolStalledError } from '../postgres/pg-tools';
 
 export interface BackupOptions {
   /** The database to dump. */
@@ -15,6 +19,8 @@ export interface BackupOptions {
   upload?: UploadTarget;
   /** Seconds between progress lines while dumping; 0: a line per table. */
   progressSeconds: number;
+  /** Seconds without progress (a server that stopped answering) before the backup gives up; default DEFAULT_BACKUP_STALL_SECONDS. */
+  stallSeconds?: number;
   log: (line: string) => void;
   /** Aborting stops pg_dump and removes its unfinished file. */
   signal?: AbortSignal;
@@ -38,6 +44,14 @@ function size(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }
 
+function sizeOf(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
 function fsyncPath(p: string, flags = 'r'): void {
   const fd = fs.openSync(p, flags);
   try {
@@ -47,33 +61,16 @@ function fsyncPath(p: string, flags = 'r'): void {
   }
 }
 
-/** A folder we can write to, made if missing; only its owner may list it. */
-function prepareFolder(dir: string): void {
-  try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new UserFacingError(`cannot write backups to ${dir} (${code}): choose another folder with --dir, or fix its permissions.`);
-  }
-}
-
-/** A run older than this is no longer writing its unfinished file: it was killed. */
-const STALE_PARTIAL_MS = 24 * 60 * 60 * 1000;
-
-/** Unfinished files of the stack that runs killed outright (kill -9, a lost container) left behind. */
-function removeStalePartials(dir: string, stack: string): void {
-  for (const name of fs.readdirSync(dir)) {
-    const unfinished = /^\.(.+)\.partial(?:\.sha256)?$/.exec(name);
-    if (!unfinished || parseBackupName(dir, unfinished[1])?.stack !== stack) continue;
-    const file = path.join(dir, name);
-    if (Date.now() - fs.statSync(file).mtimeMs > STALE_PARTIAL_MS) fs.rmSync(file, { force: true });
-  }
-}
+const NOT_TAKEN = `No backup was taken; the last one and ${LAST_SUCCESS_FILE} are as they were.`;
+const SLOWER = 'If the server is only slow, allow it longer with --stall-timeout SECONDS.';
 
 /** Tables whose rows pg_dump writes: the denominator of its progress. */
-async function countTables(target: DatabaseTarget): Promise<{ major: number; tables: number }> {
-  const client = await connect(target, 'db:backup');
+async function countTables(target: DatabaseTarget, stallSeconds: number): Promise<{ major: number; tables: number }> {
+  const client = boundQueries(
+    await connect(target, 'db:backup'),
+    stallSeconds,
+    () => new UserFacingError(`PostgreSQL at ${target.display} accepted the login, then gave no answer for ${stallSeconds} s. ${NOT_TAKEN} ${SLOWER}`),
+  );
   try {
     const { major } = await serverMajor(client);
     const { rows } = await client.query<{ n: number }>(
@@ -87,63 +84,93 @@ async function countTables(target: DatabaseTarget): Promise<{ major: number; tab
   }
 }
 
+/** pg_dump's own words for a full disk (its messages are in English: lib/postgres/pg-tools.ts). */
+const DISK_FULL = /No space left on device|Disk quota exceeded/;
+
+/** A full disk, with what was written, what was free and, from the stack's last backup, about what is needed. */
+function diskFull(o: BackupOptions, partial: string, freeAtStart: number | undefined, previous: BackupFile | undefined): UserFacingError {
+  const known = [`${size(sizeOf(partial))} written`];
+  if (freeAtStart !== undefined) known.push(`${size(freeAtStart)} free when it began`);
+  if (previous) known.push(`the last backup of the stack, ${previous.name}, is ${size(sizeOf(previous.path))}: this one needs about as much`);
+  return new UserFacingError(
+    `the disk that holds ${o.dir} is full: pg_dump could not write its dump there (${known.join('; ')}). ` +
+      `Its unfinished file was removed. ${NOT_TAKEN} Free space on that disk (fewer backups kept there: --keep), or choose another folder with --dir.`,
+  );
+}
+
 /**
  * Takes one backup: a pg_dump custom-format archive of one consistent snapshot (pg_dump reads in
  * a single repeatable-read transaction), written beside its final name and renamed into place only
  * once it has been read back whole by pg_restore and its checksum is on disk, so a backup file is
  * never half-written. Then uploads it (if asked) and prunes the folder to the newest `keep`.
  * Everything that can be checked first (folder, server, client tools, bucket) is checked before
- * pg_dump starts.
+ * pg_dump starts, and what killed runs left in the folder is removed first. pg_dump ends with this
+ * process, and is given up on when it makes no progress for `stallSeconds`.
  */
 export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
   const started = Date.now();
+  const stallSeconds = o.stallSeconds ?? DEFAULT_BACKUP_STALL_SECONDS;
   prepareFolder(o.dir);
-  const { major, tables } = await countTables(o.target);
+  const { major, tables } = await countTables(o.target, stallSeconds);
   const pgDump = await findPgTool('pg_dump', major);
   const pgRestore = await findPgTool('pg_restore', major);
   if (o.upload) await checkUploadTarget(o.upload);
 
-  removeStalePartials(o.dir, o.stack);
+  removeLeftovers(o.dir, o.stack, o.log);
+  const previous = listBackups(o.dir, o.stack)[0];
+  const freeAtStart = freeBytes(o.dir);
   const takenAt = new Date();
   let sequence = 0;
   while (fs.existsSync(path.join(o.dir, backupName(o.stack, takenAt, sequence)))) sequence++;
   const name = backupName(o.stack, takenAt, sequence);
   const final = path.join(o.dir, name);
-  const partial = path.join(o.dir, `.${name}.partial`);
-  fs.closeSync(fs.openSync(partial, 'wx', FILE_MODE));
+  const partial = path.join(o.dir, partialName(name));
+  try {
+    fs.closeSync(fs.openSync(partial, 'wx', FILE_MODE));
+  } catch (error) {
+    throw (
+      refusedWrite(error, partial, o.dir, NOT_TAKEN) ??
+      new UserFacingError(`cannot create ${partial} (${(error as NodeJS.ErrnoException).code}): the folder does not take files. Choose another folder with --dir.`)
+    );
+  }
   try {
     const conn = libpqConnection(o.target);
     let done = 0;
     let current = '';
     let lastLine = Date.now();
     const progress = () => {
-      let written = 0;
-      try {
-        written = fs.statSync(partial).size;
-      } catch {
-        // not there yet
-      }
-      o.log(`  dumping ${current || '...'} (table ${done} of ${tables}), ${size(written)} written, ${Math.round((Date.now() - started) / 1000)} s`);
+      o.log(`  dumping ${current || '...'} (table ${done} of ${tables}), ${size(sizeOf(partial))} written, ${Math.round((Date.now() - started) / 1000)} s`);
       lastLine = Date.now();
     };
     const timer = o.progressSeconds > 0 ? setInterval(progress, o.progressSeconds * 1000) : undefined;
     try {
-      await runAbortable(
-        runPgTool(pgDump, ['--format=custom', '--verbose', '--no-password', `--file=${partial}`, `--dbname=${conn.dbname}`], {
-          env: { ...conn.env, PGAPPNAME: 'db:backup' },
-          target: o.target,
-          onLine: (line) => {
-            const table = /dumping contents of table "([^"]+)"/.exec(line);
-            if (!table) return;
-            done++;
-            current = table[1];
-            if (o.progressSeconds === 0) progress();
-            else if (Date.now() - lastLine >= o.progressSeconds * 1000) progress();
-          },
-        }),
-        o.signal,
-      ).catch((error: Error) => {
-        throw o.signal?.aborted ? new UserFacingError('the backup was stopped; its unfinished file was removed.') : error;
+      const run = runPgTool(pgDump, ['--format=custom', '--verbose', '--no-password', `--file=${partial}`, `--dbname=${conn.dbname}`], {
+        env: { ...conn.env, PGAPPNAME: 'db:backup' },
+        target: o.target,
+        stallSeconds,
+        writes: [partial],
+        onLine: (line) => {
+          const table = /dumping contents of table "([^"]+)"/.exec(line);
+          if (!table) return;
+          done++;
+          current = table[1];
+          if (o.progressSeconds === 0) progress();
+          else if (Date.now() - lastLine >= o.progressSeconds * 1000) progress();
+        },
+      });
+      if (!run.tied && process.platform === 'linux') {
+        o.log('warning: setpriv (util-linux) is not installed, so pg_dump would outlive this command killed with SIGKILL: install util-linux.');
+      }
+      await runAbortable(run, o.signal).catch((error: Error) => {
+        if (o.signal?.aborted) throw new UserFacingError('the backup was stopped; its unfinished file was removed.');
+        if (error instanceof ToolStalledError) {
+          throw new UserFacingError(
+            `pg_dump made no progress for ${stallSeconds} s: nothing came from PostgreSQL at ${o.target.display} and nothing was written to the dump. ` +
+              `The server stopped answering, or something held pg_dump up (a long migration's lock, say). pg_dump was stopped and its unfinished file removed. ${NOT_TAKEN} ${SLOWER}`,
+          );
+        }
+        if (DISK_FULL.test(error.message)) throw diskFull(o, partial, freeAtStart, previous);
+        throw error;
       });
     } finally {
       clearInterval(timer);
@@ -154,12 +181,13 @@ export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
     });
     const { sha256, bytes } = await sha256File(partial);
     fsyncPath(partial);
-    const checksumPartial = `${partial}.sha256`;
-    fs.writeFileSync(checksumPartial, checksumLine(sha256, name), { mode: FILE_MODE });
-    fsyncPath(checksumPartial);
-    fs.renameSync(partial, final);
     const backup = parseBackupName(o.dir, name) as BackupFile;
-    fs.renameSync(checksumPartial, backup.checksumPath);
+    // The checksum takes its name first: a dump is never in place without it (write-file-atomic
+    // writes a temporary file, fsyncs it, renames it, and removes it on failure: its lib/index.js).
+    await writeFileAtomic(backup.checksumPath, checksumLine(sha256, name), { mode: FILE_MODE }).catch((error: unknown) => {
+      throw refusedWrite(error, backup.checksumPath, o.dir, `The dump was discarded: a backup is kept only with its checksum. ${NOT_TAKEN}`) ?? error;
+    });
+    fs.renameSync(partial, final);
     fsyncPath(o.dir);
     o.log(`wrote ${final} (${size(bytes)}, ${tables} tables, sha256 ${sha256})`);
 
@@ -172,11 +200,20 @@ export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
       });
       o.log(`uploaded ${name} and its checksum to ${o.upload.display}`);
     }
-    fs.writeFileSync(path.join(o.dir, LAST_SUCCESS_FILE), `${new Date().toISOString()} ${name}\n`);
+    // Replaced whole or not at all: an empty marker with a new date would pass the health check.
+    const marker = path.join(o.dir, LAST_SUCCESS_FILE);
+    await writeFileAtomic(marker, `${new Date().toISOString()} ${name}\n`).catch((error: unknown) => {
+      const kept = `The backup ${final} was written and checked${o.upload ? ' and uploaded' : ''}, but ${LAST_SUCCESS_FILE} was left as it was, so the health check does not count this backup yet.`;
+      throw refusedWrite(error, marker, o.dir, kept) ?? error;
+    });
+    fsyncPath(o.dir);
     return { backup, bytes, sha256, tables, ms: Date.now() - started, removed };
   } finally {
-    fs.rmSync(partial, { force: true });
-    fs.rmSync(`${partial}.sha256`, { force: true });
+    try {
+      fs.rmSync(partial, { force: true });
+    } catch {
+      // a folder that refuses the removal refused the writes before, which said so
+    }
   }
 }
 

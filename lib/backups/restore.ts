@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import type { Client } from 'pg';
 import { checksumProblem, type BackupFile } from './files';
 import { connect, UserFacingError, withDatabase, type DatabaseTarget } from '../postgres/connection';
-import { findPgTool, libpqConnection, runAbortable, runPgTool, serverMajor } from '../postgres/pg-tools';
+import { findPgTool, libpqConnection, runAbortable, runPgTool, serverMajor, ToolStalledError } from '../postgres/pg-tools';
+import { boundQueries, DEFAULT_RESTORE_STALL_SECONDS } from './stall-limits';
 import { quoteIdent, renameDatabase, splitStatements } from '../postgres/sql-script';
 
 export interface RestoreOptions {
@@ -19,6 +20,8 @@ export interface RestoreOptions {
   log: (line: string) => void;
   /** Aborting stops the restore before the swap and drops what it made; the target stays as it was. */
   signal?: AbortSignal;
+  /** Seconds without progress (a server that stopped answering) before the restore gives up; default DEFAULT_RESTORE_STALL_SECONDS. */
+  stallSeconds?: number;
 }
 
 /** Where the admin connection goes for CREATE/ALTER/DROP DATABASE: never the database being replaced. */
@@ -28,6 +31,11 @@ const PROTECTED = new Set([MAINTENANCE_DATABASE, 'template0', 'template1']);
 const TEMPORARY_SUFFIX = '__restore_';
 const REPLACED_SUFFIX = '__replaced_';
 const randomSuffix = () => randomBytes(3).toString('hex');
+/**
+ * The application name of a restore's admin session, which it keeps open from start to end: while
+ * it is there, the restore that made NAME__restore_<suffix> is running.
+ */
+const ownerName = (suffix: string) => `db:restore ${suffix}`;
 /** PostgreSQL's identifier limit (NAMEDATALEN - 1), less the longest suffix the restore adds to the name. */
 const MAX_NAME_BYTES = 63 - Math.max(TEMPORARY_SUFFIX.length, REPLACED_SUFFIX.length) - randomSuffix().length;
 
@@ -99,9 +107,12 @@ async function contentsOf(client: Client): Promise<string | undefined> {
   return held.length === 0 ? undefined : held.map(([what, n]) => `${n} ${what}`).join(', ');
 }
 
+/** Bounds the queries of a client of the restore (stall-limits.ts boundQueries). */
+type Bound = (client: Client) => Client;
+
 /** A session on `database` as the admin, for `work`. */
-async function inDatabase<T>(admin: DatabaseTarget, database: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connect(withDatabase(admin, database), 'db:restore');
+async function inDatabase<T>(admin: DatabaseTarget, database: string, bound: Bound, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = bound(await connect(withDatabase(admin, database), 'db:restore'));
   try {
     return await work(client);
   } finally {
@@ -127,17 +138,18 @@ function refuseNonEmpty(database: string, contents: string): UserFacingError {
  * only after the swap committed. Without `replace`, the target is checked again once no session
  * can write to it: it may have been filled since the restore began.
  */
-async function swap(client: Client, o: RestoreOptions, restored: string): Promise<boolean> {
+async function swap(client: Client, o: RestoreOptions, restored: string, suffix: string, bound: Bound): Promise<boolean> {
   const target = o.database;
   if (!(await exists(client, target))) {
     // Fails, changing nothing, should the target have been created meanwhile.
     await client.query(`ALTER DATABASE ${quoteIdent(restored)} RENAME TO ${quoteIdent(target)}`);
     return false;
   }
-  const old = `${target}${REPLACED_SUFFIX}${randomSuffix()}`;
+  // The restore's own suffix: the replaced database is known as its own while its admin session is there.
+  const old = `${target}${REPLACED_SUFFIX}${suffix}`;
   const { rows } = await client.query<{ allow: boolean }>('SELECT datallowconn AS allow FROM pg_database WHERE datname = $1', [target]);
   // The check below runs in a session opened before new ones are kept out, and that session is not ended.
-  const checker = o.replace ? undefined : await connect(withDatabase(o.admin, target), 'db:restore');
+  const checker = o.replace ? undefined : bound(await connect(withDatabase(o.admin, target), 'db:restore'));
   // A database with sessions cannot be renamed: keep new ones out, end the ones there.
   await client.query(`ALTER DATABASE ${quoteIdent(target)} WITH ALLOW_CONNECTIONS false`);
   try {
@@ -178,6 +190,35 @@ async function swap(client: Client, o: RestoreOptions, restored: string): Promis
   return true;
 }
 
+/**
+ * Drops the temporary databases of restores that were killed (no admin session of theirs is left,
+ * and nobody is connected), and names what it leaves: one still in use, and the replaced databases
+ * of restores killed between the swap and the drop, which hold the data before that restore.
+ */
+async function removeLeftovers(client: Client, log: (line: string) => void): Promise<void> {
+  const { rows } = await client.query<{ name: string; suffix: string; owner_running: boolean; sessions: number[] }>(
+    `SELECT d.datname AS name, substring(d.datname FROM '(${TEMPORARY_SUFFIX}|${REPLACED_SUFFIX})[0-9a-f]{6}$') AS suffix,
+            EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = $1 || right(d.datname, 6)) AS owner_running,
+            ARRAY(SELECT a.pid FROM pg_stat_activity a WHERE a.datid = d.oid) AS sessions
+       FROM pg_database d WHERE d.datname ~ '(${TEMPORARY_SUFFIX}|${REPLACED_SUFFIX})[0-9a-f]{6}$' ORDER BY 1`,
+    [ownerName('')],
+  );
+  for (const r of rows) {
+    const drop = `DROP DATABASE ${quoteIdent(r.name)} WITH (FORCE)`;
+    if (r.owner_running) continue; // another restore's, running now
+    if (r.suffix === REPLACED_SUFFIX) {
+      log(`note: "${r.name}" holds what an earlier restore replaced (it was stopped before it dropped it): drop it once you no longer need it (${drop}).`);
+    } else if (r.sessions.length > 0) {
+      log(`note: "${r.name}" is left from a restore that was stopped, but session(s) ${r.sessions.join(', ')} still use it: it is dropped by the next restore once they have ended, or run ${drop}.`);
+    } else {
+      await client.query(drop).then(
+        () => log(`dropped "${r.name}", left by a restore that was stopped before it ended`),
+        (error: Error) => log(`note: "${r.name}" is left from a restore that was stopped, and could not be dropped (${error.message}): run ${drop} as its owner.`),
+      );
+    }
+  }
+}
+
 /** Stops the restore, with a message, once the signal has aborted; nothing has replaced the target yet. */
 function checkAborted(signal: AbortSignal | undefined, database: string): void {
   if (signal?.aborted) throw new UserFacingError(`the restore was stopped before it replaced anything; "${database}" was left as it was.`);
@@ -197,13 +238,28 @@ export async function restore(o: RestoreOptions): Promise<{ ms: number; replaced
   if (problem) throw new UserFacingError(`${o.backup.path} cannot be restored: ${problem}. Nothing was changed; choose another backup with --file.`);
   o.log(`checksum of ${o.backup.name} verified`);
 
+  const stallSeconds = o.stallSeconds ?? DEFAULT_RESTORE_STALL_SECONDS;
   const server = withDatabase(o.admin, MAINTENANCE_DATABASE);
-  const client = await connect(server, 'db:restore').catch((error: Error) => {
-    throw new UserFacingError(`${error.message} (the restore connects to the server's "${MAINTENANCE_DATABASE}" database to create and rename databases)`);
-  });
-  const temporary = `${o.database}${TEMPORARY_SUFFIX}${randomSuffix()}`;
+  const suffix = randomSuffix();
+  const temporary = `${o.database}${TEMPORARY_SUFFIX}${suffix}`;
+  const bound: Bound = (c) =>
+    boundQueries(
+      c,
+      stallSeconds,
+      () =>
+        new UserFacingError(
+          `PostgreSQL at ${server.display} gave no answer for ${stallSeconds} s, so the restore was given up; "${o.database}" was left as it was ` +
+            `(a database named "${temporary}" may be left: the next restore drops it). If the server is only slow, allow it longer with --stall-timeout SECONDS.`,
+        ),
+    );
+  const client = bound(
+    await connect(server, ownerName(suffix)).catch((error: Error) => {
+      throw new UserFacingError(`${error.message} (the restore connects to the server's "${MAINTENANCE_DATABASE}" database to create and rename databases)`);
+    }),
+  );
   let created = false;
   try {
+    await removeLeftovers(client, o.log);
     const { major } = await serverMajor(client);
     const pgRestore = await findPgTool('pg_restore', major);
     const archive = await readArchive(pgRestore, o.backup.path, server);
@@ -211,7 +267,7 @@ export async function restore(o: RestoreOptions): Promise<{ ms: number; replaced
       throw new UserFacingError(`${o.backup.name} was dumped from PostgreSQL ${archive.dumpedMajor}, newer than this server's ${major}; nothing was changed.`);
     }
     if (!o.replace && (await exists(client, o.database))) {
-      const contents = await inDatabase(o.admin, o.database, contentsOf);
+      const contents = await inDatabase(o.admin, o.database, bound, contentsOf);
       if (contents) throw refuseNonEmpty(o.database, contents);
     }
     checkAborted(o.signal, o.database);
@@ -229,29 +285,42 @@ export async function restore(o: RestoreOptions): Promise<{ ms: number; replaced
     o.log(`restoring ${o.backup.name} (dumped from ${archive.dumpedName}) into a new database, ${temporary}`);
     const conn = libpqConnection(withDatabase(o.admin, temporary));
     let last = Date.now();
-    await runAbortable(
-      runPgTool(pgRestore, ['--exit-on-error', '--verbose', '--no-password', `--dbname=${conn.dbname}`, o.backup.path], {
-        env: { ...conn.env, PGAPPNAME: 'db:restore' },
-        target: o.admin,
-        onLine: (line) => {
-          const table = /processing data for table "([^"]+)"/.exec(line);
-          if (table && Date.now() - last > 5000) {
-            o.log(`  loading ${table[1]}`);
-            last = Date.now();
-          }
-        },
-      }),
-      o.signal,
-    ).catch((error: Error) => {
+    const run = runPgTool(pgRestore, ['--exit-on-error', '--verbose', '--no-password', `--dbname=${conn.dbname}`, o.backup.path], {
+      env: { ...conn.env, PGAPPNAME: 'db:restore' },
+      target: o.admin,
+      stallSeconds,
+      onLine: (line) => {
+        const table = /processing data for table "([^"]+)"/.exec(line);
+        if (table && Date.now() - last > 5000) {
+          o.log(`  loading ${table[1]}`);
+          last = Date.now();
+        }
+      },
+    });
+    if (!run.tied && process.platform === 'linux') {
+      o.log('warning: setpriv (util-linux) is not installed, so pg_restore would outlive this command killed with SIGKILL: install util-linux.');
+    }
+    await runAbortable(run, o.signal).catch((error: Error) => {
       checkAborted(o.signal, o.database);
+      if (error instanceof ToolStalledError) {
+        throw new UserFacingError(
+          `pg_restore made no progress for ${stallSeconds} s: nothing read from the backup, nothing sent to or received from PostgreSQL at ${server.display}, no line of output. ` +
+            `The server stopped answering, or something held it up. pg_restore was stopped, so "${o.database}" was left as it was. ` +
+            `A long index build on a big table shows no progress either: if that is what took so long, allow it longer with --stall-timeout SECONDS.`,
+        );
+      }
       throw new UserFacingError(`the restore failed, so "${o.database}" was left as it was: ${error.message}`);
     });
     checkAborted(o.signal, o.database);
-    const replaced = await swap(client, o, temporary);
+    const replaced = await swap(client, o, temporary, suffix, bound);
     created = false;
     return { ms: Date.now() - started, replaced };
   } finally {
-    if (created) await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(temporary)} WITH (FORCE)`).catch(() => undefined);
+    if (created) {
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(temporary)} WITH (FORCE)`).catch((error: Error) => {
+        o.log(`warning: the database "${temporary}" this restore made could not be dropped (${error.message}): the next restore drops it, or run DROP DATABASE ${quoteIdent(temporary)} WITH (FORCE).`);
+      });
+    }
     await client.end();
   }
 }

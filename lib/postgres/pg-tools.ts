@@ -1,8 +1,10 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Client } from 'pg';
 import { redact, UserFacingError, type DatabaseTarget } from './connection';
+import { spawnTied } from '../process/children';
+import { watchForStall } from '../process/stall';
 
 /**
  * PostgreSQL's client programs (pg_dump, pg_restore) of the server's major version: an older
@@ -77,25 +79,61 @@ const VERBOSE_LINE =
 export interface ToolRun {
   /** Resolves with its stdout (when asked to keep it) once it exits with status 0; rejects with its last lines of output otherwise. */
   done: Promise<string>;
+  /** The program ends with this process, even on SIGKILL (lib/process/children.ts). */
+  tied: boolean;
   kill(): void;
+}
+
+/** A run given up on for making no progress (see `stallSeconds`); the caller words what it means. */
+export class ToolStalledError extends UserFacingError {
+  override name = 'ToolStalledError';
+  constructor(
+    readonly tool: string,
+    readonly seconds: number,
+  ) {
+    super(`${tool} made no progress for ${seconds} s and was stopped`);
+  }
 }
 
 /**
  * Runs a client program, handing each line it writes on stderr to `onLine` (pg_dump and
  * pg_restore report progress there with --verbose). Its output is scrubbed of the password
- * before it reaches an error message.
+ * before it reaches an error message. The program is tied to this process, so that it never
+ * outlives it. With `stallSeconds`, a run that makes no progress for that long (no line, no growth
+ * of `writes`, no bytes read or written: lib/process/stall.ts) is killed and rejects with a
+ * ToolStalledError: once connected, libpq waits for a server that stopped answering forever.
  */
 export function runPgTool(
   file: string,
   args: string[],
-  options: { env: NodeJS.ProcessEnv; target: DatabaseTarget; onLine?: (line: string) => void; keepStdout?: boolean },
+  options: {
+    env: NodeJS.ProcessEnv;
+    target: DatabaseTarget;
+    onLine?: (line: string) => void;
+    keepStdout?: boolean;
+    stallSeconds?: number;
+    /** Files the program writes, whose growth is progress. */
+    writes?: string[];
+  },
 ): ToolRun {
-  const child = spawn(file, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', options.keepStdout ? 'pipe' : 'ignore', 'pipe'] });
+  const { child, tied } = spawnTied(file, args, {
+    // Messages in English, as ours are, and as callers read them ("No space left on device"). An
+    // empty LC_ALL counts as unset (glibc locale/findlocale.c, _nl_find_locale), so LC_MESSAGES
+    // applies, and gettext ignores LANGUAGE under the C locale (intl/dcigettext.c, guess_category_value).
+    env: { ...process.env, LC_ALL: '', LC_MESSAGES: 'C', ...options.env },
+    stdio: ['ignore', options.keepStdout ? 'pipe' : 'ignore', 'pipe'],
+  });
+  const tool = path.basename(file);
+  const watch =
+    options.stallSeconds === undefined
+      ? undefined
+      : watchForStall({ pid: child.pid, files: options.writes ?? [], seconds: options.stallSeconds, onStall: () => child.kill('SIGKILL') });
   let stdout = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const tail: string[] = [];
   let partial = '';
   const take = (line: string) => {
+    watch?.touch();
     options.onLine?.(line);
     if (VERBOSE_LINE.test(line)) return;
     tail.push(line);
@@ -108,16 +146,21 @@ export function runPgTool(
     lines.forEach(take);
   });
   const done = new Promise<string>((resolve, reject) => {
-    child.on('error', (error) => reject(new UserFacingError(`cannot run ${file}: ${error.message}`)));
+    child.on('error', (error) => {
+      watch?.stop();
+      reject(new UserFacingError(`cannot run ${file}: ${error.message}`));
+    });
     child.on('close', (code, signal) => {
+      watch?.stop();
       if (partial) take(partial);
       if (code === 0) return resolve(stdout);
+      if (watch?.stalled) return reject(new ToolStalledError(tool, options.stallSeconds as number));
       const why = signal ? `was stopped by ${signal}` : `failed (exit status ${code})`;
       const output = tail.length > 0 ? `:\n${redact(tail.join('\n'), options.target).replace(/^/gm, '  ')}` : '';
-      reject(new UserFacingError(`${path.basename(file)} ${why}${output}`));
+      reject(new UserFacingError(`${tool} ${why}${output}`));
     });
   });
-  return { done, kill: () => child.kill('SIGTERM') };
+  return { done, tied, kill: () => child.kill('SIGTERM') };
 }
 
 /** Runs a client program to its end; aborting the signal stops it. */

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { isRunning } from './processes';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -57,24 +58,10 @@ setInterval(() => undefined, 1 << 30);
   };
 }
 
-/** A process's state letter in /proc (Z: a zombie, dead but not yet reaped), or undefined once it is gone. */
-function state(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * Whether the process still runs. A killed process whose parent died before it is a zombie until
- * init reaps it, and a container's init may never do so: a zombie does not run.
+ * Whether the process still runs (a zombie does not: this container's init may never reap one).
  */
-export function alive(pid: number): boolean {
-  const s = state(pid);
-  return s !== undefined && s !== 'Z' && s !== 'X';
-}
+export const alive = isRunning;
 
 /** The process group of a running process. */
 export function pgid(pid: number): number {

@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Child programs that end with this process, even when it is killed with SIGKILL and so runs no
+ * handler: a pg_dump left running goes on filling its file, a pg_restore its temporary database,
+ * a drizzle-kit studio goes on serving the database login.
+ *
+ * On Linux the kernel does it: util-linux's `setpriv --pdeathsig KILL -- CMD` calls
+ * prctl(PR_SET_PDEATHSIG, SIGKILL) and then execvp()s CMD (util-linux sys-utils/setpriv.c, end of
+ * main()), and the setting survives that execve for a program that is not set-user-ID and has no
+ * file capabilities (prctl(2)). util-linux is Essential in Debian, so setpriv is in every
+ * bookworm image (node:*-bookworm-slim, which the backup image is built from, and postgres:15).
+ *
+ * The signal fires when the *thread* that forked the child ends, not the process. libuv forks in
+ * the thread that calls uv_spawn (deps/uv/src/unix/process.c, uv__spawn_and_init_child_fork), and
+ * node calls it from the thread that runs the JavaScript: children must be spawned from the main
+ * thread, whose end is the process's (one spawned from a worker thread dies with the worker).
+ *
+ * Not covered: the microseconds between the fork and setpriv's prctl. Elsewhere (macOS, or a Linux
+ * without setpriv) the child is started as it is, and `tied` is false.
+ */
+
+let setprivPath: string | null | undefined;
+
+/** setpriv, from the system's folders first: PATH only where it is installed elsewhere. */
+function findSetpriv(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  if (setprivPath === undefined) {
+    const dirs = ['/usr/bin', '/bin', ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean)];
+    setprivPath =
+      dirs
+        .map((dir) => path.join(dir, 'setpriv'))
+        .find((file) => {
+          try {
+            fs.accessSync(file, fs.constants.X_OK);
+            return true;
+          } catch {
+            return false;
+          }
+        }) ?? null;
+  }
+  return setprivPath ?? undefined;
+}
+
+export interface TiedChild {
+  child: ChildProcess;
+  /** The child gets SIGKILL when this process ends, however it ends. */
+  tied: boolean;
+}
+
+/**
+ * spawn(), with the child tied to this process (see above). Its pid is the program's own: setpriv
+ * execs it in place, so signals sent to the child reach the program.
+ */
+export function spawnTied(file: string, args: readonly string[], options: SpawnOptions): TiedChild {
+  const setpriv = findSetpriv();
+  if (!setpriv) return { child: spawn(file, args, options), tied: false };
+  return { child: spawn(setpriv, ['--pdeathsig', 'KILL', '--', file, ...args], options), tied: true };
+}
+
+/** The signals that ask a command to stop: Ctrl-C, `kill`, `docker stop`, a closed terminal. */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * While the child runs, a stop signal sent to this process is passed on to it, and the child is
+ * killed if it has not ended `graceMs` later. Without handlers, node would end at once on those
+ * signals: the child would be left running, or (where tied) killed without a chance to close.
+ * Resolves with the child's exit status once its output is closed, 0 when a signal passed on from
+ * here ended it.
+ */
+export function stopWithThisProcess(child: ChildProcess, graceMs = 5000): Promise<number> {
+  let forwarded = false;
+  let killer: NodeJS.Timeout | undefined;
+  const forward = (signal: NodeJS.Signals) => {
+    forwarded = true;
+    child.kill(signal);
+    killer ??= setTimeout(() => child.kill('SIGKILL'), graceMs);
+  };
+  for (const s of STOP_SIGNALS) process.on(s, forward);
+  const stopForwarding = () => {
+    clearTimeout(killer);
+    for (const s of STOP_SIGNALS) process.removeListener(s, forward);
+  };
+  return new Promise((resolve, reject) => {
+    child.once('error', (error) => (stopForwarding(), reject(error)));
+    child.once('close', (code, signal) => (stopForwarding(), resolve(code ?? (signal && forwarded ? 0 : 1))));
+  });
+}

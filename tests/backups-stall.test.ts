@@ -1,0 +1,150 @@
+/**
+ * A backup and a restore against a server that stops answering after the login: the test's own
+ * PostgreSQL 15, whose backend serving pg_dump or pg_restore is stopped with SIGSTOP mid-run (the
+ * connection stays open; nothing more comes). Each must give up within its stall bound, naming the
+ * server and the bound, and leave nothing half-done behind; a restore's leftover database is
+ * dropped by the next restore.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { takeBackup } from '../lib/backups/dump';
+import type { BackupFile } from '../lib/backups/files';
+import { restore } from '../lib/backups/restore';
+import { boundQueries } from '../lib/backups/stall-limits';
+import { connect, parseDatabaseUrl } from '../lib/postgres/connection';
+import { bigDatabaseBackup, rows as bigRows } from './helpers/big-database';
+import { startPostgres, type PostgresServer } from './helpers/postgres';
+import { childrenOf, isRunning, waitFor } from './helpers/processes';
+
+const STALL_SECONDS = 3;
+let server: PostgresServer;
+let dir: string;
+let big: BackupFile;
+const stopped = new Set<number>();
+
+const rows = <T extends Record<string, unknown>>(database: string, text: string, params: unknown[] = []) => bigRows<T>(server, database, text, params);
+
+/** Stops a server process where it is: the server has stopped answering that connection. */
+function freeze(pid: number): void {
+  process.kill(pid, 'SIGSTOP');
+  stopped.add(pid);
+}
+
+function thaw(): void {
+  for (const pid of stopped) process.kill(pid, 'SIGCONT');
+  stopped.clear();
+}
+
+/** The backend of a session with this application name, busy with a statement: its pid. */
+function activeBackend(applicationName: string, datname = '%'): Promise<number> {
+  return waitFor(`an active session of ${applicationName}`, 60_000, async () => {
+    const found = await rows<{ pid: number }>(
+      'postgres',
+      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname LIKE $2 AND state = 'active' AND query NOT LIKE 'SELECT%' LIMIT 1`,
+      [applicationName, datname],
+    );
+    return found[0]?.pid;
+  });
+}
+
+const log: string[] = [];
+const say = (line: string) => log.push(line);
+
+beforeAll(async () => {
+  server = await startPostgres();
+  big = await bigDatabaseBackup(server);
+}, 180_000);
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-stall-'));
+  log.length = 0;
+});
+
+afterEach(() => {
+  thaw();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+afterAll(async () => {
+  thaw();
+  if (big) fs.rmSync(path.dirname(big.path), { recursive: true, force: true });
+  await server?.stop();
+});
+
+test('a backup whose server stops answering mid-dump gives up within the bound, naming the server and the bound; pg_dump and its file are gone', async () => {
+  const target = parseDatabaseUrl(server.url('big'));
+  const started = Date.now();
+  const backup = takeBackup({ target, stack: 'big', dir, keep: 1, progressSeconds: 0, stallSeconds: STALL_SECONDS, log: say });
+  const failed = backup.then(
+    () => undefined,
+    (error: Error) => error,
+  );
+  freeze(await activeBackend('db:backup', 'big'));
+  const dumps = childrenOf(process.pid).filter((c) => c.comm === 'pg_dump');
+  expect(dumps.length).toBe(1);
+
+  const error = await failed;
+  expect(error?.message).toBe(
+    `pg_dump made no progress for ${STALL_SECONDS} s: nothing came from PostgreSQL at ${target.display} and nothing was written to the dump. ` +
+      "The server stopped answering, or something held pg_dump up (a long migration's lock, say). pg_dump was stopped and its unfinished file removed. " +
+      'No backup was taken; the last one and .last-success are as they were. If the server is only slow, allow it longer with --stall-timeout SECONDS.',
+  );
+  expect(Date.now() - started).toBeLessThan(30_000);
+  expect(isRunning(dumps[0].pid)).toBe(false);
+  expect(fs.readdirSync(dir)).toEqual([]);
+}, 60_000);
+
+test('a restore whose server stops answering mid-restore gives up within the bound; the target is untouched, and the next restore drops what it left', async () => {
+  await rows('postgres', 'CREATE DATABASE stalled_target');
+  await rows('stalled_target', 'CREATE TABLE kept AS SELECT 1 AS id');
+  const admin = parseDatabaseUrl(server.url());
+  const started = Date.now();
+  const failed = restore({ admin, database: 'stalled_target', backup: big, replace: true, log: say, stallSeconds: STALL_SECONDS }).then(
+    () => undefined,
+    (error: Error) => error,
+  );
+  freeze(await activeBackend('db:restore', 'stalled\\_target\\_\\_restore\\_%'));
+  const restores = childrenOf(process.pid).filter((c) => c.comm === 'pg_restore');
+  expect(restores.length).toBe(1);
+
+  const error = await failed;
+  expect(error?.message).toBe(
+    `pg_restore made no progress for ${STALL_SECONDS} s: nothing read from the backup, nothing sent to or received from PostgreSQL at ${admin.display}, no line of output. ` +
+      'The server stopped answering, or something held it up. pg_restore was stopped, so "stalled_target" was left as it was. ' +
+      'A long index build on a big table shows no progress either: if that is what took so long, allow it longer with --stall-timeout SECONDS.',
+  );
+  // The bound, and DROP DATABASE ... WITH (FORCE)'s own 5 s wait for the stopped session.
+  expect(Date.now() - started).toBeLessThan(40_000);
+  expect(isRunning(restores[0].pid)).toBe(false);
+  expect(await rows('stalled_target', 'SELECT id FROM kept')).toEqual([{ id: 1 }]);
+  const leftover = log.find((l) => /could not be dropped/.test(l));
+  expect(leftover).toMatch(/^warning: the database "stalled_target__restore_[0-9a-f]{6}" this restore made could not be dropped \(.*\): the next restore drops it/);
+
+  // The restore's own DROP DATABASE ... WITH (FORCE) goes on in the server until it gives up on the
+  // stopped session (5 s). Then, answering again, the server ends the killed pg_restore's session,
+  // and the next restore drops the database it left.
+  const name = /"(stalled_target__restore_[0-9a-f]{6})"/.exec(leftover as string)![1];
+  const session = (sql: string, value: string) => async () => (await rows('postgres', sql, [value])).length === 0;
+  await waitFor("the stopped restore's DROP to give up", 30_000, session('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', `db:restore ${name.slice(-6)}`));
+  thaw();
+  await waitFor("the killed pg_restore's session to end", 30_000, session('SELECT 1 FROM pg_stat_activity WHERE datname = $1', name));
+  expect(await rows('postgres', 'SELECT datname FROM pg_database WHERE datname = $1', [name])).toEqual([{ datname: name }]);
+  log.length = 0;
+  // The default bound: building the index takes pg_restore more than 3 s without a sign of progress.
+  await restore({ admin, database: 'stalled_target', backup: big, replace: true, log: say });
+  expect(log).toContain(`dropped "${name}", left by a restore that was stopped before it ended`);
+  expect(await rows('postgres', `SELECT datname FROM pg_database WHERE datname LIKE '%\\_\\_re%'`)).toEqual([]);
+  expect(await rows('stalled_target', 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 2000000 }]);
+}, 120_000);
+
+test('a query to a server that stops answering fails within the bound, and its client is closed', async () => {
+  const client = await connect(parseDatabaseUrl(server.url()), 'stall-test');
+  const bounded = boundQueries(client, 1, () => new Error('no answer within 1 s'));
+  const [{ pid }] = (await bounded.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
+  freeze(pid);
+  const started = Date.now();
+  await expect(bounded.query('SELECT 1')).rejects.toThrow('no answer within 1 s');
+  expect(Date.now() - started).toBeLessThan(5_000);
+  await expect(bounded.query('SELECT 1')).rejects.toThrow(/not queryable|closed|ended/i);
+});

@@ -1,0 +1,113 @@
+/**
+ * `npm run db:backup` and `db:restore` killed with SIGKILL mid-run, as the commands run (node
+ * cli/launch.js ...), against the test's own PostgreSQL 15 holding a table that takes pg_dump some
+ * seconds: pg_dump and pg_restore must end with them (no handler runs on SIGKILL: the kernel ends
+ * them, lib/process/children.ts), and the next run must remove what the killed one left, saying so.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { listBackups, type BackupFile } from '../lib/backups/files';
+import { bigDatabaseBackup, rows as bigRows } from './helpers/big-database';
+import { PG_BIN, startPostgres, type PostgresServer } from './helpers/postgres';
+import { childrenOf, isRunning, startCli, waitFor } from './helpers/processes';
+
+/** How long a child may outlive its killed parent: the kernel ends it at once. */
+const CHILD_GONE_MS = 5_000;
+let server: PostgresServer;
+let dir: string;
+let big: BackupFile;
+
+const rows = <T extends Record<string, unknown>>(database: string, text: string, params: unknown[] = []) => bigRows<T>(server, database, text, params);
+
+async function toTheEnd(cmd: ReturnType<typeof startCli>, boundMs = 120_000): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    cmd.exited,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => (cmd.child.kill('SIGKILL'), reject(new Error(`not done in ${boundMs} ms:\n${cmd.output()}`))), boundMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** The backend of an active session with this application name on databases LIKE `datname`: its pid. */
+function activeBackend(applicationName: string, datname: string): Promise<number> {
+  return waitFor(`an active session of ${applicationName}`, 60_000, async () => {
+    const found = await rows<{ pid: number }>(
+      'postgres',
+      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname LIKE $2 AND state = 'active' AND query NOT LIKE 'SELECT%' LIMIT 1`,
+      [applicationName, datname],
+    );
+    return found[0]?.pid;
+  });
+}
+
+/**
+ * Waits for the command's child program to be at work, kills the command with SIGKILL, and checks
+ * that the child ended too, within a bound. A child that writes nothing on its stderr meanwhile (a
+ * long table) would not notice its parent is gone (no SIGPIPE): the server's process serving it is
+ * held (SIGSTOP) while the command is killed, so that nothing but the kernel's signal can end it.
+ */
+async function killMidRun(cmd: ReturnType<typeof startCli>, program: string, ready: () => boolean, session: [string, string]): Promise<void> {
+  const child = await waitFor(`${program} started by the command`, 60_000, () => ready() && childrenOf(cmd.pid).find((c) => c.comm === program));
+  const backend = await activeBackend(...session);
+  process.kill(backend, 'SIGSTOP');
+  try {
+    cmd.child.kill('SIGKILL');
+    await cmd.exited;
+    const started = Date.now();
+    await waitFor(`${program} (pid ${child.pid}) to end with its parent`, CHILD_GONE_MS, () => !isRunning(child.pid));
+    expect(Date.now() - started).toBeLessThan(CHILD_GONE_MS);
+  } finally {
+    process.kill(backend, 'SIGCONT');
+  }
+}
+
+beforeAll(async () => {
+  server = await startPostgres();
+  big = await bigDatabaseBackup(server);
+}, 180_000);
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-killed-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  if (big) fs.rmSync(path.dirname(big.path), { recursive: true, force: true });
+  await server?.stop();
+});
+
+test('db:backup killed with SIGKILL mid-dump takes pg_dump with it; the next run removes the unfinished dump and says so', async () => {
+  const env = { DATABASE_URL: server.url('big'), PG_BIN };
+  const args = ['--stack', 'big', '--dir', dir, '--progress', '0'];
+  const killed = startCli('db:backup', args, env);
+  const partial = () => fs.readdirSync(dir).find((n) => n.endsWith('.partial'));
+  // Mid-dump: pg_dump has begun writing the table's rows.
+  await killMidRun(killed, 'pg_dump', () => /dumping public\.t/.test(killed.output()) && fs.statSync(path.join(dir, partial() ?? '.')).size > 0, ['db:backup', 'big']);
+  const left = partial() as string;
+  expect(left).toMatch(new RegExp(`^\\.big-\\d{8}T\\d{6}Z\\.dump\\.${killed.pid}-\\d+\\.partial$`));
+
+  const next = startCli('db:backup', args, env);
+  expect(await toTheEnd(next)).toBe(0);
+  expect(next.output()).toContain(`removed ${left}, the unfinished dump of a backup that was stopped before it ended (pid ${killed.pid})`);
+  const [b] = listBackups(dir, 'big');
+  expect(fs.readdirSync(dir).sort()).toEqual(['.last-success', b.name, `${b.name}.sha256`].sort());
+}, 180_000);
+
+test('db:restore killed with SIGKILL mid-restore takes pg_restore with it; the next run drops the temporary database and says so', async () => {
+  const env = { DATABASE_URL: server.url(), PG_BIN };
+  const args = ['--file', big.path, '--database', 'killed_target'];
+  const killed = startCli('db:restore', args, env);
+  // Mid-restore: after `pg_restore --list` has read the archive, the one loading the new database.
+  await killMidRun(killed, 'pg_restore', () => /into a new database/.test(killed.output()), ['db:restore', 'killed\\_target\\_\\_restore\\_%']);
+  const [left] = await rows<{ datname: string }>('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'killed\\_target\\_\\_restore\\_%'`);
+  expect(left?.datname).toMatch(/^killed_target__restore_[0-9a-f]{6}$/);
+  // The server ends the killed pg_restore's session when it next hears from it (after the statement it runs).
+  await waitFor('the session of the killed pg_restore to end', 60_000, async () => (await rows('postgres', 'SELECT 1 FROM pg_stat_activity WHERE datname = $1', [left.datname])).length === 0);
+
+  const next = startCli('db:restore', args, env);
+  expect(await toTheEnd(next)).toBe(0);
+  expect(next.output()).toContain(`dropped "${left.datname}", left by a restore that was stopped before it ended`);
+  expect(await rows('postgres', `SELECT datname FROM pg_database WHERE datname LIKE '%\\_\\_re%'`)).toEqual([]);
+  expect(await rows('killed_target', 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 2000000 }]);
+}, 180_000);
