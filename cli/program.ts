@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { APP_ENV } from '../common/names';
 import { ROOT } from '../common/paths';
 import { parseDatabaseUrl, redact, UserFacingError, type DatabaseTarget } from '../lib/postgres/connection';
 import { stackNameProblem } from '../lib/stack/env-file';
@@ -8,7 +9,7 @@ import { DEFAULT_PULUMI_TIMEOUT_SECONDS, MAX_PULUMI_TIMEOUT_SECONDS, PULUMI_TIME
 
 /**
  * What every command shares: the exit codes, how errors are shown, the flag parsers and the rules
- * for the stack name, the login and the paths a user types. The command tree is cli/main.ts.
+ * for the stack name, the login and the paths a user types. The command tree is cli/tree.ts.
  */
 
 /** The exit codes of every command (README, "The operator tool"). */
@@ -101,7 +102,11 @@ export function npmSwallowedFlags(program: Command, env: NodeJS.ProcessEnv = pro
   for (const word of words.filter((w) => !w.startsWith('-'))) command = command?.commands.find((c) => c.name() === word);
   return (command?.options ?? [])
     .map((o) => o.long)
-    .filter((long): long is string => long !== undefined && env[`npm_config_${long.slice(2).replace(/-/g, '_').toLowerCase()}`] !== undefined);
+    .filter((long): long is string => {
+      // A flag npm took is 'true' (or its value, typed as --flag=value); '' and 'false' come from an .npmrc setting.
+      const value = long === undefined ? undefined : env[`npm_config_${long.slice(2).replace(/-/g, '_').toLowerCase()}`];
+      return value !== undefined && value !== '' && value !== 'false';
+    });
 }
 
 /** The login for migrations and seeds: MIGRATOR_DATABASE_URL when set (the name in .env.<stack>), else DATABASE_URL. */
@@ -116,11 +121,12 @@ export function migratorLogin(env: NodeJS.ProcessEnv = process.env): { target: D
   return { target: parseDatabaseUrl(env[variable], variable), variable };
 }
 
-/** The password in the connection variables, if they parse, to scrub from text we did not write. */
+/** The passwords in the URL variables of .env.<stack>, if they parse, to scrub from text we did not write. */
 function passwordsToRedact(env: NodeJS.ProcessEnv, secretVariables: readonly string[]): string[] {
-  const fromUrl = ['DATABASE_URL', 'MIGRATOR_DATABASE_URL'].flatMap((name) => {
+  const urls = [APP_ENV.databaseUrl, APP_ENV.directDatabaseUrl, APP_ENV.migratorDatabaseUrl, APP_ENV.readonlyDatabaseUrl, APP_ENV.redisUrl];
+  const fromUrl = urls.flatMap((name) => {
     try {
-      return env[name] ? [parseDatabaseUrl(env[name], name).password] : [];
+      return env[name] ? [decodeURIComponent(new URL(env[name]!).password)] : [];
     } catch {
       return [];
     }

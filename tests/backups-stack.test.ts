@@ -313,7 +313,7 @@ describe('the image\'s Dockerfile and build context', () => {
       'FROM ${BASE_IMAGE} AS bundle',
       'WORKDIR /src',
       'COPY package.json package-lock.json ./',
-      'RUN npm ci --ignore-scripts --no-audit --no-fund',
+      'RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund',
       'COPY tsconfig.json ./',
       ...compiled.map((dir) => `COPY ${dir}/ ${dir}/`),
       'RUN node cli/bundle.js /out',
@@ -325,7 +325,7 @@ describe('the image\'s Dockerfile and build context', () => {
       'RUN mkdir -p "${BACKUP_DIR}" && chown node:node "${BACKUP_DIR}"',
       'USER node',
     ]);
-    expect(instructions.filter((l) => /node_modules|npm ci/.test(l))).toEqual(['RUN npm ci --ignore-scripts --no-audit --no-fund']);
+    expect(instructions.filter((l) => /node_modules|npm ci/.test(l))).toEqual(['RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund']);
   });
 
   test('cli/bundle.js writes the one file the container runs, which starts with no node_modules beside it', async () => {

@@ -65,7 +65,7 @@ describe('one executable: the command tree', () => {
       [['migrat'], "error: unknown command 'migrat'\n(Did you mean migrate?)"],
       [['migrate', '--dryrun'], "error: unknown option '--dryrun'\n(Did you mean --dry-run?)"],
       [['migrate', 'now'], "error: too many arguments for 'migrate'"],
-      [['studio', '--port', 'abc'], "error: option '--port <port>' argument 'abc' is invalid. must be a whole number of a TCP port from 1 to 65535"],
+      [['studio', '--port', 'abc'], "error: option '--port <port>' argument 'abc' is invalid. must be a TCP port, 1 to 65535"],
       [['backup', '--stack', 'dev', '--keep', '0'], "error: option '--keep <n>' argument '0' is invalid. must be a whole number of backups from 1 to 10000"],
       [['backup'], "error: required option '-s, --stack <name>' not specified"],
       [['restore', '--database', 'x', '--file', 'a.dump', '--stack', 'dev'], "error: option '--file <file>' cannot be used with option '-s, --stack <name>'"],
@@ -135,6 +135,11 @@ describe('npm swallows the flags typed before `--` (trap 1)', () => {
     const r = await tool(['status', '--json'], { DATABASE_URL: t.url, npm_lifecycle_event: 'test', npm_config_json: 'true', npm_config_dry_run: 'true' });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).pending).toHaveLength(MIGRATIONS.length);
+    // Settings of an .npmrc reach the script as '' or 'false' (json=false, progress=false): not typed flags.
+    const npmrc = await tool(['status', '--json'], { DATABASE_URL: t.url, npm_lifecycle_event: 'db:status', npm_config_json: '', npm_config_query_timeout: 'false' });
+    expect(npmrc.code).toBe(0);
+    const typed = await tool(['status', '--json'], { DATABASE_URL: t.url, npm_lifecycle_event: 'db:status', npm_config_json: 'true' });
+    expect([typed.code, typed.stdout]).toEqual([2, '']);
   });
 });
 

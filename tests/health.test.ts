@@ -361,7 +361,7 @@ describe('npm run health, failing checks', () => {
         service: 'redis',
         check: 'configuration',
         status: 'FAIL',
-        detail: 'not configured: set REDIS_URL (or name a stack: npm run health -- <stack>)',
+        detail: 'not configured: set REDIS_URL (or name a stack: npm run health -- --stack <name>)',
       });
       expect(row['storage configuration']).toMatchObject({ status: 'FAIL', detail: 'S3_BACKUP_SECRET_KEY, S3_BUCKET_TEMP are not set' });
       expectNoSecrets(result, [rolePassword]);

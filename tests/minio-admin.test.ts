@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import * as http from 'node:http';
 import { adminObjectExists, adminRequest, type AdminLogin } from '../lib/storage/minio-admin';
 import { parseEndpoint } from '../lib/storage/object-store';
 import { UserFacingError } from '../lib/postgres/connection';
@@ -50,4 +51,24 @@ test('a wrong secret key is refused by MinIO, named by its code, without the sec
   expect((error as Error).message).toMatch(/answered HTTP 403 SignatureDoesNotMatch to user-info: S3_ADMIN_ACCESS_KEY must be an administrator/);
   expect((error as Error).message).not.toContain(wrong);
   expect((error as Error).message).not.toContain(minio.rootPassword);
+});
+
+test('a MinIO that answers "Server not initialized" just after it is ready is asked again (its IAM loads after the health check passes)', async () => {
+  // MinIO's own answer, recorded from RELEASE.2024-01-01T16-36-33Z a few ms after /minio/health/ready.
+  const notInitialized = JSON.stringify({ Code: 'InternalError', Message: 'We encountered an internal error, please try again. (Server not initialized, please try again)' });
+  let calls = 0;
+  const server = http.createServer((_req, res) => {
+    calls++;
+    if (calls <= 2) return res.writeHead(500, { 'content-type': 'application/json' }).end(notInitialized);
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ Code: 'XMinioAdminNoSuchUser' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    const starting = { ...admin, endpoint: parseEndpoint(`http://127.0.0.1:${port}`, 'S3_ENDPOINT') };
+    expect(await adminObjectExists(starting, 'user-info', 'someone')).toBe(false);
+    expect(calls).toBe(3);
+  } finally {
+    server.close();
+  }
 });

@@ -194,7 +194,7 @@ describe('db:prepare', () => {
     const usage = await npmRun('db:prepare', ['--database', 'x'], { DATABASE_URL: server.url() });
     expect([usage.code, usage.stderr]).toEqual([2, expect.stringMatching(/^error: required option '--owner <role>' not specified/)]);
     const nopass = await npmRun('db:prepare', ['--database', 'x', '--owner', 'y', '--mark', MARK], { DATABASE_URL: server.url() });
-    expect([nopass.code, nopass.stderr]).toEqual([2, expect.stringMatching(/^error: OWNER_PASSWORD is not set/)]);
+    expect([nopass.code, nopass.stderr]).toEqual([1, expect.stringMatching(/^error: OWNER_PASSWORD is not set/)]);
     const down = await npmRun('db:prepare', ['--database', 'x', '--owner', 'y', '--mark', MARK], {
       DATABASE_URL: 'postgres://postgres:secret-pw@127.0.0.1:1/postgres?connect_timeout=2',
       OWNER_PASSWORD: 'owner-secret',

@@ -3,7 +3,7 @@ import { type Prepared, preparedLine, previousPrepared } from '../../common/step
 import { parseDatabaseUrl, UserFacingError } from '../../lib/postgres/connection';
 import { checkRolesDroppable, prepareDatabase, releaseDatabase } from '../../lib/postgres/prepare';
 import type { PreparedStorage } from '../../lib/storage/prepare';
-import { nonEmpty, say, UsageError } from '../program';
+import { nonEmpty, say } from '../program';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -22,6 +22,7 @@ export function registerPrepare(program: Command): void {
 
   prepare
     .command('database')
+    .summary("make sure the stack's database and its owner exist and are the stack's")
     .description(
       "Makes sure a stack's database and the role that owns it exist and are the stack's, with\n" +
         "DATABASE_URL the server's administrator (its database any but NAME). It creates what is\n" +
@@ -58,7 +59,7 @@ export function registerPrepare(program: Command): void {
         });
       }
       const ownerPassword = process.env.OWNER_PASSWORD ?? '';
-      if (ownerPassword === '') throw new UsageError("OWNER_PASSWORD is not set: the owner role's password (or SCRAM secret)");
+      if (ownerPassword === '') throw new UserFacingError("OWNER_PASSWORD is not set: the owner role's password (or SCRAM secret)");
       const prepared = await prepareDatabase(target, { ...plan, ownerPassword, roles: o.roles }, {
         fresh: Boolean(o.fresh),
         previous: previousPrepared<Prepared>(process.env.PULUMI_COMMAND_STDOUT),
@@ -69,6 +70,7 @@ export function registerPrepare(program: Command): void {
 
   prepare
     .command('storage')
+    .summary("make sure the stack's buckets exist and are the stack's")
     .description(
       "Makes sure a stack's buckets exist and are the stack's, as the object store's administrator\n" +
         '(S3_ENDPOINT, S3_REGION, S3_ADMIN_ACCESS_KEY, S3_ADMIN_SECRET_KEY). It creates the missing ones,\n' +
@@ -90,7 +92,7 @@ export function registerPrepare(program: Command): void {
       const [{ parseEndpoint }, { prepareStorage, releaseStorage }] = await Promise.all([import('../../lib/storage/object-store'), import('../../lib/storage/prepare')]);
       const env = process.env;
       const missing = ['S3_ENDPOINT', 'S3_ADMIN_ACCESS_KEY', 'S3_ADMIN_SECRET_KEY'].filter((name) => !env[name]);
-      if (missing.length > 0) throw new UsageError(`${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set`);
+      if (missing.length > 0) throw new UserFacingError(`${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set`);
       const admin = {
         endpoint: parseEndpoint(env.S3_ENDPOINT!, 'S3_ENDPOINT'),
         region: env.S3_REGION || 'us-east-1',

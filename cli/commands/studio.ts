@@ -1,8 +1,22 @@
 import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { connect, redact, UserFacingError, type DatabaseTarget } from '../../lib/postgres/connection';
-import { migratorLogin, numberIn } from '../program';
+import { EXIT, migratorLogin, say } from '../program';
+
+/** The bundled tool (the backup image) carries no drizzle-kit: say so rather than print a stack trace. */
+export function drizzleKitMissing(error: unknown): never {
+  if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
+    throw new UserFacingError('drizzle-kit is not installed here (the backup image carries only the backup and restore commands): run this command from the project, after `npm ci`.');
+  }
+  throw error;
+}
+
+function tcpPort(raw: string): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a TCP port, 1 to 65535');
+  return n;
+}
 
 /** drizzle-kit studio's own default (drizzle-kit's `studio --port`). */
 const DEFAULT_PORT = 4983;
@@ -39,11 +53,12 @@ export function registerStudio(program: Command): void {
         'DATABASE_URL (checked first, so a wrong URL fails here with a clear message rather than inside\n' +
         'the studio). Stopping this command (Ctrl-C, a TERM) stops the studio with it.',
     )
-    .addOption(new Option('--port <port>', 'the local port studio listens on').argParser(numberIn('a TCP port', 1, 65535, true)).default(DEFAULT_PORT))
+    .addOption(new Option('--port <port>', 'the local port studio listens on').argParser(tcpPort).default(DEFAULT_PORT))
     .action(async (o: { port: number }) => {
       // drizzle-kit is found when the command runs: a copy without it (the backup image) still starts.
-      const { startStudio } = await import('../../lib/migrations/drizzle-kit');
-      const { target } = migratorLogin();
+      const { startStudio } = await import('../../lib/migrations/drizzle-kit').catch(drizzleKitMissing);
+      const { target, variable } = migratorLogin();
+      say(`studio on ${target.display} (from ${variable})`);
       await (await connect(target, 'db:studio')).end();
       await checkPortFree(o.port);
       // Tied to this process: a stop signal is passed on, and even SIGKILL of this one ends it (lib/process/children.ts).
@@ -51,6 +66,6 @@ export function registerStudio(program: Command): void {
       relay(studio.stdout, process.stdout, target);
       relay(studio.stderr, process.stderr, target);
       const code = await studio.exited;
-      if (code !== 0) process.exitCode = code;
+      if (code !== 0) process.exitCode = EXIT.failed;
     });
 }

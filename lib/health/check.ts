@@ -40,7 +40,7 @@ export function configurationRow(service: Service, vars: HealthVars, required: r
   const missing = required.filter((name) => !vars[name]);
   if (missing.length === 0) return undefined;
   if (missing.length === required.length) {
-    return fail(service, 'configuration', `not configured: set ${missing.join(', ')} (or name a stack: npm run health -- <stack>)`);
+    return fail(service, 'configuration', `not configured: set ${missing.join(', ')} (or name a stack: npm run health -- --stack <name>)`);
   }
   return fail(service, 'configuration', `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set`);
 }

@@ -60,7 +60,7 @@ const row = (check: string, ok: boolean, detail: string) => (ok ? pass : fail)('
 export async function checkPostgres(vars: HealthVars, options: { tables?: boolean } = {}): Promise<PostgresHealth> {
   const source = POSTGRES_SOURCES.find((name) => vars[name]);
   if (!source) {
-    return { rows: [row('configuration', false, `not configured: set ${POSTGRES_SOURCES.join(' or ')} (or name a stack: npm run health -- <stack>)`)] };
+    return { rows: [row('configuration', false, `not configured: set ${POSTGRES_SOURCES.join(' or ')} (or name a stack: npm run health -- --stack <name>)`)] };
   }
   let target: DatabaseTarget;
   let client: Client;

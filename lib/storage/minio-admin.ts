@@ -28,11 +28,35 @@ export interface AdminLogin {
 const NOT_FOUND = { 'user-info': 'XMinioAdminNoSuchUser', 'info-canned-policy': 'XMinioAdminNoSuchPolicy' } as const;
 
 /**
+ * How long a just-started MinIO may answer "Server not initialized" (HTTP 500 InternalError) to the
+ * admin API: its health check (`mc ready local`, /minio/health/ready) passes before its IAM has
+ * loaded, so the prepare step that runs right after the container is healthy can meet it (seen with
+ * RELEASE.2024-01-01T16-36-33Z a few ms after ready, under load).
+ */
+export const NOT_INITIALIZED_WAIT_MS = 30_000;
+const NOT_INITIALIZED = 'Server not initialized';
+
+/**
  * One admin API call, signed as the admin (madmin-go v1.7.5, executeMethod: /minio/admin/v3/<api>),
- * bounded in time; the answer's status and body. A network failure is a UserFacingError naming the
- * endpoint.
+ * bounded in time; the answer's status and body. A server still initializing is asked again, for
+ * NOT_INITIALIZED_WAIT_MS at most. A network failure is a UserFacingError naming the endpoint.
  */
 export async function adminRequest(
+  admin: AdminLogin,
+  method: 'GET' | 'PUT' | 'DELETE',
+  api: string,
+  query: Record<string, string>,
+  body: Buffer = Buffer.alloc(0),
+): Promise<{ status: number; body: string }> {
+  const deadline = Date.now() + NOT_INITIALIZED_WAIT_MS;
+  for (;;) {
+    const response = await adminRequestOnce(admin, method, api, query, body);
+    if (response.status !== 500 || !response.body.includes(NOT_INITIALIZED) || Date.now() > deadline) return response;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function adminRequestOnce(
   admin: AdminLogin,
   method: 'GET' | 'PUT' | 'DELETE',
   api: string,
@@ -66,8 +90,13 @@ export async function adminObjectExists(admin: AdminLogin, api: keyof typeof NOT
   if (response.status >= 200 && response.status < 300) return true;
   if (response.body.includes(NOT_FOUND[api])) return false;
   const code = /<Code>([^<]+)<\/Code>|"Code":"([^"]+)"/.exec(response.body);
+  const message = /<Message>([^<]+)<\/Message>|"Message":"([^"]+)"/.exec(response.body);
+  const why =
+    response.status === 401 || response.status === 403
+      ? 'S3_ADMIN_ACCESS_KEY must be an administrator of it (the stack creates users and policies there)'
+      : `the server says: ${message ? (message[1] ?? message[2]) : 'nothing more'}`;
   throw new UserFacingError(
     `the object store's admin API at ${admin.endpoint.url.origin} (from ${admin.endpoint.source}) answered HTTP ${response.status}` +
-      `${code ? ` ${code[1] ?? code[2]}` : ''} to ${api}: S3_ADMIN_ACCESS_KEY must be an administrator of it (the stack creates users and policies there)`,
+      `${code ? ` ${code[1] ?? code[2]}` : ''} to ${api}: ${why}`,
   );
 }

@@ -6,11 +6,12 @@
 ARG BASE_IMAGE
 
 # Stage 1: the tool compiled (cli/launch.js) and bundled with every library it uses (cli/bundle.js).
-# Install scripts do not run: esbuild's platform binary is a package of its own.
+# Production dependencies only (esbuild is one), no install scripts: esbuild's platform binary is a
+# package of its own.
 FROM ${BASE_IMAGE} AS bundle
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY cli/ cli/
 COPY common/ common/
