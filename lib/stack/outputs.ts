@@ -77,7 +77,7 @@ const signal = (pid: number, name: NodeJS.Signals) => {
  * process group would miss them: the tree is read from the process table instead. Each process is
  * stopped before its children are read, so that none can start one unseen, then all are killed.
  */
-function killTree(pid: number): void {
+function killTree(pid: number): Set<number> {
   const tree = new Set([pid]);
   for (let grown = true; grown; ) {
     for (const p of tree) signal(p, 'SIGSTOP');
@@ -90,6 +90,29 @@ function killTree(pid: number): void {
     }
   }
   for (const p of tree) signal(p, 'SIGKILL');
+  return tree;
+}
+
+/** Whether the process still runs: there, and not a zombie (dead, not yet reaped by its adopter). */
+function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && fs.existsSync('/proc/self/stat')) return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Resolves once none of `pids` runs (SIGKILL is delivered asynchronously), or after `ms`. */
+async function gone(pids: Iterable<number>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while ([...pids].some(running) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 /**
@@ -108,10 +131,11 @@ export function readStackOutputs(stack: string, options: StackOutputOptions = {}
     const stderr: Buffer[] = [];
     let size = 0;
     let stopped: 'timeout' | 'too much output' | undefined;
+    let killed = new Set<number>();
     const stop = (why: NonNullable<typeof stopped>) => {
       if (stopped) return;
       stopped = why;
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) killTree(child.pid);
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) killed = killTree(child.pid);
       // A process that outlived pulumi could hold its pipes open, and 'close' waits for them.
       child.stdout.destroy();
       child.stderr.destroy();
@@ -134,8 +158,10 @@ export function readStackOutputs(stack: string, options: StackOutputOptions = {}
       reject(new UserFacingError(`cannot run \`${command}\` (${error.code ?? error.message})`));
     });
     // 'close', not 'exit': by then the output is read to its end (and after a kill, the pipes' holders are gone too).
-    child.on('close', (code, signalName) => {
+    child.on('close', async (code, signalName) => {
       clearTimeout(timer);
+      // "was stopped, with the processes it started" holds when it is said.
+      if (stopped) await gone(killed, 2000);
       const text = Buffer.concat(stderr).toString('utf8').trimEnd();
       const detail = text.trim() === '' ? '' : `:\n${text}`;
       if (stopped === 'timeout') {
