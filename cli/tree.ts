@@ -2,22 +2,33 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { ROOT } from '../common/paths';
-import { registerBackup } from './commands/backup';
-import { registerCheck } from './commands/check';
-import { registerEnv } from './commands/env';
-import { registerHealth } from './commands/health';
-import { registerMigrate } from './commands/migrate';
-import { registerPrepare } from './commands/prepare';
-import { registerRestore } from './commands/restore';
-import { registerSeed } from './commands/seed';
-import { registerStudio } from './commands/studio';
 import { EXIT, TOOL } from './program';
 
 /**
  * The operator tool's command tree: one definition per command (its flags, help and action) in
  * cli/commands/, the library behind each in lib/. cli/main.ts runs it.
  */
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Each command's module with the names it defines, in the order of the help. Loaded only when
+ * needed: a start loads the command it runs and no other (a no-op `db:migrate` starts faster), and
+ * all of them when the name is unknown or missing (the list, "did you mean").
+ */
+const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
+  [['migrate', 'status'], async () => (await import('./commands/migrate')).registerMigrate],
+  [['seed'], async () => (await import('./commands/seed')).registerSeed],
+  [['check'], async () => (await import('./commands/check')).registerCheck],
+  [['studio'], async () => (await import('./commands/studio')).registerStudio],
+  [['backup'], async () => (await import('./commands/backup')).registerBackup],
+  [['restore'], async () => (await import('./commands/restore')).registerRestore],
+  [['health'], async () => (await import('./commands/health')).registerHealth],
+  [['env'], async () => (await import('./commands/env')).registerEnv],
+  [['prepare'], async () => (await import('./commands/prepare')).registerPrepare],
+];
+
+/** The tree for `argv` (the arguments after the program's name). */
+export async function buildProgram(argv: readonly string[]): Promise<Command> {
   const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
   const program = new Command(TOOL)
     .description("The data stack's operator tool: migrations, seeds, backups, health, the app's env file.")
@@ -29,9 +40,9 @@ export function buildProgram(): Command {
       `\nExit status: ${EXIT.done} done, ${EXIT.failed} failed, ${EXIT.usage} bad usage (an unknown command or flag, a bad value).\n` +
         'Through npm, put the flags after `--`: npm run db:migrate -- --dry-run',
     );
-  for (const register of [registerMigrate, registerSeed, registerCheck, registerStudio, registerBackup, registerRestore, registerHealth, registerEnv, registerPrepare]) {
-    register(program);
-  }
+  const name = argv.find((arg) => !arg.startsWith('-'));
+  const wanted = COMMANDS.filter(([names]) => name !== undefined && names.includes(name));
+  for (const [, load] of wanted.length > 0 ? wanted : COMMANDS) (await load())(program);
   return program;
 }
 
