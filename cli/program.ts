@@ -62,6 +62,13 @@ export function nonEmpty(raw: string): string {
   return raw;
 }
 
+/** The project's package.json, read once per start (the version, and the scripts that alias the tool). */
+let packageJson: { version: string; scripts?: Record<string, string> } | undefined;
+export function projectPackage(): { version: string; scripts?: Record<string, string> } {
+  packageJson ??= JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string; scripts?: Record<string, string> };
+  return packageJson;
+}
+
 /**
  * The words after `cli/launch.js` in the package.json script npm is running (`npm run db:prepare`:
  * `prepare database`), or undefined when npm is not running one of this tool's aliases. Another
@@ -71,7 +78,7 @@ function npmAlias(env: NodeJS.ProcessEnv): string[] | undefined {
   const event = env.npm_lifecycle_event;
   if (!event) return undefined;
   try {
-    const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts ?? {};
+    const scripts = projectPackage().scripts ?? {};
     const words = /\bcli\/launch\.js\b(.*)$/.exec(scripts[event] ?? '')?.[1];
     return words === undefined ? undefined : words.split(/\s+/).filter(Boolean);
   } catch {

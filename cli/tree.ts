@@ -1,8 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Command } from 'commander';
-import { ROOT } from '../common/paths';
-import { EXIT, TOOL } from './program';
+import { EXIT, projectPackage, TOOL } from './program';
 
 /**
  * The operator tool's command tree: one definition per command (its flags, help and action) in
@@ -29,7 +26,7 @@ const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
 
 /** The tree for `argv` (the arguments after the program's name). */
 export async function buildProgram(argv: readonly string[]): Promise<Command> {
-  const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const { version } = projectPackage();
   const program = new Command(TOOL)
     .description("The data stack's operator tool: migrations, seeds, backups, health, the app's env file.")
     .version(version, '-V, --version')

@@ -13,7 +13,7 @@ import type { BackupFile } from '../lib/backups/files';
 import { restore } from '../lib/backups/restore';
 import { boundQueries } from '../lib/backups/stall-limits';
 import { connect, parseDatabaseUrl } from '../lib/postgres/connection';
-import { bigDatabaseBackup, rows as bigRows } from './helpers/big-database';
+import { activeBackend as bigActiveBackend, bigDatabaseBackup, rows as bigRows } from './helpers/big-database';
 import { startPostgres, type PostgresServer } from './helpers/postgres';
 import { childrenOf, isRunning, waitFor } from './helpers/processes';
 
@@ -36,17 +36,7 @@ function thaw(): void {
   stopped.clear();
 }
 
-/** The backend of a session with this application name, busy with a statement: its pid. */
-function activeBackend(applicationName: string, datname = '%'): Promise<number> {
-  return waitFor(`an active session of ${applicationName}`, 60_000, async () => {
-    const found = await rows<{ pid: number }>(
-      'postgres',
-      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname LIKE $2 AND state = 'active' AND query NOT LIKE 'SELECT%' LIMIT 1`,
-      [applicationName, datname],
-    );
-    return found[0]?.pid;
-  });
-}
+const activeBackend = (applicationName: string, datname?: string) => bigActiveBackend(server, applicationName, datname);
 
 const log: string[] = [];
 const say = (line: string) => log.push(line);

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { listBackups, type BackupFile } from '../lib/backups/files';
-import { bigDatabaseBackup, rows as bigRows } from './helpers/big-database';
+import { activeBackend as bigActiveBackend, bigDatabaseBackup, rows as bigRows } from './helpers/big-database';
 import { PG_BIN, startPostgres, type PostgresServer } from './helpers/postgres';
 import { childrenOf, isRunning, startCli, waitFor } from './helpers/processes';
 
@@ -30,17 +30,7 @@ async function toTheEnd(cmd: ReturnType<typeof startCli>, boundMs = 120_000): Pr
   ]).finally(() => clearTimeout(timer));
 }
 
-/** The backend of an active session with this application name on databases LIKE `datname`: its pid. */
-function activeBackend(applicationName: string, datname: string): Promise<number> {
-  return waitFor(`an active session of ${applicationName}`, 60_000, async () => {
-    const found = await rows<{ pid: number }>(
-      'postgres',
-      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname LIKE $2 AND state = 'active' AND query NOT LIKE 'SELECT%' LIMIT 1`,
-      [applicationName, datname],
-    );
-    return found[0]?.pid;
-  });
-}
+const activeBackend = (applicationName: string, datname?: string) => bigActiveBackend(server, applicationName, datname);
 
 /**
  * Waits for the command's child program to be at work, kills the command with SIGKILL, and checks

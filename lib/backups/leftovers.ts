@@ -1,3 +1,4 @@
+import { procStat } from '../process/proc';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LAST_SUCCESS_FILE } from '../../common/names';
@@ -16,13 +17,8 @@ import { CHECKSUM_EXTENSION, parseBackupName } from './files';
  */
 export function processTag(pid = process.pid): string | undefined {
   if (process.platform !== 'linux') return String(pid);
-  try {
-    // The command name (field 2) is in parentheses and may hold anything: count after the last one.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return `${pid}-${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
-  } catch {
-    return undefined;
-  }
+  const starttime = procStat(pid)?.[19];
+  return starttime === undefined ? undefined : `${pid}-${starttime}`;
 }
 
 /** Whether the process a tag names is running (here, in this pid namespace). */

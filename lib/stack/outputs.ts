@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { UserFacingError } from '../postgres/connection';
+import { procStat } from '../process/proc';
 import { appEnvEntries, parseStackOutputs } from './env-file';
 import { ROOT } from '../../common/paths';
 
@@ -46,13 +47,8 @@ function parents(): Map<number, number> {
   if (fs.existsSync('/proc/self/stat')) {
     for (const entry of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
-      try {
-        // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
-        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-        map.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      } catch {
-        // it exited while we read
-      }
+      const fields = procStat(Number(entry)); // undefined: it exited while we read
+      if (fields) map.set(Number(entry), Number(fields[1]));
     }
     return map;
   }
@@ -95,17 +91,15 @@ function killTree(pid: number): Set<number> {
 
 /** Whether the process still runs: there, and not a zombie (dead, not yet reaped by its adopter). */
 function running(pid: number): boolean {
+  if (fs.existsSync('/proc/self/stat')) {
+    const state = procStat(pid)?.[0];
+    return state !== undefined && state !== 'Z' && state !== 'X';
+  }
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && fs.existsSync('/proc/self/stat')) return false;
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

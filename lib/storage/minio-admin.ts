@@ -41,16 +41,10 @@ const NOT_INITIALIZED = 'Server not initialized';
  * bounded in time; the answer's status and body. A server still initializing is asked again, for
  * NOT_INITIALIZED_WAIT_MS at most. A network failure is a UserFacingError naming the endpoint.
  */
-export async function adminRequest(
-  admin: AdminLogin,
-  method: 'GET' | 'PUT' | 'DELETE',
-  api: string,
-  query: Record<string, string>,
-  body: Buffer = Buffer.alloc(0),
-): Promise<{ status: number; body: string }> {
+export async function adminRequest(...request: Parameters<typeof adminRequestOnce>): Promise<{ status: number; body: string }> {
   const deadline = Date.now() + NOT_INITIALIZED_WAIT_MS;
   for (;;) {
-    const response = await adminRequestOnce(admin, method, api, query, body);
+    const response = await adminRequestOnce(...request);
     if (response.status !== 500 || !response.body.includes(NOT_INITIALIZED) || Date.now() > deadline) return response;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

@@ -6,6 +6,7 @@ import { takeBackup } from '../../lib/backups/dump';
 import { listBackups, type BackupFile } from '../../lib/backups/files';
 import { parseDatabaseUrl } from '../../lib/postgres/connection';
 import type { PostgresServer } from './postgres';
+import { waitFor } from './processes';
 
 /** The rows of `text` run on `database` of the server, on a connection of its own. */
 export async function rows<T extends Record<string, unknown>>(server: PostgresServer, database: string, text: string, params: unknown[] = []): Promise<T[]> {
@@ -30,4 +31,17 @@ export async function bigDatabaseBackup(server: PostgresServer): Promise<BackupF
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-big-'));
   await takeBackup({ target: parseDatabaseUrl(server.url('big')), stack: 'big', dir, keep: 1, progressSeconds: 60, log: () => undefined });
   return listBackups(dir, 'big')[0];
+}
+
+/** The backend of an active session with this application name on databases LIKE `datname`: its pid. */
+export function activeBackend(server: PostgresServer, applicationName: string, datname = '%'): Promise<number> {
+  return waitFor(`an active session of ${applicationName}`, 60_000, async () => {
+    const found = await rows<{ pid: number }>(
+      server,
+      'postgres',
+      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname LIKE $2 AND state = 'active' AND query NOT LIKE 'SELECT%' LIMIT 1`,
+      [applicationName, datname],
+    );
+    return found[0]?.pid;
+  });
 }

@@ -1,15 +1,11 @@
+import { procStat } from '../../lib/process/proc';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import { ROOT } from '../../common/paths';
 
 /** A process's state letter (R, S, D, T, Z...) from /proc/PID/stat (proc(5)); undefined once it is gone. */
 export function processState(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return undefined;
-  }
+  return procStat(pid)?.[0];
 }
 
 /** Still running: there, and not a zombie (ended, waiting for whoever adopted it to reap it). */
