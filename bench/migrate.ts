@@ -10,10 +10,12 @@
  *   - the same two migrate runs without npm (`node cli/launch.js migrate`), which is what
  *     `npm run` starts: the difference is npm's own start-up;
  *   - `drizzle-kit migrate` on an empty database, with the same migrations;
+ *   - `npm run` of an empty script and `node -e 0`: what npm and Node.js take before any command runs;
  * and, in this process, the runner's own time (`migrate()` from lib/migrations/runner.ts) on an empty database.
  * Prints the median, minimum and maximum of each, in milliseconds, as a Markdown table.
  */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,10 +25,10 @@ import { migrate } from '../lib/migrations/runner';
 import { ROOT } from '../common/paths';
 import { createDatabase, startPostgres } from '../tests/helpers/postgres';
 
-function timeCommand(command: string, args: string[], env: Record<string, string>): Promise<number> {
+function timeCommand(command: string, args: string[], env: Record<string, string>, cwd = ROOT): Promise<number> {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => {
@@ -71,7 +73,13 @@ async function main(): Promise<void> {
     'node cli/launch.js migrate (no-op rerun)': [],
     'drizzle-kit migrate (empty database)': [],
     'migrate() in process, no process start (empty database)': [],
+    'npm run of an empty script (npm alone: the floor under every npm row)': [],
+    'node -e 0 (Node.js alone: the floor under every process)': [],
   };
+  // npm's own start-up, measured beside the commands: it varies from day to day on this machine
+  // (0.15 s on 2026-11-25, 0.23 s on 2026-12-01) and is most of a no-op run through npm.
+  const emptyProject = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-npm-'));
+  fs.writeFileSync(path.join(emptyProject, 'package.json'), JSON.stringify({ name: 'empty', version: '1.0.0', scripts: { empty: 'true' } }));
   try {
     // One unmeasured run compiles the commands into .build/, as the first use after a change does.
     await npmRun('db:migrate', await createDatabase(server, 'warmup'));
@@ -89,9 +97,12 @@ async function main(): Promise<void> {
       results['migrate() in process, no process start (empty database)'].push(await inProcessMigrate(await createDatabase(server, 'bench_lib')));
       const other = await createDatabase(server, 'bench_kit');
       results['drizzle-kit migrate (empty database)'].push(await timeCommand(process.execPath, [drizzleKit, 'migrate'], { DATABASE_URL: other }));
+      results['npm run of an empty script (npm alone: the floor under every npm row)'].push(await timeCommand('npm', ['run', '--silent', 'empty'], {}, emptyProject));
+      results['node -e 0 (Node.js alone: the floor under every process)'].push(await timeCommand(process.execPath, ['-e', '0'], {}));
     }
   } finally {
     await server.stop();
+    fs.rmSync(emptyProject, { recursive: true, force: true });
   }
   console.log(`${runs} runs on ${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, PostgreSQL 15 (fsync on)\n`);
   console.log('| command | median ms | min ms | max ms |\n|---|---|---|---|');

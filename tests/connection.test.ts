@@ -1,5 +1,32 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ROOT } from '../common/paths';
 import { describeConnectError, parseDatabaseUrl, redact } from '../lib/postgres/connection';
 import { libpqConnection } from '../lib/postgres/pg-tools';
+import { freePort } from './helpers/postgres';
+
+describe('connect() loading pg', () => {
+  // In a fresh process: this one (jest) may have loaded undici already.
+  it("leaves Node.js's fetch implementation unloaded, and the global Response as it was", async () => {
+    const port = await freePort();
+    const script = `
+      const { connect, parseDatabaseUrl } = require('./lib/postgres/connection');
+      const undici = () => process.moduleLoadList.some((m) => m.includes('undici'));
+      const before = { undici: undici(), descriptor: Object.getOwnPropertyDescriptor(globalThis, 'Response') };
+      connect(parseDatabaseUrl('postgres://u:p@127.0.0.1:${port}/db'), 'test').then(
+        () => { throw new Error('connected to a closed port'); },
+        async (error) => {
+          const after = Object.getOwnPropertyDescriptor(globalThis, 'Response');
+          const loadedByPg = undici();
+          const usable = await new Response('still here').text();
+          console.log(JSON.stringify({ before: before.undici, hasNavigator: 'navigator' in globalThis, loadedByPg, same: after.get === before.descriptor.get && after.set === before.descriptor.set, usable, error: error.message }));
+        });`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--require', 'tsx/cjs', '-e', script], { cwd: ROOT });
+    const seen = JSON.parse(stdout) as Record<string, unknown>;
+    expect(seen).toMatchObject({ before: false, loadedByPg: false, same: true, usable: 'still here' });
+    expect(seen.error).toContain('cannot connect to');
+  });
+});
 
 describe('parseDatabaseUrl', () => {
   it('reads host, port, database, user and a percent-encoded password, and displays no password', () => {

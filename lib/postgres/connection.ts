@@ -152,6 +152,26 @@ export function describeConnectError(error: unknown, target: DatabaseTarget): Us
   return new UserFacingError(`cannot connect to ${where}: ${reason ?? redact(message, target)}`);
 }
 
+/**
+ * pg, loaded with the global `Response` out of sight. As it loads, pg 8.23.1's lib/stream.js asks
+ * whether it runs in a Cloudflare Worker (isCloudflareRuntime): it reads `navigator.userAgent`, and
+ * where there is no `navigator` (Node.js 20) it reads `Response`, whose first read makes Node.js
+ * load its whole fetch implementation (undici): 20-30 ms of a 190 ms no-op `db:migrate`, for
+ * nothing pg uses. Hidden for that synchronous moment, the probe answers "not a Worker", as it
+ * would anyway, and the global is put back exactly as it was (still lazy) before anything else
+ * can run. Node.js 21 and later have `navigator`, and pg never reaches `Response` there.
+ */
+function loadPg(): typeof import('pg') {
+  const response = Object.getOwnPropertyDescriptor(globalThis, 'Response');
+  const hide = !('navigator' in globalThis) && response?.configurable === true && response.get !== undefined;
+  if (hide) delete (globalThis as { Response?: unknown }).Response;
+  try {
+    return require('pg') as typeof import('pg');
+  } finally {
+    if (hide) Object.defineProperty(globalThis, 'Response', response);
+  }
+}
+
 /** The target each client of connect() was opened with, for a second session to the same place. */
 const targets = new WeakMap<Client, DatabaseTarget>();
 
@@ -164,7 +184,7 @@ export const targetOf = (client: Client): DatabaseTarget | undefined => targets.
  * pg reads while building the client (an unreadable sslrootcert, say) fail here with a message too.
  */
 export async function connect(target: DatabaseTarget, applicationName: string): Promise<Client> {
-  const { Client: PgClient } = await import('pg');
+  const { Client: PgClient } = loadPg();
   let client: Client | undefined;
   try {
     client = new PgClient({

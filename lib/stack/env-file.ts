@@ -1,6 +1,5 @@
 import { quoteEnvValue } from '../../common/dotenv';
 import * as fs from 'node:fs';
-import writeFileAtomic = require('write-file-atomic');
 import * as path from 'node:path';
 import { APP_ENV, type AppOutput, BUCKETS } from '../../common/names';
 import { UserFacingError } from '../postgres/connection';
@@ -116,6 +115,8 @@ export function parseStackOutputs(stack: string, json: string): Record<string, u
 export function writeEnvFile(file: string, text: string): void {
   const target = path.resolve(file);
   try {
+    // Loaded here, not with the module: every command's start loads this one (for stackNameProblem).
+    const writeFileAtomic = require('write-file-atomic') as typeof import('write-file-atomic');
     writeFileAtomic.sync(target, text, { mode: ENV_FILE_MODE });
   } catch (error) {
     throw new UserFacingError(`cannot write ${target}: ${describeWriteError(error, path.dirname(target))}`);
