@@ -22,6 +22,7 @@ const UNIT = [
   'inside-servers',
   'launcher',
   'migration-files',
+  'migrations-lint',
   'minio-signing',
   'program-loader',
   'settings',

@@ -17,3 +17,5 @@ export const ROOT = findRoot(__dirname);
 export const SCHEMA_ENTRY = './schema/index.ts';
 export const MIGRATIONS_DIR = './schema/migrations';
 export const migrationsPath = path.join(ROOT, MIGRATIONS_DIR);
+/** squawk's configuration: the rules `db:lint` applies to the migrations (squawk also finds it by itself, from any folder of the project). */
+export const squawkConfigPath = path.join(ROOT, '.squawk.toml');

@@ -43,6 +43,19 @@ describe('npm run db:check', () => {
       );
     });
 
+    it('accepts the lint\'s exceptions and a lock timeout in a generated migration, and nothing else added', async () => {
+      const file = path.join(paths.migrations, '0001_schema.sql');
+      const generated = fs.readFileSync(file, 'utf8');
+      fs.writeFileSync(
+        file,
+        "SET LOCAL lock_timeout = '5s';\n--> statement-breakpoint\n" +
+          generated.replace(/^CREATE INDEX /m, '-- squawk-ignore require-concurrent-index-creation -- the table is created in this same migration\nCREATE INDEX '),
+      );
+      await expect(checkSchemaMatchesMigrations(paths)).resolves.toEqual([]);
+      fs.writeFileSync(file, "SET LOCAL statement_timeout = '5s';\n--> statement-breakpoint\n" + generated);
+      await expect(checkSchemaMatchesMigrations(paths)).rejects.toThrow(/0001_schema\.sql is not the SQL drizzle-kit generates from its snapshot: statement 1 is\n\s+SET LOCAL statement_timeout/);
+    });
+
     it('accepts any SQL in a custom migration', async () => {
       const file = path.join(paths.migrations, '0002_updated_at_triggers.sql');
       fs.writeFileSync(file, `${fs.readFileSync(file, 'utf8')}\n--> statement-breakpoint\nCOMMENT ON FUNCTION set_updated_at() IS 'keeps updated_at current';\n`);
