@@ -23,6 +23,7 @@ const UNIT = [
   'launcher',
   'migration-files',
   'migrations-lint',
+  'policy',
   'minio-signing',
   'program-loader',
   'settings',
@@ -30,6 +31,7 @@ const UNIT = [
   'stack-outputs',
   'stacks',
   'storage-policies',
+  'workflows',
 ].map((name) => path.join(__dirname, 'tests', `${name}.test.ts`));
 
 // A renamed or removed file must not drop out of both projects unnoticed.

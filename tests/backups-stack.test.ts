@@ -144,7 +144,7 @@ describe.each([
       APP_DIR: BACKUPS.appDir,
       BACKUP_DIR: BACKUPS.dir,
     });
-    // Created after the build, and from it: it runs the build's image ID (repoDigest, which Pulumi's mocks leave unset), nothing pulled.
+    // Created after the build, and from it: it runs the build's image ID (repoDigest, sha256:... in the mocks too), nothing pulled.
     expect(one(r, CONTAINER, 'backups').dependencies).toContain(image.urn);
     expect(byType(r, 'docker:index/remoteImage:RemoteImage').map((i) => i.name)).not.toContain('backups-image');
   });

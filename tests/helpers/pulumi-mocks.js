@@ -32,6 +32,10 @@ function installMocks(pulumi, project, stack) {
           state.hex = Buffer.from(state.base64, 'base64').toString('hex');
         } else if (args.type === 'docker:index/remoteImage:RemoteImage') {
           state.imageId = `sha256:${randomBytes(32).toString('hex')}`;
+        } else if (args.type === 'docker:index/image:Image') {
+          // A local-only image's repoDigest is the built image's ID, sha256:<hash>
+          // (node_modules/@pulumi/docker/image.d.ts, repoDigest): what the backup container runs.
+          state.repoDigest = `sha256:${randomBytes(32).toString('hex')}`;
         }
         return { id: `${args.name}-id`, state };
       },
