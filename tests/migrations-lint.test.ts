@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { POSTGRES_MAJOR } from '../common/names';
 import { migrationsPath, ROOT, squawkConfigPath } from '../common/paths';
 import { readMigrations } from '../lib/migrations/files';
-import { BASELINE_FILE, EXCEPTION_RULES, lintMigrations, readBaseline, squawkBinary, type Finding, type LintResult } from '../lib/migrations/lint';
+import { BASELINE_FILE, EXCEPTION_RULES, lintMigrations, otherPlatform, readBaseline, squawkBinary, type Finding, type LintResult } from '../lib/migrations/lint';
 import { UserFacingError } from '../lib/postgres/connection';
 import { MigrationsCopy } from './helpers/migrations-copy';
 
@@ -162,8 +162,14 @@ describe('db:lint when squawk cannot run', () => {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-lint-'));
   afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
-  it('finds the binary squawk-cli installed', () => {
+  it('finds the binary npm installed for this platform', () => {
     expect(fs.statSync(squawkBinary()).isFile()).toBe(true);
+  });
+
+  it('names the package to add on a platform the lock has no squawk for, and `npm ci` on this one', () => {
+    const locked = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { optionalDependencies: Record<string, string> }).optionalDependencies['@squawk-cli/linux-x64'];
+    expect(otherPlatform('@squawk-cli/darwin-arm64')).toBe(`the project installs squawk for linux-x64 only; on this machine, \`npm install --no-save @squawk-cli/darwin-arm64@${locked}\``);
+    expect(otherPlatform('@squawk-cli/linux-x64')).toMatch(/^run `npm ci`/);
   });
 
   it('says to run `npm ci` when squawk is missing', async () => {

@@ -7,7 +7,7 @@ import { UserFacingError } from '../postgres/connection';
 import { readMigrations, type Migration } from './files';
 
 /**
- * `db:lint`: squawk (npm's squawk-cli, a binary that needs no network) over the migrations, for
+ * `db:lint`: squawk (its own binary, from npm's @squawk-cli/<platform>-<arch>) over the migrations, for
  * what locks or breaks a live database. Its rules and their exclusions are in .squawk.toml.
  *
  * The migrations already applied somewhere are a baseline (BASELINE_FILE in the migrations
@@ -68,7 +68,7 @@ export interface LintResult {
 export interface LintOptions {
   /** The migrations folder (default: the committed one). */
   dir?: string;
-  /** The squawk binary (default: the one squawk-cli installed for this platform). */
+  /** The squawk binary (default: the one of @squawk-cli/<platform>-<arch>). */
   squawk?: string;
   /** squawk's configuration (default: .squawk.toml at the root). */
   config?: string;
@@ -85,18 +85,32 @@ const displayPath = (file: string): string => {
   return relative.startsWith('..') ? file : relative;
 };
 
-const NPM_CI = 'run `npm ci` in the project (squawk-cli is one of its dependencies, and ships squawk for this platform)';
+const NPM_CI = 'run `npm ci` in the project (squawk is one of its optional dependencies)';
 
 /**
- * The squawk binary squawk-cli installed for this platform: the package squawk-cli's own launcher
- * picks (node_modules/squawk-cli/js/index.js, getBinaryPath), run directly to save a node start.
+ * Why the binary comes from @squawk-cli/<platform>-<arch> (an optional dependency) and not from
+ * squawk-cli, the package that lists every platform's as its own optional dependencies: the
+ * registry this project is locked against serves linux-x64's alone, so squawk-cli's lock entry lacks
+ * the others and `npm ci` refuses the lock ("Missing: @squawk-cli/darwin-arm64@ from lock file").
+ * Elsewhere, the message says which package to add.
+ */
+export function otherPlatform(pkg: string): string {
+  const optional = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { optionalDependencies?: Record<string, string> }).optionalDependencies ?? {};
+  const ours = Object.keys(optional).find((name) => name.startsWith('@squawk-cli/'));
+  if (ours === undefined || ours === pkg) return NPM_CI;
+  return `the project installs squawk for ${ours.slice('@squawk-cli/'.length)} only; on this machine, \`npm install --no-save ${pkg}@${optional[ours]}\``;
+}
+
+/**
+ * The squawk binary of this platform's package: the package squawk-cli's own launcher would pick
+ * (squawk-cli 2.66.0's js/index.js, getBinaryPath), run directly to save a node start.
  */
 export function squawkBinary(): string {
   const pkg = `@squawk-cli/${process.platform}-${process.arch}`;
   try {
     return require.resolve(`${pkg}/bin/${process.platform === 'win32' ? 'squawk.exe' : 'squawk'}`, { paths: [ROOT] });
   } catch {
-    throw new UserFacingError(`squawk is not installed here (no ${pkg} under ${path.join(ROOT, 'node_modules')}): ${NPM_CI}.`);
+    throw new UserFacingError(`squawk is not installed here (no ${pkg} under ${path.join(ROOT, 'node_modules')}): ${otherPlatform(pkg)}.`);
   }
 }
 
