@@ -107,6 +107,17 @@ describe('db:lint on a copy of the migrations', () => {
     expect(findings[0].message).toContain('put the reason after a second `--`');
   });
 
+  it.each([
+    ['over several lines, silencing the whole file', '/*\nsquawk-ignore-file\n*/'],
+    ['on one line, with a rule and a reason', '/* squawk-ignore require-concurrent-index-creation -- users is small */'],
+  ])('fails an exception in a block comment (%s): the lint fails even where squawk took it', async (_, comment) => {
+    copy.add(NEW, migration(comment, 'CREATE INDEX "idx_users_email_lower" ON "users" (lower("email"));'));
+    const { findings } = await lint();
+    const blockRules = findings.filter((f) => f.rule === EXCEPTION_RULES.blockComment);
+    expect(places(blockRules)).toEqual([[`${NEW}.sql`, 4, EXCEPTION_RULES.blockComment]]);
+    expect(blockRules[0].message).toContain('write it as a line comment');
+  });
+
   it('lints a baseline migration whose file changed as new, and says so', async () => {
     const before = await lint();
     expect(before.baselineFindings.some((f) => f.migration === '0004_skill_area_check' && f.rule === 'constraint-missing-not-valid')).toBe(true);
@@ -240,5 +251,47 @@ describe('the lint command', () => {
     expect(r.stdout).toContain(`recorded 9 migrations as the baseline in ${path.join(copy.dir, BASELINE_FILE)} (the newest: ${NEW}); commit it.`);
     expect(r.code).toBe(0);
     expect(readBaseline(copy.dir)?.at(-1)).toEqual({ name: NEW, sha256: readMigrations(copy.dir).at(-1)!.hash });
+  });
+
+  describe('--base-ref, in a pull request check', () => {
+    const git = (...args: string[]) => promisify(execFile)('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], { cwd: copy.dir });
+    beforeEach(async () => {
+      await git('init', '--quiet', '--initial-branch=main');
+      await git('add', '.');
+      await git('commit', '--quiet', '-m', 'the migrations a release applied');
+    });
+
+    it('refuses a change that baselines its own migration: the entry fails, and the migration is linted as new', async () => {
+      copy.add(NEW, migration('ALTER TABLE "documents" RENAME COLUMN "title" TO "name";'));
+      expect((await tool('--dir', copy.dir, '--update-baseline')).code).toBe(0);
+      const r = await tool('--dir', copy.dir, '--base-ref', 'main');
+      expect(r.code).toBe(1);
+      const file = path.join(copy.dir, `${NEW}.sql`);
+      expect(r.stdout.split('\n').filter((line) => line.startsWith(file))).toEqual([
+        expect.stringMatching(new RegExp(`^${file}:1: ${EXCEPTION_RULES.notOnBase}: ${NEW} is in the baseline .* but main does not have it`)),
+        expect.stringMatching(new RegExp(`^${file}:4: renaming-column: `)),
+      ]);
+    });
+
+    it('takes the baseline entries the base revision has, byte for byte', async () => {
+      copy.add(NEW, migration('ALTER TABLE "documents" RENAME COLUMN "title" TO "name";'));
+      expect((await tool('--dir', copy.dir, '--update-baseline')).code).toBe(0);
+      await git('add', '.');
+      await git('commit', '--quiet', '-m', 'a release applied 0008 too');
+      expect((await tool('--dir', copy.dir, '--base-ref', 'main')).code).toBe(0);
+      await git('commit', '--quiet', '--allow-empty', '-m', 'later');
+      copy.edit(NEW, (sql) => `${sql}\n`);
+      expect((await tool('--dir', copy.dir, '--update-baseline')).code).toBe(0);
+      const r = await tool('--dir', copy.dir, '--base-ref', 'main');
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(`${NEW} is in the baseline (${path.join(copy.dir, BASELINE_FILE)}), but main has another version of it`);
+    });
+
+    it('names an unknown revision and how to fetch it', async () => {
+      const r = await tool('--dir', copy.dir, '--base-ref', 'origin/nowhere');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('git does not know the revision "origin/nowhere"');
+      expect(r.stderr).toContain('fetch-depth: 0');
+    });
   });
 });

@@ -105,6 +105,14 @@ function pullRequestProblems(wf: Dict, stacks: string[]): string[] {
   const runsIn = (command: RegExp) => jobs.filter(({ job }) => stepsOf(job).some((s) => command.test(str(s.run)))).map(({ id }) => id);
   const gates = { 'bash .ci/run': runsIn(/\bbash \.ci\/run\b/), 'npm run db:check': runsIn(/\bnpm run db:check\b/), 'npm run db:lint': runsIn(/\bnpm run db:lint\b/) };
   for (const [command, ids] of Object.entries(gates)) if (ids.length === 0) problems.push(`no job runs ${command}`);
+  // The lint against the base branch, which the checkout must have fetched: else a pull request could baseline its own migrations.
+  for (const { id, job } of jobs) {
+    const lint = stepsOf(job).find((s) => /\bnpm run db:lint\b/.test(str(s.run)));
+    if (!lint) continue;
+    if (!/--base-ref\b/.test(str(lint.run)) || !/github\.base_ref/.test(JSON.stringify(lint.env ?? {}) + str(lint.run))) problems.push(`${id}: db:lint runs without --base-ref set to the pull request's base branch`);
+    const checkout = stepsOf(job).find((s) => /^actions\/checkout@/.test(str(s.uses)));
+    if (str(dict(checkout?.with)['fetch-depth']) !== '0') problems.push(`${id}: the checkout lacks fetch-depth: 0, so db:lint --base-ref cannot read the base branch`);
+  }
 
   const previewed = new Set<string>();
   for (const { id, job } of jobs) {
@@ -114,7 +122,8 @@ function pullRequestProblems(wf: Dict, stacks: string[]): string[] {
       if (!isPulumiAction(step)) continue;
       const command = pulumiCommand(step);
       if (command !== 'preview') problems.push(`${id}: pulumi/actions runs \`${command}\`, not preview`);
-      const packs = str(dict(step.with).policyPacks ?? dict(step.with)['policy-packs']).split(/[\s;]+/).filter(Boolean);
+      // pulumi/actions v7.0.0's input is policyPacks (its action.yml); another spelling is ignored there, and the pack with it.
+      const packs = str(dict(step.with).policyPacks).split(/[\s;]+/).filter(Boolean);
       if (!packs.includes('policy')) problems.push(`${id}: the preview does not run the policy pack (policyPacks: policy)`);
       // The pack loads @pulumi/policy from the project's node_modules, a devDependency (policy/package.json has no lock of its own).
       if (!steps.slice(0, i).some((s) => /^npm ci\b(?!.*--omit[= ]dev)/m.test(str(s.run)))) problems.push(`${id}: the policy pack's dependencies are not installed before the preview (npm ci, dev dependencies included)`);
@@ -195,7 +204,7 @@ function permissionProblems(wf: Dict): string[] {
   return problems;
 }
 
-const SECRET_EXPRESSION = /\$\{\{[^}]*\bsecrets\s*[.[]/;
+const SECRET_EXPRESSION = /\$\{\{[^}]*\bsecrets\b/;
 /** A command that prints its arguments or input. */
 const PRINTS = /(?:^|[\s;&|(`])(?:echo|printf|cat|tee|print|console\.log|logger)\b/;
 /** Something that prints every variable: xtrace, env/printenv with no command, export -p. */
@@ -383,6 +392,14 @@ describe('pull requests', () => {
     lint.run = 'true';
     expect(pullRequestProblems(noLint, COMMITTED_STACKS)).toEqual(['no job runs npm run db:lint']);
 
+    const ownBaseline = clone(PR);
+    stepWhere(ownBaseline, (s) => /db:lint/.test(str(s.run))).run = 'npm run db:lint';
+    expect(pullRequestProblems(ownBaseline, COMMITTED_STACKS)).toEqual([expect.stringMatching(/db:lint runs without --base-ref/)]);
+
+    const shallow = clone(PR);
+    delete dict(stepWhere(shallow, (s) => /^actions\/checkout@/.test(str(s.uses)) && dict(s.with)['fetch-depth'] !== undefined).with)['fetch-depth'];
+    expect(pullRequestProblems(shallow, COMMITTED_STACKS)).toEqual([expect.stringMatching(/lacks fetch-depth: 0/)]);
+
     const target = clone(PR);
     dict(target.on).pull_request_target = null;
     expect(pullRequestProblems(target, COMMITTED_STACKS)).toEqual([expect.stringMatching(/pull_request_target/)]);
@@ -472,6 +489,16 @@ describe('secrets', () => {
     const echoed = clone(DEPLOY);
     list(dict(dict(echoed.jobs).up).steps).push({ env: { PASS: '${{ secrets.PULUMI_CONFIG_PASSPHRASE_PROD }}' }, run: 'set -e\necho "passphrase: ${PASS}"' });
     expect(secretProblems(echoed)).toEqual([expect.stringMatching(/prints PASS/)]);
+
+    const allSecrets = clone(DEPLOY);
+    list(dict(dict(allSecrets.jobs).up).steps).push({ env: { ALL: '${{ toJSON(secrets) }}' }, run: 'echo "$ALL" > /dev/null' });
+    expect(secretProblems(allSecrets)).toEqual([expect.stringMatching(/prints ALL/)]);
+
+    const noPolicyInput = clone(PR);
+    const previewWith = dict(stepWhere(noPolicyInput, isPulumiAction).with);
+    previewWith['policy-packs'] = previewWith.policyPacks;
+    delete previewWith.policyPacks;
+    expect(pullRequestProblems(noPolicyInput, COMMITTED_STACKS)).toEqual([expect.stringMatching(/policy pack/)]);
 
     const jobLevel = clone(DRIFT);
     const drift = dict(dict(jobLevel.jobs).drift);

@@ -25,21 +25,26 @@ export function registerLint(program: Command): void {
         'other rules. Prints each finding as FILE:LINE: RULE: MESSAGE (HELP). Needs no database.\n\n' +
         `The migrations a release has applied are the baseline (${BASELINE_FILE} beside them: the name\n` +
         'and sha256 of each). Their findings are summarised and do not fail; one whose file has changed\n' +
-        'is linted as new. Every other migration must pass, or except a finding on the line above the\n' +
-        `statement, naming the rule and why it is safe:\n  ${EXCEPTION_FORM}\n\n` +
+        'is linted as new. Every other migration must pass, or except a finding in a line comment on the\n' +
+        `line above the line the finding names, naming the rule and why it is safe:\n  ${EXCEPTION_FORM}\n\n` +
         `Exit status ${EXIT.failed} when a migration outside the baseline has a finding.`,
     )
     .option('--json', 'print the result as JSON: { ok, findings, baselineFindings, baselined, notes }, each finding { migration, file, line, column, rule, message, help }')
     .option('--update-baseline', `record every migration as applied already, in ${BASELINE_FILE} (after a release has applied them), then lint`)
     .option('--dir <folder>', 'the migrations folder (default: schema/migrations)', nonEmpty)
-    .action(async (o: { json?: boolean; updateBaseline?: boolean; dir?: string }) => {
+    .option(
+      '--base-ref <revision>',
+      'the git revision a change merges into (a pull request check: origin/main): a baseline entry counts only where that revision has the migration, so a change cannot baseline its own',
+      nonEmpty,
+    )
+    .action(async (o: { json?: boolean; updateBaseline?: boolean; dir?: string; baseRef?: string }) => {
       const log = progress(Boolean(o.json));
       const dir = o.dir === undefined ? undefined : userPath(o.dir);
       if (o.updateBaseline) {
         const written = writeBaseline(dir);
         log(`recorded ${plural(written.migrations.length, 'migration')} as the baseline in ${written.file} (the newest: ${written.migrations.at(-1) ?? 'none'}); commit it.`);
       }
-      const result = await lintMigrations({ dir });
+      const result = await lintMigrations({ dir, baseRef: o.baseRef });
       const ok = result.findings.length === 0;
       if (!ok) process.exitCode = EXIT.failed;
       if (o.json) {
@@ -59,7 +64,7 @@ export function registerLint(program: Command): void {
         const failing = new Set(result.findings.map((f) => f.migration)).size;
         say(
           `${plural(result.findings.length, 'finding')} in ${plural(failing, 'migration')} outside the baseline: change the migration, or except the finding ` +
-            `on the line above the statement, naming the rule and why it is safe: ${EXCEPTION_FORM}`,
+            `in a line comment on the line above the line it names, naming the rule and why it is safe: ${EXCEPTION_FORM}`,
         );
       }
     });

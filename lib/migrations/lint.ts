@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { POSTGRES_MAJOR } from '../../common/names';
 import { migrationsPath, ROOT, squawkConfigPath } from '../../common/paths';
 import { UserFacingError } from '../postgres/connection';
-import { readMigrations, type Migration } from './files';
+import { filesAtRevision } from '../stack/git';
+import { hashMigration, readMigrations, type Migration } from './files';
 
 /**
  * `db:lint`: squawk (its own binary, from npm's @squawk-cli/<platform>-<arch>) over the migrations, for
@@ -17,7 +18,7 @@ import { readMigrations, type Migration } from './files';
  *
  *   -- squawk-ignore require-concurrent-index-creation -- the table is created in this same migration
  *
- * squawk reads `squawk-ignore RULE[, RULE]` on the line above the statement (or on its line), and
+ * squawk reads `squawk-ignore RULE[, RULE]` on the line above the line it reports (or on that line), and
  * `squawk-ignore-file RULE` anywhere for the whole file; it drops whatever follows a further `--`
  * (squawk's crates/squawk_linter/src/ignore.rs, trim_trailing_comment and find_ignores;
  * crates/squawk_linter/src/ignore_index.rs for the lines it covers). squawk accepts an exception
@@ -48,7 +49,13 @@ export interface Finding {
 }
 
 /** The rule names of this module's own findings: an exception comment squawk would take, but that does not say what or why. */
-export const EXCEPTION_RULES = { noRule: 'exception-without-rule', noReason: 'exception-without-reason', notARule: 'exception-malformed' } as const;
+export const EXCEPTION_RULES = {
+  noRule: 'exception-without-rule',
+  noReason: 'exception-without-reason',
+  notARule: 'exception-malformed',
+  blockComment: 'exception-in-block-comment',
+  notOnBase: 'baseline-not-on-base',
+} as const;
 
 export interface LintResult {
   /** The migrations folder and its baseline file. */
@@ -68,6 +75,12 @@ export interface LintResult {
 export interface LintOptions {
   /** The migrations folder (default: the committed one). */
   dir?: string;
+  /**
+   * The revision a change is to be merged into (a pull request's base branch): a baseline entry
+   * counts only where that revision has the migration, byte for byte. A change may not baseline its
+   * own migrations, which would let a risky one through unlinted.
+   */
+  baseRef?: string;
   /** The squawk binary (default: the one of @squawk-cli/<platform>-<arch>). */
   squawk?: string;
   /** squawk's configuration (default: .squawk.toml at the root). */
@@ -203,8 +216,10 @@ export function writeBaseline(dir: string = migrationsPath): { file: string; mig
   return { file: displayPath(file), migrations: migrations.map((m) => m.name) };
 }
 
-/** The ignore comments squawk would read: `--` or C-style comments starting with squawk-ignore (or -file). */
-const IGNORE_COMMENT = /(--|\/\*)\s*(squawk-ignore-file|squawk-ignore)(?![\w-])(.*)$/;
+/** An exception as a line comment: `--` then squawk-ignore (or -file). */
+const IGNORE_COMMENT = /--\s*(squawk-ignore-file|squawk-ignore)(?![\w-])(.*)$/;
+/** A C-style comment, over as many lines as it takes (to the end of the text when unclosed). */
+const BLOCK_COMMENT = /\/\*[\s\S]*?(?:\*\/|$)/g;
 
 /**
  * The exceptions of one file that squawk would take but that do not say what they except and why:
@@ -213,11 +228,26 @@ const IGNORE_COMMENT = /(--|\/\*)\s*(squawk-ignore-file|squawk-ignore)(?![\w-])(
  */
 export function exceptionProblems(text: string, m: Pick<Migration, 'name' | 'file'>): Finding[] {
   const problems: Finding[] = [];
+  // squawk also reads an exception in a C-style comment, over several lines (`/*` on one line and
+  // `squawk-ignore-file` on the next silences the whole file), which a line-by-line reading misses:
+  // exceptions are taken as line comments only, where each is seen whole.
+  for (const block of text.matchAll(BLOCK_COMMENT)) {
+    if (!/squawk-ignore/.test(block[0])) continue;
+    const before = text.slice(0, block.index);
+    problems.push({
+      migration: m.name,
+      file: m.file,
+      line: before.split('\n').length,
+      column: before.length - before.lastIndexOf('\n'),
+      help: null,
+      rule: EXCEPTION_RULES.blockComment,
+      message: `an exception in a /* */ comment is not accepted: write it as a line comment on the line above the one the finding names, as \`${EXCEPTION_FORM}\``,
+    });
+  }
   text.split('\n').forEach((lineText, i) => {
     const match = IGNORE_COMMENT.exec(lineText);
     if (!match) return;
-    const [, opener, kind, restOfLine] = match;
-    const body = opener === '/*' ? restOfLine.replace(/\*\/.*$/, '') : restOfLine;
+    const [, kind, body] = match;
     const cut = body.indexOf('--');
     const names = (cut === -1 ? body : body.slice(0, cut)).split(',').map((n) => n.trim()).filter(Boolean);
     const reason = cut === -1 ? '' : body.slice(cut + 2).trim();
@@ -270,8 +300,27 @@ export async function lintMigrations(options: LintOptions = {}): Promise<LintRes
         'record them with `npm run db:lint -- --update-baseline`.',
     );
   }
+  const onBase = options.baseRef === undefined ? undefined : await filesAtRevision(dir, options.baseRef, migrations.filter((m) => recorded.get(m.name) === m.hash).map((m) => `${m.name}.sql`));
+  const unmerged: Finding[] = [];
   for (const m of migrations) {
     const hash = recorded.get(m.name);
+    if (hash === m.hash && onBase !== undefined) {
+      const text = onBase.get(`${m.name}.sql`);
+      if (text === undefined || hashMigration(text) !== hash) {
+        unmerged.push({
+          migration: m.name,
+          file: m.file,
+          line: 1,
+          column: 1,
+          help: null,
+          rule: EXCEPTION_RULES.notOnBase,
+          message:
+            `${m.name} is in the baseline (${baselineFile}), but ${options.baseRef} ${text === undefined ? 'does not have it' : 'has another version of it'}: ` +
+            'the baseline records what a release has applied, and a change may not add its own migrations to it. Take the entry out; the migration is linted as new.',
+        });
+        continue;
+      }
+    }
     if (hash === m.hash) baselined.add(m.name);
     else if (hash !== undefined) {
       notes.push(
@@ -302,7 +351,7 @@ export async function lintMigrations(options: LintOptions = {}): Promise<LintRes
     all.set(m.name, [...list.filter((f) => !(f.rule === 'unused-ignore' && lines.has(f.line))), ...own].sort(byPlace));
   }
 
-  const findings: Finding[] = [];
+  const findings: Finding[] = [...unmerged];
   const baselineFindings: Finding[] = [];
   for (const m of migrations) (baselined.has(m.name) ? baselineFindings : findings).push(...all.get(m.name)!);
   return { dir: displayPath(dir), baselineFile, migrations: migrations.map((m) => m.name), baselined: [...baselined], findings, baselineFindings, notes };
