@@ -49,13 +49,20 @@ function stats(samples: number[]): string {
   return `${median.toFixed(0)} | ${sorted[0].toFixed(0)} | ${sorted[sorted.length - 1].toFixed(0)}`;
 }
 
-const git = (checkout: string) =>
+const gitOut = (checkout: string, args: string[]) =>
   new Promise<string>((resolve) => {
-    const child = spawn('git', ['-C', checkout, 'log', '-1', '--format=%h'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn('git', ['-C', checkout, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('close', () => resolve(out.trim() || path.basename(checkout)));
+    child.on('close', () => resolve(out.trim()));
   });
+
+/** The checkout's commit, and whether its files differ from it. */
+async function label(checkout: string): Promise<string> {
+  const commit = (await gitOut(checkout, ['log', '-1', '--format=%h'])) || path.basename(checkout);
+  const changed = (await gitOut(checkout, ['status', '--porcelain', '--untracked-files=no'])) !== '';
+  return `${checkout === ROOT ? 'this checkout, ' : ''}${commit}${changed ? ' with uncommitted changes' : ''}`;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { runs: { type: 'string', default: '30' }, against: { type: 'string', multiple: true, default: [] } } });
@@ -73,7 +80,7 @@ async function main(): Promise<void> {
       const [node, ...args] = migrateCommandLine(checkout);
       // Unmeasured: builds the checkout's commands if needed, and applies the migrations.
       await time(node, args, checkout, { DATABASE_URL: url });
-      targets.push({ label: checkout === ROOT ? `this checkout (${await git(checkout)} and its changes)` : await git(checkout), checkout, url, node, args });
+      targets.push({ label: await label(checkout), checkout, url, node, args });
     }
     for (let i = 0; i < runs; i++) {
       add('node -e 0', await time(process.execPath, ['-e', '0'], emptyProject));
