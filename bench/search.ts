@@ -26,6 +26,7 @@ import { migrate } from '../lib/migrations/runner';
 import * as schema from '../schema';
 import { searchDocuments } from '../schema/document-search';
 import { createDatabase, PG_BIN, startPostgres } from '../tests/helpers/postgres';
+import { mulberry32 } from '../tests/helpers/random';
 
 const { values } = parseArgs({
   options: {
@@ -54,16 +55,6 @@ const SETTINGS = {
   max_parallel_workers_per_gather: '2',
 };
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SYLLABLES = ['ka', 'lo', 'mi', 'ren', 'sa', 'tor', 'vi', 'del', 'pra', 'nu', 'ges', 'fo', 'li', 'mar', 'ton', 'bel', 'cru', 'dan', 'shi', 'wex'];
 

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { POSTGRES_MAJOR } from '../common/names';
 import { migrationsPath, ROOT, squawkConfigPath } from '../common/paths';
-import { readMigrations } from '../lib/migrations/files';
+import { NO_TRANSACTION_MARKER, readMigrations } from '../lib/migrations/files';
 import { BASELINE_FILE, EXCEPTION_RULES, lintMigrations, otherPlatform, readBaseline, squawkBinary, type Finding, type LintResult } from '../lib/migrations/lint';
 import { UserFacingError } from '../lib/postgres/connection';
 import { MigrationsCopy } from './helpers/migrations-copy';
@@ -50,6 +50,15 @@ describe('db:lint on a copy of the migrations', () => {
     expect(finding.message).not.toBe('');
     // The committed migrations, in the baseline, fail nothing.
     expect(result.findings.every((f) => f.migration === NEW)).toBe(true);
+  });
+
+  it('lints a migration marked `-- pa-data: no-transaction` as run without a transaction: CREATE INDEX CONCURRENTLY passes there, and is flagged unmarked', async () => {
+    // Without a transaction, a session SET holds for the rest of the migration (the runner makes it again when it resumes one).
+    const statements = ["SET lock_timeout = '10s';", BREAK, 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "idx_users_email_lower" ON "users" (lower("email"));'];
+    copy.add(NEW, [NO_TRANSACTION_MARKER, ...statements].join('\n'));
+    expect(places((await lint()).findings)).toEqual([]);
+    copy.edit(NEW, (sql) => sql.replace(`${NO_TRANSACTION_MARKER}\n`, '-- not marked\n'));
+    expect(places((await lint()).findings)).toEqual([[`${NEW}.sql`, 4, 'ban-concurrent-index-creation-in-transaction']]);
   });
 
   it('flags a migration that locks a table without a lock timeout, on the statement that takes the lock', async () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserFacingError } from '../postgres/connection';
-import { transactionControl } from '../postgres/sql-script';
+import { quoteIdent, scriptCommands, transactionControl, type ScriptCommand } from '../postgres/sql-script';
 import { migrationsPath } from '../../common/paths';
 
 /** drizzle-kit's separator between the statements of one migration file. */
@@ -10,10 +10,38 @@ export const STATEMENT_BREAKPOINT = '--> statement-breakpoint';
 /** What `drizzle-kit generate --custom` writes into a new, still empty, migration. */
 const CUSTOM_TEMPLATE = '-- Custom SQL migration file, put your code below! --';
 
+/**
+ * The marker of a migration the runner applies without a transaction, one statement at a time:
+ * the file's first line. A comment, so drizzle-kit keeps it in a custom migration (and hashes it
+ * with the rest of the file) and `db:check`, which takes a custom migration's SQL as it is, passes;
+ * the first line, so that a reviewer sees it before any SQL and so that it cannot be lost in the
+ * middle of a file (a marker-like line anywhere else is refused). For what cannot run in a
+ * transaction block (`CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`) or should not hold a
+ * lock for long (`VALIDATE CONSTRAINT` after `ADD CONSTRAINT ... NOT VALID`), and
+ * `ALTER TYPE ... ADD VALUE`, whose new value a transaction cannot use before it commits.
+ */
+export const NO_TRANSACTION_MARKER = '-- pa-data: no-transaction';
+
+/**
+ * What the runner needs to know of a statement of a non-transactional migration, which it may run
+ * again after an interruption: the index a CREATE INDEX builds (an interrupted CONCURRENTLY build
+ * leaves it INVALID: dropped and built again), the constraint an ADD CONSTRAINT adds (skipped when
+ * an interrupted run added it already) or a VALIDATE CONSTRAINT validates (its failure is counted).
+ * Names are as SQL spells them, ready for to_regclass (`"schema"."name"`, or unqualified).
+ */
+export type OnlineStep =
+  | { kind: 'create-index'; index: string; concurrently: boolean }
+  | { kind: 'add-constraint'; table: string; constraint: string; notValid: boolean }
+  | { kind: 'validate-constraint'; table: string; constraint: string }
+  | { kind: 'set' }
+  | { kind: 'other' };
+
 export interface Statement {
   sql: string;
   /** 1-based line in the file where the statement starts. */
   line: number;
+  /** In a non-transactional migration: what the statement does, for the runner's checks. */
+  step?: OnlineStep;
 }
 
 export interface Migration {
@@ -26,6 +54,8 @@ export interface Migration {
   /** sha256 of the file's text, as drizzle computes it. */
   hash: string;
   statements: Statement[];
+  /** False for a migration marked NO_TRANSACTION_MARKER: applied one statement at a time, each committed on its own. */
+  transactional: boolean;
 }
 
 interface JournalEntry {
@@ -77,6 +107,109 @@ function transactionProblems(file: string, statements: Statement[]): string[] {
   );
 }
 
+type Token = ScriptCommand['tokens'][number];
+const isName = (t: Token | undefined) => t !== undefined && (t.kind === 'word' || t.kind === 'ident');
+
+/** A possibly qualified name at tokens[i]: its SQL spelling (each part quoted) and the index past it. */
+function qualifiedName(tokens: Token[], i: number): { name: string; next: number } | undefined {
+  if (!isName(tokens[i])) return undefined;
+  const parts = [tokens[i].text];
+  let j = i + 1;
+  while (tokens[j]?.text === '.' && isName(tokens[j + 1])) {
+    parts.push(tokens[j + 1].text);
+    j += 2;
+  }
+  return { name: parts.map(quoteIdent).join('.'), next: j };
+}
+
+/** The words of a command from `i` on, as keywords (a quoted identifier is never one). */
+const wordAt = (tokens: Token[], i: number) => (tokens[i]?.kind === 'word' ? tokens[i].text : undefined);
+
+/** What a single command of a non-transactional migration does, or why the runner cannot run it again safely. */
+export function onlineStep(command: ScriptCommand): OnlineStep | { problem: string } {
+  const t = command.tokens;
+  const w = (i: number) => wordAt(t, i);
+  if (w(0) === 'set' || w(0) === 'reset') return { kind: 'set' };
+  if (w(0) === 'create' && (w(1) === 'index' || (w(1) === 'unique' && w(2) === 'index'))) {
+    let i = w(1) === 'unique' ? 3 : 2;
+    const concurrently = w(i) === 'concurrently';
+    if (concurrently) i++;
+    const ifNotExists = w(i) === 'if' && w(i + 1) === 'not' && w(i + 2) === 'exists';
+    if (ifNotExists) i += 3;
+    const name = w(i) === 'on' ? undefined : qualifiedName(t, i);
+    if (!name || !ifNotExists) {
+      return { problem: 'CREATE INDEX must name its index and say IF NOT EXISTS (CREATE INDEX CONCURRENTLY IF NOT EXISTS "name" ON ...), so that a rerun after an interruption finds it' };
+    }
+    // The index is created in its table's schema: qualify it likewise.
+    let j = name.next;
+    if (w(j) !== 'on') return { problem: 'CREATE INDEX: expected ON after the index name' };
+    j++;
+    if (w(j) === 'only') j++;
+    const table = qualifiedName(t, j);
+    const schema = table && table.name.includes('"."') ? `${table.name.slice(0, table.name.lastIndexOf('"."') + 1)}.` : '';
+    return { kind: 'create-index', index: `${schema}${name.name}`, concurrently };
+  }
+  if (w(0) === 'alter' && w(1) === 'type') {
+    const type = qualifiedName(t, 2);
+    if (type && w(type.next) === 'add' && w(type.next + 1) === 'value') {
+      const n = type.next + 2;
+      if (!(w(n) === 'if' && w(n + 1) === 'not' && w(n + 2) === 'exists')) {
+        return { problem: "ALTER TYPE ... ADD VALUE must say IF NOT EXISTS (ADD VALUE IF NOT EXISTS 'value'), so that a rerun after an interruption passes" };
+      }
+    }
+    return { kind: 'other' };
+  }
+  if (w(0) === 'alter' && w(1) === 'table') {
+    let i = 2;
+    if (w(i) === 'if' && w(i + 1) === 'exists') i += 2;
+    if (w(i) === 'only') i++;
+    const table = qualifiedName(t, i);
+    if (!table) return { kind: 'other' };
+    const k = table.next;
+    const constraint = isName(t[k + 2]) ? t[k + 2].text : undefined;
+    if (w(k) === 'add' && w(k + 1) === 'constraint' && constraint) {
+      const last = t.filter((x) => x.kind !== ';');
+      const notValid = wordAt(last, last.length - 2) === 'not' && wordAt(last, last.length - 1) === 'valid';
+      return { kind: 'add-constraint', table: table.name, constraint, notValid };
+    }
+    if (w(k) === 'validate' && w(k + 1) === 'constraint' && constraint) return { kind: 'validate-constraint', table: table.name, constraint };
+  }
+  return { kind: 'other' };
+}
+
+/** A non-transactional migration's statements with their steps, and the problems that make it unsafe to resume. */
+function onlineStatements(file: string, statements: Statement[]): { statements: Statement[]; problems: string[] } {
+  const problems: string[] = [];
+  const out = statements.map((s) => {
+    const commands = scriptCommands(s.sql);
+    const lineOf = (at: number) => s.line + s.sql.slice(0, at).split('\n').length - 1;
+    if (commands.length !== 1) {
+      // PostgreSQL runs several commands sent as one query in an implicit transaction block, where
+      // CREATE INDEX CONCURRENTLY is refused; and the runner records progress per statement.
+      if (commands.length > 1) {
+        problems.push(`${file} line ${lineOf(commands[1].at)}: a migration marked \`${NO_TRANSACTION_MARKER}\` holds one command per statement; put \`${STATEMENT_BREAKPOINT}\` before this one.`);
+      }
+      return s;
+    }
+    const step = onlineStep(commands[0]);
+    if ('problem' in step) {
+      problems.push(`${file} line ${lineOf(commands[0].at)}: ${step.problem}.`);
+      return s;
+    }
+    return { ...s, step };
+  });
+  return { statements: out, problems };
+}
+
+/** A marker anywhere but on the first line: the author meant it, and the runner would not see it. */
+function misplacedMarker(file: string, text: string): string[] {
+  return text
+    .split('\n')
+    .map((line, i) => ({ line, i }))
+    .filter(({ line, i }) => i > 0 && /^\s*--\s*pa-data\s*:/i.test(line))
+    .map(({ i }) => `${file} line ${i + 1}: \`${NO_TRANSACTION_MARKER}\` is read on the first line of a migration only; move it there (or remove it).`);
+}
+
 /**
  * Reads drizzle-kit's journal and the SQL files it lists, refusing a folder that drizzle's own
  * migrator would misread (a missing or unlisted file, a journal out of order, an empty template)
@@ -105,6 +238,7 @@ export function readMigrations(dir: string = migrationsPath): Migration[] {
         '(`-- --custom --name <name>` for hand-written SQL) rather than by hand.',
     );
   }
+  const markerProblems: string[] = [];
   const migrations = entries.map((entry, i) => {
     const file = path.join(dir, `${entry.tag}.sql`);
     if (i > 0 && entry.when <= entries[i - 1].when) {
@@ -125,15 +259,19 @@ export function readMigrations(dir: string = migrationsPath): Migration[] {
     if (statements.length === 0 || (statements.length === 1 && statements[0].sql === CUSTOM_TEMPLATE)) {
       throw new UserFacingError(`${displayPath(file)} holds no SQL yet: write the migration, or remove it with \`npx drizzle-kit drop\`.`);
     }
-    return { name: entry.tag, file: displayPath(file), createdAt: entry.when, hash: hashMigration(text), statements };
+    const transactional = text.split('\n')[0].trimEnd() !== NO_TRANSACTION_MARKER;
+    const online = transactional ? { statements, problems: [] } : onlineStatements(displayPath(file), statements);
+    markerProblems.push(...misplacedMarker(displayPath(file), text), ...online.problems);
+    return { name: entry.tag, file: displayPath(file), createdAt: entry.when, hash: hashMigration(text), statements: online.statements, transactional };
   });
-  const problems = migrations.flatMap((m) => transactionProblems(m.file, m.statements));
+  const problems = [...migrations.flatMap((m) => transactionProblems(m.file, m.statements)), ...markerProblems];
   if (problems.length > 0) {
     throw new UserFacingError(
       `refusing the migrations, nothing was run:\n  - ${problems.join('\n  - ')}\n` +
         'The runner applies each migration in one transaction, which it begins and commits itself, so that a failing ' +
         'migration is rolled back completely. Remove these statements; work that must be committed on its own goes in ' +
-        'a migration of its own (`npm run db:generate -- --custom --name <name>`).',
+        `a migration of its own (\`npm run db:generate -- --custom --name <name>\`), marked \`${NO_TRANSACTION_MARKER}\` on its ` +
+        'first line where it cannot run in a transaction: the runner then applies its statements one at a time, each committed on its own.',
     );
   }
   return migrations;

@@ -139,8 +139,9 @@ interface SquawkViolation {
   rule_name: string;
 }
 
-function runSquawk(binary: string, files: string[], config: string, timeoutMs: number): Promise<SquawkViolation[]> {
-  const args = [...files, '--reporter', 'json', '--config', config, `--pg-version=${POSTGRES_MAJOR}`];
+function runSquawk(binary: string, files: string[], config: string, timeoutMs: number, options: string[] = []): Promise<SquawkViolation[]> {
+  if (files.length === 0) return Promise.resolve([]);
+  const args = [...files, '--reporter', 'json', '--config', config, `--pg-version=${POSTGRES_MAJOR}`, ...options];
   return new Promise((resolve, reject) => {
     execFile(binary, args, { cwd: ROOT, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       const failure = error as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;
@@ -336,7 +337,18 @@ export async function lintMigrations(options: LintOptions = {}): Promise<LintRes
   }
 
   const byFile = new Map(migrations.map((m) => [path.resolve(dir, `${m.name}.sql`), m]));
-  const violations = await runSquawk(binary, [...byFile.keys()], options.config ?? squawkConfigPath, options.timeoutMs ?? SQUAWK_TIMEOUT_MS);
+  const filesOf = (transactional: boolean) => [...byFile].filter(([, m]) => m.transactional === transactional).map(([file]) => file);
+  // .squawk.toml has squawk judge each file as run in one transaction, as the runner runs it. A
+  // migration marked NO_TRANSACTION_MARKER runs without one, so it is linted in a second run with
+  // --no-assume-in-transaction (squawk's flag that overrides the configuration): its CREATE INDEX
+  // CONCURRENTLY is then what require-concurrent-index-creation asks for, not a statement that
+  // cannot run in a transaction, and its VALIDATE CONSTRAINT is not in the ADD CONSTRAINT's transaction.
+  const config = options.config ?? squawkConfigPath;
+  const timeout = options.timeoutMs ?? SQUAWK_TIMEOUT_MS;
+  const violations = [
+    ...(await runSquawk(binary, filesOf(true), config, timeout)),
+    ...(await runSquawk(binary, filesOf(false), config, timeout, ['--no-assume-in-transaction'])),
+  ];
   const all = new Map<string, Finding[]>(migrations.map((m) => [m.name, []]));
   for (const v of violations) {
     const m = byFile.get(path.resolve(ROOT, v.file));

@@ -1,7 +1,8 @@
 import type { Client, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { APP_ENV } from '../../common/names';
 import { connect, targetOf, UserFacingError } from '../postgres/connection';
-import type { Migration } from './files';
+import { NO_TRANSACTION_MARKER, type Migration, type Statement } from './files';
+import { quoteIdent } from '../postgres/sql-script';
 import { plural } from '../text';
 
 /**
@@ -12,6 +13,25 @@ import { plural } from '../text';
 export const MIGRATIONS_SCHEMA = 'drizzle';
 export const MIGRATIONS_TABLE = '__drizzle_migrations';
 const TABLE = `"${MIGRATIONS_SCHEMA}"."${MIGRATIONS_TABLE}"`;
+
+/**
+ * Where a non-transactional migration (NO_TRANSACTION_MARKER) got to: one row per migration begun
+ * and not yet recorded in the history, with the number of its statements that have committed. Each
+ * statement commits on its own, so after a killed run or a lost connection this is how the next
+ * run knows where to resume; the row is written before the first statement and deleted in the
+ * transaction that inserts the history row, so a migration is recorded exactly once, and only
+ * once its last statement has committed. drizzle-kit ignores the table.
+ */
+export const PROGRESS_TABLE = '__pa_data_online_progress';
+const PROGRESS = `"${MIGRATIONS_SCHEMA}"."${PROGRESS_TABLE}"`;
+/**
+ * How often the server checks, while a statement of a non-transactional migration runs, that the
+ * runner is still connected (client_connection_check_interval, PostgreSQL 14 and later). Without
+ * it, a runner killed during an hour-long CREATE INDEX CONCURRENTLY leaves its backend building on,
+ * holding the migration lock, until the build ends; with it the build is cancelled within this
+ * time, its INVALID index is dropped and built again by the next run.
+ */
+const CONNECTION_CHECK_INTERVAL = '1s';
 
 /** Advisory locks are per database, so one key serialises every runner of this project on it. */
 export const LOCK_NAME = 'pronunciation-assistant:migrate';
@@ -185,12 +205,53 @@ async function tableExists(client: Client, bound: number): Promise<boolean> {
 }
 
 /** Creates the table as drizzle does, plus `name` and `applied_at`; only ever called under the lock. */
-async function ensureTable(client: Client, bound: number): Promise<void> {
+export async function ensureTable(client: Client, bound: number): Promise<void> {
   if (!(await tableExists(client, bound))) {
     await boundedQuery(client, `CREATE SCHEMA IF NOT EXISTS "${MIGRATIONS_SCHEMA}"`, undefined, bound);
     await boundedQuery(client, `CREATE TABLE IF NOT EXISTS ${TABLE} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`, undefined, bound);
   }
   await boundedQuery(client, `ALTER TABLE ${TABLE} ADD COLUMN IF NOT EXISTS name text, ADD COLUMN IF NOT EXISTS applied_at timestamptz DEFAULT now()`, undefined, bound);
+}
+
+/** The progress table of non-transactional migrations; only ever called under the lock, and only when one is pending. */
+async function ensureProgressTable(client: Client, bound: number): Promise<void> {
+  await boundedQuery(
+    client,
+    `CREATE TABLE IF NOT EXISTS ${PROGRESS} (hash text PRIMARY KEY, created_at bigint NOT NULL, name text NOT NULL, ` +
+      'done integer NOT NULL, statements integer NOT NULL, started_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())',
+    undefined,
+    bound,
+  );
+}
+
+interface Progress {
+  hash: string;
+  name: string;
+  done: number;
+  statements: number;
+}
+
+async function readProgress(client: Client, bound: number): Promise<Progress[]> {
+  const { rows } = await boundedQuery<{ exists: boolean }>(client, 'SELECT to_regclass($1) IS NOT NULL AS exists', [`${MIGRATIONS_SCHEMA}.${PROGRESS_TABLE}`], bound);
+  if (!rows[0].exists) return [];
+  return (await boundedQuery<Progress>(client, `SELECT hash, name, done, statements FROM ${PROGRESS} ORDER BY created_at`, undefined, bound)).rows;
+}
+
+/**
+ * An interrupted non-transactional migration whose file is no longer the one that ran (edited, or
+ * removed) cannot be resumed: which of its statements are in the database is known only for the
+ * file that ran. Named with what to do.
+ */
+function progressProblems(progress: Progress[], pending: Migration[]): string[] {
+  return progress
+    .filter((p) => !pending.some((m) => m.hash === p.hash))
+    .map(
+      (p) =>
+        `${p.name} was interrupted after ${p.done} of its ${p.statements} statements, and its file has changed since (or is gone): ` +
+        `what of it is in the database is known only for the file that ran (sha256 ${p.hash.slice(0, 12)}). Restore that file from version ` +
+        'control and run db:migrate again, which finishes it; or undo its committed statements by hand and then delete the record, as the ' +
+        `migrator: DELETE FROM ${PROGRESS} WHERE hash = '${p.hash}';`,
+    );
 }
 
 async function readApplied(client: Client, bound: number): Promise<AppliedMigration[]> {
@@ -287,7 +348,7 @@ function describeHolder(h: LockHolder): string {
   return `PostgreSQL session (${parts.join(', ')})`;
 }
 
-async function acquireLock(client: Client, timeoutSeconds: number, bound: number, log: (line: string) => void): Promise<void> {
+export async function acquireLock(client: Client, timeoutSeconds: number, bound: number, log: (line: string) => void): Promise<void> {
   const { rows } = await boundedQuery<{ ok: boolean }>(client, `SELECT pg_try_advisory_lock(${LOCK_KEY}) AS ok`, undefined, bound);
   if (rows[0].ok) return;
   // client_addr is shown only to the session's own role and to pg_read_all_stats, null otherwise (PostgreSQL's
@@ -335,10 +396,16 @@ export function connectionLost(e: PgError): boolean {
   return /Connection terminated|ECONNRESET|EPIPE|socket|not queryable/i.test(e.message ?? '');
 }
 
+const interruptedOnline = (m: Migration) =>
+  `${m.name} runs without a transaction (${NO_TRANSACTION_MARKER}), so its statements before the one running stay committed, and it ` +
+  'was not recorded as applied (an interrupted CREATE INDEX CONCURRENTLY leaves an INVALID index, which the next run drops and builds again)';
+
 function lostConnection(m: Migration, e: PgError, committing: boolean): MigrationError {
-  const outcome = committing
-    ? `it was lost during COMMIT, so ${m.name} may or may not have been applied`
-    : `nothing of ${m.name} was committed (PostgreSQL rolls back an open transaction when its connection ends)`;
+  const outcome = !m.transactional
+    ? interruptedOnline(m)
+    : committing
+      ? `it was lost during COMMIT, so ${m.name} may or may not have been applied`
+      : `nothing of ${m.name} was committed (PostgreSQL rolls back an open transaction when its connection ends)`;
   return new MigrationError(
     `lost the connection to the server while applying ${m.file} (${e.message ?? 'no message'}): ${outcome}. ` +
       'Run db:migrate again once the server is reachable: it checks what was applied.',
@@ -347,7 +414,9 @@ function lostConnection(m: Migration, e: PgError, committing: boolean): Migratio
 
 /** What an unanswered query of a migration's transaction leaves behind, and what to do. */
 function unanswered(client: Client, m: Migration, what: string, error: NoAnswer, committing: boolean, flag: string): MigrationError {
-  const outcome = committing
+  const outcome = !m.transactional
+    ? `${interruptedOnline(m)}: run db:migrate again once the server answers, it resumes where this run stopped`
+    : committing
     ? `${m.name} may or may not have been applied: run db:migrate again once the server answers, it checks the history`
     : `nothing of ${m.name} is committed: PostgreSQL rolls the open transaction back when it notices the closed connection ` +
       '(the statement may run on until then)';
@@ -363,6 +432,15 @@ interface StatementContext {
   migrationQueryTimeoutSeconds: number;
 }
 
+/** What a failed statement leaves of its migration: all of it rolled back, or (without a transaction) the statements before it. */
+function failureOutcome(m: Migration, index: number): string {
+  if (m.transactional) return `${m.name} was rolled back completely: nothing of it was applied.`;
+  return (
+    `${m.name} runs without a transaction (${NO_TRANSACTION_MARKER}): ${index === 0 ? 'none of its statements' : `its statements 1 to ${index}`} ` +
+    `committed, and it was not recorded as applied. Fix the cause and run db:migrate again: it resumes at statement ${index + 1}.`
+  );
+}
+
 function describeFailure(client: Client, m: Migration, index: number, error: unknown, ctx: StatementContext): MigrationError {
   const statement = m.statements[index];
   let line = statement.line;
@@ -372,11 +450,14 @@ function describeFailure(client: Client, m: Migration, index: number, error: unk
   if (error instanceof NoAnswer) return unanswered(client, m, where, error, false, '--migration-query-timeout');
   if (connectionLost(e)) return lostConnection(m, e, false);
   if (e.code === INSUFFICIENT_PRIVILEGE && !ctx.who.mayMigrate) {
-    return notMigrator(ctx.who, e.message ?? String(error), 'migrations', `${m.file} failed at ${where} and was rolled back completely`);
+    return notMigrator(ctx.who, e.message ?? String(error), 'migrations', `${m.file} failed at ${where}; ${failureOutcome(m, index)}`);
   }
   const excerpt = statement.sql.length > 300 ? `${statement.sql.slice(0, 300)} ...` : statement.sql;
   const extra = [e.detail, e.hint].filter(Boolean).join(' ');
-  const noTransaction = e.code === '25001' ? ' Statements that cannot run inside a transaction are not supported.' : '';
+  const noTransaction =
+    e.code === '25001'
+      ? ` It cannot run inside a transaction: put it in a migration of its own whose first line is \`${NO_TRANSACTION_MARKER}\`, which the runner applies one statement at a time.`
+      : '';
   const lockWait =
     e.code === '55P03'
       ? ` It waited over ${ctx.ddlLockTimeoutSeconds} s for a lock that another session holds (a long query or transaction on the table): ` +
@@ -385,7 +466,7 @@ function describeFailure(client: Client, m: Migration, index: number, error: unk
   return new MigrationError(
     `${m.file} failed at ${where}: ${e.message ?? String(error)}` +
       `${extra ? ` (${extra})` : ''}.${noTransaction}${lockWait}\n${excerpt.replace(/^/gm, '    ')}\n` +
-      `${m.name} was rolled back completely: nothing of it was applied.`,
+      failureOutcome(m, index),
   );
 }
 
@@ -427,6 +508,207 @@ async function applyOne(client: Client, m: Migration, ctx: StatementContext, bou
   }
 }
 
+/** The index a statement builds, if it exists: whether it is valid (an interrupted CONCURRENTLY build leaves it INVALID). */
+async function indexState(client: Client, index: string, bound: number): Promise<'valid' | 'invalid' | undefined> {
+  const { rows } = await boundedQuery<{ valid: boolean }>(
+    client,
+    'SELECT i.indisvalid AND i.indisready AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)',
+    [index],
+    bound,
+  );
+  return rows.length === 0 ? undefined : rows[0].valid ? 'valid' : 'invalid';
+}
+
+async function constraintExists(client: Client, table: string, constraint: string, bound: number): Promise<boolean> {
+  const { rows } = await boundedQuery(client, 'SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2', [table, constraint], bound);
+  return rows.length > 0;
+}
+
+const CHECK_VIOLATION = '23514';
+const FOREIGN_KEY_VIOLATION = '23503';
+/** How many of the rows that break a constraint a message names. */
+const SAMPLE_ROWS = 5;
+
+/**
+ * The rows of a table that break one of its constraints (a CHECK, or a FOREIGN KEY as MATCH SIMPLE
+ * reads it: a row with a NULL in its key passes): how many, and the first few by primary key (or
+ * ctid). For the message of a VALIDATE CONSTRAINT that failed; undefined for another kind.
+ */
+async function breakingRows(client: Client, table: string, constraint: string, bound: number): Promise<{ table: string; count: number; sample: string[] } | undefined> {
+  const { rows } = await boundedQuery<{ contype: string; tbl: string; expr: string | null; cols: string[] | null; refcols: string[] | null; ref: string | null; pk: string[] | null }>(
+    client,
+    `SELECT c.contype, c.conrelid::regclass::text AS tbl, pg_get_expr(c.conbin, c.conrelid) AS expr, c.confrelid::regclass::text AS ref,
+            (SELECT array_agg(a.attname::text ORDER BY k.n) FROM unnest(c.conkey) WITH ORDINALITY k(attnum, n) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum) AS cols,
+            (SELECT array_agg(a.attname::text ORDER BY k.n) FROM unnest(c.confkey) WITH ORDINALITY k(attnum, n) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum) AS refcols,
+            (SELECT array_agg(a.attname::text ORDER BY k.n) FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, n) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+              WHERE i.indrelid = c.conrelid AND i.indisprimary) AS pk
+       FROM pg_constraint c WHERE c.conrelid = to_regclass($1) AND c.conname = $2`,
+    [table, constraint],
+    bound,
+  );
+  const c = rows[0];
+  if (!c) return undefined;
+  let where: string;
+  if (c.contype === 'c' && c.expr) where = `NOT (${c.expr})`;
+  else if (c.contype === 'f' && c.cols && c.refcols && c.ref) {
+    const cols = c.cols;
+    const refcols = c.refcols;
+    where =
+      `${cols.map((col) => `t.${quoteIdent(col)} IS NOT NULL`).join(' AND ')} AND NOT EXISTS (SELECT 1 FROM ${c.ref} r WHERE ` +
+      `${cols.map((col, i) => `r.${quoteIdent(refcols[i])} = t.${quoteIdent(col)}`).join(' AND ')})`;
+  } else return undefined;
+  const key = c.pk && c.pk.length > 0 ? c.pk.map((col) => `t.${quoteIdent(col)}::text`).join(` || ', ' || `) : 't.ctid::text';
+  const keyName = c.pk && c.pk.length > 0 ? c.pk.join(', ') : 'ctid';
+  const counted = await boundedQuery<{ count: string; sample: string[] | null }>(
+    client,
+    `SELECT count(*)::text AS count, (array_agg(${key} ORDER BY ${key}))[1:${SAMPLE_ROWS}] AS sample FROM ${c.tbl} t WHERE ${where}`,
+    undefined,
+    bound,
+  );
+  return { table: c.tbl, count: Number(counted.rows[0].count), sample: (counted.rows[0].sample ?? []).map((v) => `${keyName} ${v}`) };
+}
+
+/**
+ * A VALIDATE CONSTRAINT that found rows breaking the constraint. Where this same migration added the
+ * constraint NOT VALID, it is dropped again and the migration's progress forgotten: the database is
+ * as it was before the migration (its other statements, which must be safe to run again, aside).
+ * Where an earlier migration added it, it stays NOT VALID (that migration is recorded), and this
+ * one stays pending.
+ */
+async function validationFailure(client: Client, m: Migration, index: number, step: { table: string; constraint: string }, error: PgError, bound: number, queryBound: number): Promise<MigrationError> {
+  const statement = m.statements[index];
+  const broken = await breakingRows(client, step.table, step.constraint, queryBound).catch(() => undefined);
+  const addedHere = m.statements.slice(0, index).some((s) => s.step?.kind === 'add-constraint' && s.step.table === step.table && s.step.constraint === step.constraint);
+  let outcome: string;
+  if (addedHere) {
+    await boundedQuery(client, `ALTER TABLE ${step.table} DROP CONSTRAINT IF EXISTS ${quoteIdent(step.constraint)}`, undefined, queryBound);
+    await boundedQuery(client, `DELETE FROM ${PROGRESS} WHERE hash = $1`, [m.hash], bound);
+    outcome =
+      `The constraint, which ${m.name} added NOT VALID, was dropped again and ${m.name} was not recorded as applied: the database is as it was ` +
+      'before it. Fix those rows (or the constraint), then run db:migrate again.';
+  } else {
+    outcome =
+      `The constraint stays NOT VALID, as the migration that added it left it, and ${m.name} was not recorded as applied. Fix those rows ` +
+      '(or the constraint), then run db:migrate again: it resumes at this statement.';
+  }
+  const rows = broken
+    ? `constraint "${step.constraint}" on table ${broken.table}: ${plural(broken.count, 'row')} break${broken.count === 1 ? 's' : ''} it` +
+      `${broken.sample.length > 0 ? ` (e.g. ${broken.sample.join('; ')})` : ''}`
+    : `constraint "${step.constraint}" on table ${step.table}: ${error.message ?? 'rows break it'}`;
+  return new MigrationError(`${m.file} failed at statement ${index + 1} of ${m.statements.length} (line ${statement.line}), VALIDATE CONSTRAINT: ${rows}. ${outcome}`);
+}
+
+/**
+ * Applies a migration marked NO_TRANSACTION_MARKER: outside a transaction, one statement at a time,
+ * still under the session's advisory lock. Progress is recorded after each statement; a rerun after
+ * an interruption starts at the first statement not recorded, which may be the one that was
+ * running (it committed, or not, just before the interruption), so each statement must be safe to
+ * run twice: files.ts requires IF NOT EXISTS of CREATE INDEX and ADD VALUE, an INVALID index left
+ * by an interrupted CONCURRENTLY build is dropped (DROP INDEX CONCURRENTLY) and built again, and an
+ * ADD CONSTRAINT whose constraint an interrupted run of this migration added is skipped. The
+ * history row is inserted, with the progress row deleted, in one transaction after the last
+ * statement: recorded exactly once.
+ */
+async function applyOnline(client: Client, m: Migration, ctx: StatementContext, bound: number, log: (line: string) => void): Promise<void> {
+  const step = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof NoAnswer) throw unanswered(client, m, what, error, false, '--query-timeout');
+      if (connectionLost(error as PgError)) throw lostConnection(m, error as PgError, false);
+      throw error;
+    }
+  };
+  const run = async (i: number, sql: string) => {
+    try {
+      await boundedQuery(client, sql, undefined, ctx.migrationQueryTimeoutSeconds);
+    } catch (error) {
+      throw describeFailure(client, m, i, error, ctx);
+    }
+  };
+  try {
+    const progress = await step('the progress record', () => boundedQuery<{ done: number }>(client, `SELECT done FROM ${PROGRESS} WHERE hash = $1`, [m.hash], bound));
+    const resumed = progress.rows.length > 0;
+    const start = resumed ? progress.rows[0].done : 0;
+    if (resumed) {
+      log(`resuming ${m.name} at statement ${start + 1} of ${m.statements.length}: an earlier run was interrupted after ${start}`);
+    } else {
+      await step('the progress record', () =>
+        boundedQuery(client, `INSERT INTO ${PROGRESS} (hash, created_at, name, done, statements) VALUES ($1, $2, $3, 0, $4)`, [m.hash, m.createdAt, m.name, m.statements.length], bound),
+      );
+    }
+    // Session settings (no transaction to hold a SET LOCAL): the table-lock bound, and a check that
+    // the runner is still there. No statement_timeout: --migration-query-timeout bounds each statement.
+    await step('the session settings', () =>
+      boundedQuery(client, `SET lock_timeout = '${timeoutMs(ctx.ddlLockTimeoutSeconds)}ms'; SET client_connection_check_interval = '${CONNECTION_CHECK_INTERVAL}'`, undefined, bound),
+    );
+    // A migration's own SETs (search_path, say) before where it resumes hold for the rest of it: made again.
+    for (let i = 0; i < start; i++) if (m.statements[i].step?.kind === 'set') await run(i, m.statements[i].sql);
+    for (let i = start; i < m.statements.length; i++) {
+      const s: Statement = m.statements[i];
+      if (s.step?.kind === 'create-index') {
+        const index = s.step.index;
+        const state = await step('the index check', () => indexState(client, index, bound));
+        if (state === 'invalid') {
+          if (!resumed) {
+            throw new MigrationError(
+              `${m.file} statement ${i + 1} (line ${s.line}) builds index ${index}, which exists already and is INVALID (a CREATE INDEX CONCURRENTLY ` +
+                `that failed or was interrupted, not by this migration: it has no record of having started). Nothing of ${m.name} ran. Check what it is; ` +
+                `if it is a failed build, drop it as the migrator, DROP INDEX CONCURRENTLY IF EXISTS ${index}; and run db:migrate again.`,
+            );
+          }
+          log(`${m.name}: index ${index} is INVALID (an interrupted build); dropping it and building it again`);
+          await run(i, `DROP INDEX CONCURRENTLY IF EXISTS ${index}`);
+        }
+      }
+      if (s.step?.kind === 'add-constraint' && resumed) {
+        const { table, constraint } = s.step;
+        if (await step('the constraint check', () => constraintExists(client, table, constraint, bound))) {
+          log(`${m.name}: constraint "${constraint}" on ${table} was added by the interrupted run; not adding it again`);
+          await step('the progress record', () => boundedQuery(client, `UPDATE ${PROGRESS} SET done = $2, updated_at = now() WHERE hash = $1`, [m.hash, i + 1], bound));
+          continue;
+        }
+      }
+      try {
+        await boundedQuery(client, s.sql, undefined, ctx.migrationQueryTimeoutSeconds);
+      } catch (error) {
+        const e = error as PgError;
+        if (s.step?.kind === 'validate-constraint' && (e.code === CHECK_VIOLATION || e.code === FOREIGN_KEY_VIOLATION)) {
+          throw await validationFailure(client, m, i, s.step, e, bound, ctx.migrationQueryTimeoutSeconds);
+        }
+        const failure = describeFailure(client, m, i, error, ctx);
+        // A CONCURRENTLY build that failed on its own (a duplicate for a unique index, a lock timeout) leaves an INVALID index behind: dropped now.
+        if (s.step?.kind === 'create-index' && s.step.concurrently && !isClosed(client) && !connectionLost(e)) {
+          const index = s.step.index;
+          if ((await indexState(client, index, bound).catch(() => undefined)) === 'invalid') {
+            const dropped = await boundedQuery(client, `DROP INDEX CONCURRENTLY IF EXISTS ${index}`, undefined, ctx.migrationQueryTimeoutSeconds).then(
+              () => true,
+              () => false,
+            );
+            failure.message += dropped
+              ? ` The INVALID index ${index} it left was dropped.`
+              : ` It left the INVALID index ${index}, which the next run drops and builds again.`;
+          }
+        }
+        throw failure;
+      }
+      await step('the progress record', () => boundedQuery(client, `UPDATE ${PROGRESS} SET done = $2, updated_at = now() WHERE hash = $1`, [m.hash, i + 1], bound));
+    }
+    // Recorded exactly once: the history row and the end of the progress record commit together.
+    await step('BEGIN', () => boundedQuery(client, 'BEGIN', undefined, bound));
+    try {
+      await step('the history row', () => boundedQuery(client, `INSERT INTO ${TABLE} (hash, created_at, name) VALUES ($1, $2, $3)`, [m.hash, m.createdAt, m.name], bound));
+      await step('the progress record', () => boundedQuery(client, `DELETE FROM ${PROGRESS} WHERE hash = $1`, [m.hash], bound));
+      await step('COMMIT', () => boundedQuery(client, 'COMMIT', undefined, bound));
+    } catch (error) {
+      if (!isClosed(client)) await boundedQuery(client, 'ROLLBACK', undefined, bound).catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    if (!isClosed(client)) await boundedQuery(client, 'RESET ALL; RESET ROLE', undefined, bound).catch(() => undefined);
+  }
+}
+
 async function backendPid(client: Client, bound: number): Promise<number> {
   return (await boundedQuery<{ pid: number }>(client, 'SELECT pg_backend_pid() AS pid', undefined, bound)).rows[0].pid;
 }
@@ -446,7 +728,7 @@ function pooled(client: Client, evidence: string): MigrationError {
  * reaching two backends, or another connection reaching this one's backend while it is connected.
  * Neither can happen on a direct connection or through a pooler in session mode.
  */
-async function assertOwnSession(client: Client, bound: number): Promise<void> {
+export async function assertOwnSession(client: Client, bound: number): Promise<void> {
   const pid = await backendPid(client, bound);
   // PostgreSQL sends its backend's own pid in BackendKeyData (src/backend/tcop/postgres.c,
   // PostgresMain), which node-postgres keeps as processID (pg/lib/client.js, _handleBackendKeyData).
@@ -520,11 +802,15 @@ export async function migrate(client: Client, migrations: Migration[], options: 
     await acquireLock(client, options.lockTimeoutSeconds ?? DEFAULT_LOCK_TIMEOUT_SECONDS, bound, log);
     locked = true;
     const before = await migrationStatus(client, migrations, bound);
+    const interrupted = progressProblems(await readProgress(client, bound), before.pending);
+    if (interrupted.length > 0) throw new MigrationError(`refusing to migrate, nothing was changed:\n  - ${interrupted.join('\n  - ')}`);
     if (before.pending.length > 0) await ensureTable(client, bound);
+    if (before.pending.some((m) => !m.transactional)) await ensureProgressTable(client, bound);
     const appliedNow: Migration[] = [];
     for (const m of before.pending) {
       const started = process.hrtime.bigint();
-      await applyOne(client, m, { ...ctx, who }, bound);
+      if (m.transactional) await applyOne(client, m, { ...ctx, who }, bound);
+      else await applyOnline(client, m, { ...ctx, who }, bound, log);
       appliedNow.push(m);
       log(`applied ${m.name} (${plural(m.statements.length, 'statement')}, ${Number((process.hrtime.bigint() - started) / 1_000_000n)} ms)`);
     }

@@ -263,3 +263,25 @@ export function transactionControl(sql: string): TransactionControl[] {
     return statement ? [{ statement, at: command[0].at }] : [];
   });
 }
+
+/** One command of a script: where it starts, and its tokens (comments and whitespace left out). */
+export interface ScriptCommand {
+  at: number;
+  /** `word`: a keyword or unquoted identifier, lower-cased; `ident`: a quoted identifier as written; the rest as in the text. */
+  tokens: { kind: 'word' | 'ident' | ';' | '(' | ')' | 'other'; text: string }[];
+}
+
+/**
+ * The commands of `sql` as psql would send them, with their tokens: for the runner's checks of a
+ * non-transactional migration (one command per statement; what a CREATE INDEX or a constraint names).
+ */
+export function scriptCommands(sql: string): ScriptCommand[] {
+  return commands(sql).map((command) => ({
+    at: command[0].at,
+    // The tokenizer reads `.name` after an unquoted name as one token (a number's rule): split it into `.` and the word.
+    tokens: command.flatMap(({ kind, text }) => {
+      const dotted = kind === 'other' ? /^\.([A-Za-z_\u0080-\uffff][A-Za-z_0-9$\u0080-\uffff]*)$/.exec(text) : null;
+      return dotted ? [{ kind: 'other' as const, text: '.' }, { kind: 'word' as const, text: dotted[1].toLowerCase() }] : [{ kind, text }];
+    }),
+  }));
+}
