@@ -59,6 +59,7 @@ const out = endpoints(config, { postgres, pgbouncer, redis, minio, database, sto
 const postDeploy = new PostDeploy('postdeploy', {
   migratorUrl: out.migratorDatabaseUrl,
   demoData: config.demoData,
+  backupFirst: config.backupBeforeMigrate ? { backupUrl: out.backupDatabaseUrl, stack: config.stack } : undefined,
   database: database.identity,
   dependsOn: database.ready,
 });

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { APP_ENV } from '../common/names';
+import { APP_ENV, BACKUP_DATABASE_URL } from '../common/names';
 import { ROOT } from '../common/paths';
 import { parseDatabaseUrl, redact, UserFacingError, type DatabaseTarget } from '../lib/postgres/connection';
 import { stackNameProblem } from '../lib/stack/env-file';
@@ -130,7 +130,7 @@ export function migratorLogin(env: NodeJS.ProcessEnv = process.env): { target: D
 
 /** The passwords in the URL variables of .env.<stack>, if they parse, to scrub from text we did not write. */
 function passwordsToRedact(env: NodeJS.ProcessEnv, secretVariables: readonly string[]): string[] {
-  const urls = [APP_ENV.databaseUrl, APP_ENV.directDatabaseUrl, APP_ENV.migratorDatabaseUrl, APP_ENV.readonlyDatabaseUrl, APP_ENV.redisUrl];
+  const urls = [APP_ENV.databaseUrl, APP_ENV.directDatabaseUrl, APP_ENV.migratorDatabaseUrl, APP_ENV.readonlyDatabaseUrl, APP_ENV.redisUrl, BACKUP_DATABASE_URL];
   const fromUrl = urls.flatMap((name) => {
     try {
       return env[name] ? [decodeURIComponent(new URL(env[name]!).password)] : [];

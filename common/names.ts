@@ -78,6 +78,12 @@ export const STORAGE_USERS = {
 export const DEFAULT_KEEP = 7;
 
 /**
+ * The backup role's login for `db:migrate --backup-first` (the stack's `backupDatabaseUrl`): the
+ * post-deploy step sets it beside DATABASE_URL (the migrator's) when `backupBeforeMigrate` is on.
+ */
+export const BACKUP_DATABASE_URL = 'BACKUP_DATABASE_URL';
+
+/**
  * Touched in the backup folder after every backup that was written, verified and (where S3 settings
  * are given) uploaded: its age is how a scheduler's health check tells that backups still happen.
  */

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as command from '@pulumi/command';
 import * as pulumi from '@pulumi/pulumi';
+import { BACKUP_DATABASE_URL } from '../common/names';
 import { ROOT } from '../common/paths';
 
 /** What decides whether the post-deploy step must run again: migrations (with drizzle's snapshots) and seeds. */
@@ -29,16 +30,31 @@ function listFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }
 
-/** The command a person would run: the project's own scripts, quiet npm, the runner's own messages. */
-export function postDeployScript(demoData: boolean): string {
+/**
+ * The command a person would run: the project's own scripts, quiet npm, the runner's own messages.
+ * With `backupStack` (config backupBeforeMigrate), `db:migrate --backup-first --stack <stack>`: when
+ * migrations are pending, it backs the database up as the backup role (BACKUP_DATABASE_URL) into
+ * the project's backups/ folder, holding the migration lock, prints the file on a line of its own,
+ * and only then migrates; a failed backup fails the step with nothing applied.
+ */
+export function postDeployScript(demoData: boolean, backupStack?: string): string {
+  if (backupStack !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(backupStack)) {
+    throw new Error(`the stack name ${JSON.stringify(backupStack)} cannot name a backup file`);
+  }
+  const migrate = backupStack === undefined ? 'npm run --silent db:migrate' : `npm run --silent db:migrate -- --backup-first --stack ${backupStack}`;
   const seed = demoData ? 'npm run --silent db:seed -- --demo' : 'npm run --silent db:seed';
-  return `npm run --silent db:migrate && ${seed}`;
+  return `${migrate} && ${seed}`;
 }
 
 export interface PostDeployArgs {
   /** The migrator's direct URL (a secret): migrations need a session of their own, not a pooled one. */
   migratorUrl: pulumi.Input<string>;
   demoData: boolean;
+  /**
+   * config backupBeforeMigrate: the backup role's direct URL (a secret) and the stack the backup
+   * file is named after. Absent: no backup, and the backup role's login is not handed to the step.
+   */
+  backupFirst?: { backupUrl: pulumi.Input<string>; stack: string };
   /** The database's identity (Database.identity): a new database is migrated and seeded anew. */
   database: pulumi.Input<string>;
   /** The database, roles and grants the migrations rely on. */
@@ -54,7 +70,8 @@ export interface PostDeployArgs {
  * inputs.go; any other change of input is an update, which runs `create` again,
  * local/commandController.go, Update): on the stack's first `up`; when a migration or seed file
  * changes, or the database is a new one (the triggers); and when its URL (a moved host or port) or
- * demoData changes. Both commands change nothing when there is nothing to do. It has no `dir`: the
+ * demoData or backupBeforeMigrate (the script and BACKUP_DATABASE_URL) changes. Both commands change
+ * nothing when there is nothing to do: a run with no pending migration takes no backup either. It has no `dir`: the
  * provider runs it where Pulumi runs its plugins, the project folder (pulumi/pulumi
  * sdk/go/common/resource/plugin/plugin.go, `cmd.Dir = pwd`; the command's own default is the
  * provider's working directory, local/commandOutputs.go), so the folder a checkout lives in is no
@@ -68,9 +85,12 @@ export class PostDeploy extends pulumi.ComponentResource {
     this.command = new command.local.Command(
       'migrate-and-seed',
       {
-        create: postDeployScript(args.demoData),
+        create: postDeployScript(args.demoData, args.backupFirst?.stack),
         interpreter: ['/bin/sh', '-c'],
-        environment: { DATABASE_URL: pulumi.secret(args.migratorUrl) },
+        environment: {
+          DATABASE_URL: pulumi.secret(args.migratorUrl),
+          ...(args.backupFirst ? { [BACKUP_DATABASE_URL]: pulumi.secret(args.backupFirst.backupUrl) } : {}),
+        },
         triggers: [schemaInputsHash(), args.database],
         addPreviousOutputInEnv: false,
         logging: 'stdoutAndStderr',

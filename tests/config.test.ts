@@ -88,6 +88,15 @@ describe('committed stack files', () => {
     expect([c('dev').demoData, c('staging').demoData, c('prod').demoData]).toEqual([true, false, false]);
     expect([c('dev').allowDevState, c('staging').allowDevState, c('prod').allowDevState]).toEqual([true, false, false]);
     expect(c('prod').postgresMemoryMb).toBeGreaterThan(c('dev').postgresMemoryMb);
+    // A backup before each migrating `pulumi up` where the data matters; the external example leaves it to the managed service.
+    expect(STACKS.map((s) => [s, c(s).backupBeforeMigrate])).toEqual([['dev', false], ['staging', true], ['prod', true], ['external', false]]);
+  });
+
+  test('backupBeforeMigrate is a boolean, off by default', () => {
+    expect(CONFIG_KEYS.backupBeforeMigrate).toMatchObject({ type: 'boolean', default: false });
+    expect(loadConfig('dev', { allowDevState: 'true' }, {}, []).backupBeforeMigrate).toBe(false);
+    expect(loadConfig('dev', { allowDevState: 'true', backupBeforeMigrate: 'true' }, {}, []).backupBeforeMigrate).toBe(true);
+    expect(problems({ backupBeforeMigrate: 'yes' })).toEqual([expect.stringMatching(/^backupBeforeMigrate/)]);
   });
 });
 

@@ -253,19 +253,27 @@ describe.each(STACKS)('stack %s', (stack) => {
     const { run, config } = get(stack);
     const d = one(run, 'command:local:Command', 'migrate-and-seed');
     const c = plain(d.raw);
-    expect(c.create).toBe(postDeployScript(config.demoData));
-    expect(c.create).toBe(`npm run --silent db:migrate && npm run --silent db:seed${stack === 'dev' ? ' -- --demo' : ''}`);
+    expect(c.create).toBe(postDeployScript(config.demoData, config.backupBeforeMigrate ? stack : undefined));
+    const migrate = config.backupBeforeMigrate ? `npm run --silent db:migrate -- --backup-first --stack ${stack}` : 'npm run --silent db:migrate';
+    expect(c.create).toBe(`${migrate} && npm run --silent db:seed${stack === 'dev' ? ' -- --demo' : ''}`);
     expect(c.interpreter).toEqual(['/bin/sh', '-c']);
     // No folder: the checkout's path is no input, so another checkout changes nothing.
     expect(c.dir).toBeUndefined();
     // The schema files' hash and the database's identity as its prepare step reports it (Pulumi's mocks report none).
     expect(c.triggers).toEqual([schemaInputsHash(), '']);
-    expect(Object.keys(c.environment)).toEqual(['DATABASE_URL']);
+    // The backup role's login only where the stack backs up before migrating (config backupBeforeMigrate).
+    expect(Object.keys(c.environment).sort()).toEqual(config.backupBeforeMigrate ? ['BACKUP_DATABASE_URL', 'DATABASE_URL'] : ['DATABASE_URL']);
     expect(c.environment.DATABASE_URL).toBe(run.outputs.migratorDatabaseUrl.value);
+    if (config.backupBeforeMigrate) expect(c.environment.BACKUP_DATABASE_URL).toBe(run.outputs.backupDatabaseUrl.value);
     // The URL is a secret input; stdout and stderr are kept secret in state too.
     let secretUrl = false;
     walk(d.raw, (text, inSecret) => (secretUrl ||= inSecret && text === c.environment.DATABASE_URL));
     expect(secretUrl).toBe(true);
+    if (config.backupBeforeMigrate) {
+      let secretBackupUrl = false;
+      walk(d.raw, (text, inSecret) => (secretBackupUrl ||= inSecret && text === c.environment.BACKUP_DATABASE_URL));
+      expect(secretBackupUrl).toBe(true);
+    }
     expect(d.additionalSecretOutputs.sort()).toEqual(['stderr', 'stdout']);
     const mustPrecede = [prepareOf(run, 'Database'), ...byType(run, `${PG}/role:Role`), ...byType(run, `${PG}/grant:Grant`), ...byType(run, `${PG}/defaultPrivileges:DefaultPrivileges`)];
     for (const r of mustPrecede) expect([r.name, d.dependencies.includes(r.urn)]).toEqual([r.name, true]);

@@ -9,6 +9,7 @@ import { applyDeclaredDatabase } from './helpers/database-twin';
 import { runProcess, tableContents, withClient, type CommandResult } from './helpers/db';
 import { freePort, startPostgres, type PostgresServer } from './helpers/postgres';
 import { one, runProgram, type ProgramRun } from './helpers/program';
+import { postDeployScript } from '../stacks/postdeploy';
 import { plain } from './helpers/pulumi-mocks';
 
 /**
@@ -121,5 +122,26 @@ describe('the post-deploy step of the dev stack, on a real PostgreSQL', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/db:migrate: could not connect|connection refused|ECONNREFUSED/i);
     expect(`${result.stdout}${result.stderr}`).not.toContain(password());
+  });
+});
+
+describe('backupBeforeMigrate: the post-deploy step backs up first (under mocks)', () => {
+  test('on: `--backup-first --stack <stack>` and the backup role\'s URL, a secret; off (dev\'s default): neither', async () => {
+    expect(step.create).not.toContain('--backup-first');
+    expect(Object.keys(step.environment)).toEqual(['DATABASE_URL']);
+    const on = await runProgram('dev', { config: { backupBeforeMigrate: 'true' } });
+    const declared = one(on, 'command:local:Command', 'migrate-and-seed');
+    const c = plain(declared.raw);
+    expect(c.create).toBe('npm run --silent db:migrate -- --backup-first --stack dev && npm run --silent db:seed -- --demo');
+    expect(c.environment).toEqual({ DATABASE_URL: on.outputs.migratorDatabaseUrl.value, BACKUP_DATABASE_URL: on.outputs.backupDatabaseUrl.value });
+    expect(new URL(c.environment.BACKUP_DATABASE_URL).username).toBe(ROLES.backup);
+    // Turning it on or off changes the script and the environment, never the triggers: an update
+    // (the provider runs `create` again: nothing pending, so no backup and no migration), not a replacement.
+    expect(c.triggers).toEqual(plain(one(dev, 'command:local:Command', 'migrate-and-seed').raw).triggers);
+  });
+
+  test('a stack name that could not name a backup file is refused', () => {
+    expect(postDeployScript(false, 'prod')).toBe('npm run --silent db:migrate -- --backup-first --stack prod && npm run --silent db:seed');
+    expect(() => postDeployScript(false, 'a b; rm -rf /')).toThrow(/cannot name a backup file/);
   });
 });

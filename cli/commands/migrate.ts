@@ -1,5 +1,11 @@
+import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { connect } from '../../lib/postgres/connection';
+import { BACKUP_DATABASE_URL, DEFAULT_KEEP } from '../../common/names';
+import { ROOT } from '../../common/paths';
+import { DEFAULT_BACKUP_DIR } from '../../lib/backups/files';
+import { DEFAULT_BACKUP_STALL_SECONDS } from '../../lib/backups/stall-limits';
+import { backupBeforeMigrating, type BackupFirst } from '../../lib/migrations/backup-first';
+import { connect, parseDatabaseUrl, UserFacingError } from '../../lib/postgres/connection';
 import { readMigrations, type Migration } from '../../lib/migrations/files';
 import {
   DEFAULT_DDL_LOCK_TIMEOUT_SECONDS,
@@ -12,7 +18,7 @@ import {
   MIN_TIMEOUT_SECONDS,
   type AppliedMigration,
 } from '../../lib/migrations/runner';
-import { migratorLogin, numberIn, progress, say } from '../program';
+import { migratorLogin, nonEmpty, numberIn, progress, say, stackOption, UsageError, userPath } from '../program';
 import { plural } from '../../lib/text';
 
 const seconds = numberIn('seconds', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS);
@@ -23,6 +29,18 @@ export const queryTimeoutOption = () =>
 
 const appliedJson = (a: AppliedMigration, files: Migration[]) => ({ name: a.name ?? files.find((m) => m.hash === a.hash)?.name ?? null, hash: a.hash, createdAt: a.createdAt });
 const pendingJson = (m: Migration) => ({ name: m.name, file: m.file, statements: m.statements.length });
+
+interface MigrateFlags {
+  dryRun?: boolean;
+  json?: boolean;
+  lockTimeout: number;
+  ddlLockTimeout: number;
+  queryTimeout: number;
+  migrationQueryTimeout: number;
+  backupFirst?: boolean;
+  stack?: string;
+  backupDir?: string;
+}
 
 export function registerMigrate(program: Command): void {
   program
@@ -51,14 +69,66 @@ export function registerMigrate(program: Command): void {
         .argParser(seconds)
         .default(DEFAULT_MIGRATION_QUERY_TIMEOUT_SECONDS),
     )
-    .action(async (o: { dryRun?: boolean; json?: boolean; lockTimeout: number; ddlLockTimeout: number; queryTimeout: number; migrationQueryTimeout: number }) => {
+    .option(
+      '--backup-first',
+      `when migrations are pending, back the database up first with db:backup's pg_dump, as ${BACKUP_DATABASE_URL} (the backup role), holding the migration lock; ` +
+        'the backup file is printed on a line of its own; a failed backup applies nothing (exit 1). Nothing pending: no backup',
+    )
+    .addOption(stackOption('with --backup-first: the stack the backup is named after (<stack>-<UTC time>.dump)'))
+    .option(
+      '--backup-dir <dir>',
+      `with --backup-first: the backup folder (default: ${DEFAULT_BACKUP_DIR}/ in the project root; a relative path is taken from the folder you run in); the newest ${DEFAULT_KEEP} backups of the stack are kept there`,
+      nonEmpty,
+    )
+    .action(async (o: MigrateFlags) => {
+      if (o.backupFirst && o.dryRun) throw new UsageError('--dry-run changes nothing and takes no backup: drop --backup-first or --dry-run.');
+      if (o.backupFirst && o.stack === undefined) throw new UsageError('--backup-first needs --stack NAME: the stack the backup is named after.');
+      if (!o.backupFirst && (o.stack !== undefined || o.backupDir !== undefined)) {
+        throw new UsageError(`${o.stack !== undefined ? '--stack' : '--backup-dir'} names the backup taken before migrating: it goes with --backup-first.`);
+      }
       const log = progress(Boolean(o.json));
       const migrations = readMigrations();
       const { target, variable } = migratorLogin();
+      // Checked before anything connects: a run that cannot back up must not migrate.
+      const backupTarget = o.backupFirst ? parseDatabaseUrl(process.env[BACKUP_DATABASE_URL], BACKUP_DATABASE_URL) : undefined;
       log(`${o.dryRun ? 'dry run on' : 'migrating'} ${target.display} (from ${variable})`);
       const client = await connect(target, 'db:migrate');
+      let held: BackupFirst | undefined;
       try {
         const dryRun = Boolean(o.dryRun);
+        if (backupTarget) {
+          const { uploadTargetFromEnv } = await import('../../lib/backups/upload');
+          // A stop ends pg_dump and removes its unfinished file; the handlers go once the backup is done.
+          const stop = new AbortController();
+          const onSignal = (s: NodeJS.Signals) => (log(`${s}: stopping the backup; no migration will be applied`), stop.abort());
+          const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+          for (const s of signals) process.once(s, onSignal);
+          try {
+            held = await backupBeforeMigrating(client, migrations, {
+              backup: {
+                target: backupTarget,
+                stack: o.stack as string,
+                dir: o.backupDir === undefined ? path.join(ROOT, DEFAULT_BACKUP_DIR) : userPath(o.backupDir),
+                keep: DEFAULT_KEEP,
+                upload: uploadTargetFromEnv(process.env),
+                progressSeconds: 10,
+                stallSeconds: DEFAULT_BACKUP_STALL_SECONDS,
+              },
+              lockTimeoutSeconds: o.lockTimeout,
+              queryTimeoutSeconds: o.queryTimeout,
+              log,
+              signal: stop.signal,
+            });
+          } finally {
+            for (const s of signals) process.removeListener(s, onSignal);
+          }
+          if (stop.signal.aborted) {
+            await held?.release();
+            throw new UserFacingError('stopped after the backup; no migration was applied.');
+          }
+          // On a line of its own, on stdout (the post-deploy step's output): the file to restore to undo this run.
+          if (held.backup) (o.json ? log : say)(`backup before migrating: ${held.backup.backup.path}`);
+        }
         const result = await migrate(client, migrations, {
           dryRun,
           lockTimeoutSeconds: o.lockTimeout,
@@ -72,6 +142,7 @@ export function registerMigrate(program: Command): void {
           say(JSON.stringify({
             database: target.display,
             dryRun,
+            ...(o.backupFirst ? { backup: held?.backup?.backup.path ?? null } : {}),
             applied: [...result.applied.map((a) => appliedJson(a, migrations)), ...result.appliedNow.map((m) => ({ name: m.name, hash: m.hash, createdAt: m.createdAt }))],
             appliedNow: result.appliedNow.map((m) => m.name),
             pending: result.pending.filter((m) => !appliedNow.has(m.hash)).map(pendingJson),
@@ -89,6 +160,7 @@ export function registerMigrate(program: Command): void {
           say(`${target.display} is up to date: applied ${plural(result.appliedNow.length, 'migration')} now, ${result.applied.length + result.appliedNow.length} in all.`);
         }
       } finally {
+        await held?.release();
         await client.end();
       }
     });

@@ -152,6 +152,11 @@ export const CONFIG_KEYS = {
   }),
   backupNodeImage: { ...image('Node.js image (Debian bookworm) the backup image is built from, pinned to a version or digest.', 'node:22.21.1-bookworm-slim'), check: backupNodeImageProblem },
   backupMemoryMb: memory('Backup container memory limit in MiB.', 256, 128),
+  backupBeforeMigrate: spec({
+    type: 'boolean',
+    default: false,
+    description: 'Before the post-deploy step applies pending migrations, take a backup of the database as the backup role (db:migrate --backup-first), into backups/ of the project folder; a failed backup stops the migration.',
+  }),
   externalPostgresHost: spec({
     type: 'string',
     default: '',
