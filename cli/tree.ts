@@ -15,6 +15,7 @@ type Register = (program: Command) => void;
 const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
   [['migrate', 'status'], async () => (await import('./commands/migrate')).registerMigrate],
   [['seed'], async () => (await import('./commands/seed')).registerSeed],
+  [['verify'], async () => (await import('./commands/verify')).registerVerify],
   [['check'], async () => (await import('./commands/check')).registerCheck],
   [['lint'], async () => (await import('./commands/lint')).registerLint],
   [['studio'], async () => (await import('./commands/studio')).registerStudio],

@@ -6,6 +6,10 @@ import { historyStatus, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../migration
 import { APP_ENV } from '../../common/names';
 import { serverMajor } from '../postgres/pg-tools';
 import { POSTGRES_MAJOR } from '../../common/names';
+import { verifyDatabase } from '../migrations/verify';
+
+/** How many of the differences the drift row names; `db:verify` lists them all. */
+export const DRIFT_SHOWN = 3;
 
 /** Client connections at or above this share of max_connections fail the check: new ones are about to be refused. */
 export const CONNECTIONS_FAIL_RATIO = 0.9;
@@ -129,6 +133,15 @@ async function runChecks(client: Client, target: DatabaseTarget, rows: HealthRow
       `${pending.length} pending (${pending.map((m) => m.name).join(', ')}) of ${applied.length + pending.length}: ` +
         `run \`npm run db:migrate\` with ${APP_ENV.migratorDatabaseUrl} as DATABASE_URL`,
     ];
+  });
+  await attempt('schema drift', async () => {
+    const { differences, roles } = await verifyDatabase(client, { queryTimeoutSeconds: CHECK_TIMEOUT_MS / 1000 });
+    if (differences.length === 0) {
+      return [true, `none: the schema and the grants of ${Object.values(roles ?? {}).join(', ')} are what the committed migrations and the stack make`];
+    }
+    const shown = differences.slice(0, DRIFT_SHOWN).map((d) => d.message);
+    const more = differences.length > DRIFT_SHOWN ? `; and ${differences.length - DRIFT_SHOWN} more` : '';
+    return [false, `${differences.length} difference${differences.length === 1 ? '' : 's'} from the committed migrations: ${shown.join('; ')}${more}. \`npm run db:verify\` lists them all`];
   });
   await attempt('connections', async () => {
     const { rows: [c] } = await client.query<{ used: number; max: number }>(

@@ -6,6 +6,7 @@ import type { StackConfig } from '../config';
 import type { PostgresNames, RoleKey } from '../../common/stack-names';
 import { scramLogin } from '../secrets';
 import { prepareStep, shellWords, STEP_INTERPRETER } from './prepare-step';
+import { APP_SCHEMA, GRANTED_ROLES, PROVIDER_ROLES, READ_ALL_DATA_ROLE, SEQUENCE_PRIVILEGES, TABLE_PRIVILEGES } from '../../common/privileges';
 
 /** How the program reaches PostgreSQL as its administrator: the container's superuser, or an existing server's admin. */
 export interface PostgresAdmin {
@@ -49,29 +50,8 @@ export interface DatabaseArgs {
   protect: boolean;
 }
 
-/** What each role may do with tables and sequences that the migrator creates, now and in later migrations. */
-export const TABLE_PRIVILEGES = {
-  app: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
-  readonly: ['SELECT'],
-} as const;
-export const SEQUENCE_PRIVILEGES = {
-  app: ['USAGE', 'SELECT'],
-  readonly: ['SELECT'],
-} as const;
-
-/** The schema migrations create their tables in. */
-export const APP_SCHEMA = 'public';
-
-/**
- * PostgreSQL's predefined role (14 and later) that may read every table, view and sequence, in every
- * schema, present and future, as if granted SELECT and USAGE; it may write nothing. What pg_dump
- * needs, and no more: the backup role is a member instead of collecting grants (drizzle's own schema
- * included) that a later migration could outgrow.
- */
-export const READ_ALL_DATA_ROLE = 'pg_read_all_data';
-
-/** The roles Pulumi creates, and deletes with the stack; the migrator, which owns the data, is the prepare step's. */
-export const PROVIDER_ROLES = ['app', 'readonly', 'backup'] as const;
+// Shared with `db:verify`, which checks that the live database still holds them (lib/postgres/grants.ts).
+export { APP_SCHEMA, PROVIDER_ROLES, READ_ALL_DATA_ROLE, SEQUENCE_PRIVILEGES, TABLE_PRIVILEGES } from '../../common/privileges';
 
 type Login = ReturnType<typeof scramLogin>;
 
@@ -185,7 +165,7 @@ export class Database extends pulumi.ComponentResource {
     }
     const database = names.database;
     const owner = names.roles.migrator;
-    for (const key of ['app', 'readonly'] as const) {
+    for (const key of GRANTED_ROLES) {
       const role = roles[key].name;
       const grant = (id: string, grantArgs: Omit<postgresql.GrantArgs, 'database' | 'role'>) =>
         inside.push(new postgresql.Grant(`${key}-${id}`, { database, role, ...grantArgs }, next()));
