@@ -16,6 +16,7 @@ const COMMANDS: Array<[names: string[], load: () => Promise<Register>]> = [
   [['migrate', 'status'], async () => (await import('./commands/migrate')).registerMigrate],
   [['seed'], async () => (await import('./commands/seed')).registerSeed],
   [['verify'], async () => (await import('./commands/verify')).registerVerify],
+  [['baseline'], async () => (await import('./commands/baseline')).registerBaseline],
   [['check'], async () => (await import('./commands/check')).registerCheck],
   [['lint'], async () => (await import('./commands/lint')).registerLint],
   [['studio'], async () => (await import('./commands/studio')).registerStudio],

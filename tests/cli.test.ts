@@ -43,10 +43,10 @@ describe('one executable: the command tree', () => {
     const help = await tool(['--help']);
     expect(help.code).toBe(0);
     const commands = [...help.stdout.matchAll(/^ {2}([a-z]+)(?: \[options\])?(?: \[command\])? {2,}/gm)].map((m) => m[1]);
-    expect(commands).toEqual(['migrate', 'status', 'seed', 'verify', 'check', 'lint', 'studio', 'backup', 'restore', 'health', 'env', 'prepare', 'help']);
+    expect(commands).toEqual(['migrate', 'status', 'seed', 'verify', 'baseline', 'check', 'lint', 'studio', 'backup', 'restore', 'health', 'env', 'prepare', 'help']);
     const aliases = Object.entries(PACKAGE.scripts).filter(([, script]) => script.startsWith('node cli/launch.js '));
     expect(aliases.map(([name]) => name).sort()).toEqual(
-      ['db:backup', 'db:check', 'db:lint', 'db:migrate', 'db:prepare', 'db:restore', 'db:seed', 'db:status', 'db:studio', 'db:verify', 'env', 'health', 'storage:prepare'].sort(),
+      ['db:backup', 'db:baseline', 'db:check', 'db:lint', 'db:migrate', 'db:prepare', 'db:restore', 'db:seed', 'db:status', 'db:studio', 'db:verify', 'env', 'health', 'storage:prepare'].sort(),
     );
     for (const [name, script] of aliases) {
       const words = /^node cli\/launch\.js (.+)$/.exec(script)?.[1].split(' ') ?? [];
