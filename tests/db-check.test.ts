@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT } from '../common/paths';
-import { checkSchemaMatchesMigrations } from '../lib/migrations/schema-check';
+import { readMigrations } from '../lib/migrations/files';
+import { checkExpectedCatalogCurrent, checkSchemaMatchesMigrations } from '../lib/migrations/schema-check';
+import { expectedCatalogPath, migrationHashes, readExpectedCatalog } from '../lib/migrations/verify';
+import { catalogJson } from '../lib/postgres/catalog';
 import { npmRun } from './helpers/db';
 
 describe('npm run db:check', () => {
@@ -18,6 +21,11 @@ describe('npm run db:check', () => {
     const paths = { schema: path.join(scratch, 'schema', 'index.ts'), migrations: path.join(scratch, 'schema', 'migrations') };
     beforeEach(() => fs.cpSync(path.join(ROOT, 'schema'), path.join(scratch, 'schema'), { recursive: true }));
     afterEach(() => fs.rmSync(scratch, { recursive: true, force: true }));
+    /** What --write-expected records besides the catalog, which an edit that changes no object leaves as it is. */
+    const recordHashes = () => {
+      const catalog = expectedCatalogPath(paths.migrations);
+      fs.writeFileSync(catalog, catalogJson({ ...readExpectedCatalog(catalog), migrations: migrationHashes(readMigrations(paths.migrations)) }));
+    };
 
     it('fails when the TypeScript schema has a change with no migration, and shows the SQL', async () => {
       const file = path.join(scratch, 'schema', 'system.ts');
@@ -51,15 +59,30 @@ describe('npm run db:check', () => {
         "SET LOCAL lock_timeout = '5s';\n--> statement-breakpoint\n" +
           generated.replace(/^CREATE INDEX /m, '-- squawk-ignore require-concurrent-index-creation -- the table is created in this same migration\nCREATE INDEX '),
       );
+      recordHashes();
       await expect(checkSchemaMatchesMigrations(paths)).resolves.toEqual([]);
       fs.writeFileSync(file, "SET LOCAL statement_timeout = '5s';\n--> statement-breakpoint\n" + generated);
       await expect(checkSchemaMatchesMigrations(paths)).rejects.toThrow(/0001_schema\.sql is not the SQL drizzle-kit generates from its snapshot: statement 1 is\n\s+SET LOCAL statement_timeout/);
     });
 
-    it('accepts any SQL in a custom migration', async () => {
+    it("accepts any SQL in a custom migration, once db:verify's catalog.json is rewritten after it", async () => {
       const file = path.join(paths.migrations, '0002_updated_at_triggers.sql');
       fs.writeFileSync(file, `${fs.readFileSync(file, 'utf8')}\n--> statement-breakpoint\nCOMMENT ON FUNCTION set_updated_at() IS 'keeps updated_at current';\n`);
+      await expect(checkSchemaMatchesMigrations(paths)).rejects.toThrow(
+        /schema\/migrations\/catalog\.json is not the catalog of the committed migrations \(0002_updated_at_triggers changed since\): run `npm run db:verify -- --write-expected` on a scratch database/,
+      );
+      recordHashes();
       await expect(checkSchemaMatchesMigrations(paths)).resolves.toEqual([]);
+    });
+
+    it('fails when catalog.json predates a migration, without a database', async () => {
+      const catalog = expectedCatalogPath(paths.migrations);
+      const recorded = readExpectedCatalog(catalog);
+      delete recorded.migrations!['0007_public_head_search_per_field'];
+      fs.writeFileSync(catalog, catalogJson(recorded));
+      await expect(checkExpectedCatalogCurrent(paths.migrations)).rejects.toThrow(
+        /catalog\.json is not the catalog of the committed migrations \(0007_public_head_search_per_field is not in it\): run `npm run db:verify -- --write-expected`/,
+      );
     });
 
     it('fails when a migration file is missing', async () => {

@@ -3,7 +3,7 @@ import { ROOT } from '../common/paths';
 import { checkPostgres } from '../lib/health/postgres';
 import { readMigrations } from '../lib/migrations/files';
 import { migrate } from '../lib/migrations/runner';
-import { expectedCatalogPath, readExpectedCatalog, verifyDatabase } from '../lib/migrations/verify';
+import { expectedCatalogPath, migrationHashes, readExpectedCatalog, verifyDatabase } from '../lib/migrations/verify';
 import { catalogJson, compareCatalogs, readCatalog } from '../lib/postgres/catalog';
 import { stackRolesOf } from '../lib/postgres/grants';
 import { runProcess, withClient } from './helpers/db';
@@ -35,10 +35,10 @@ afterAll(async () => {
   for (const url of [...copies, base]) await adminQuery(server, `DROP DATABASE IF EXISTS "${new URL(url).pathname.slice(1)}"`).catch(() => undefined);
 });
 
-/** A copy of the migrated database, owned and granted as the stack's; `plant` runs there as the superuser. */
-async function copyWith(plant: string): Promise<string> {
+/** A copy of the migrated database (or of `from`), owned and granted as the stack's; `plant` runs there as the superuser. */
+async function copyWith(plant: string, from = base): Promise<string> {
   const name = `${new URL(base).pathname.slice(1)}_c${copies.length}`;
-  await adminQuery(server, `CREATE DATABASE "${name}" TEMPLATE "${new URL(base).pathname.slice(1)}"`);
+  await adminQuery(server, `CREATE DATABASE "${name}" TEMPLATE "${new URL(from).pathname.slice(1)}"`);
   const url = server.url(name);
   copies.push(url);
   await stack.grantDatabase(url);
@@ -47,13 +47,27 @@ async function copyWith(plant: string): Promise<string> {
 }
 
 const differencesOf = (url: string) => withClient(url, (c) => verifyDatabase(c, TIMEOUT));
+const dbName = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1));
+
+/** A database the stack's migrator has migrated with the first `applied` committed migrations only. */
+let behindDb: string | undefined;
+async function behind(): Promise<string> {
+  if (behindDb) return behindDb;
+  const url = await createDatabase(server, 'verify_behind');
+  copies.push(url);
+  await stack.grantDatabase(url);
+  await stack.grantSchema(url);
+  await withClient(stack.urlAs(url, 'migrator'), (c) => migrate(c, readMigrations().slice(0, 6)).then(() => undefined));
+  behindDb = url;
+  return url;
+}
 const verifyCli = (url: string, args: string[] = []) =>
   runProcess('node', ['cli/launch.js', 'verify', ...args], { cwd: ROOT, env: { ...process.env, MIGRATOR_DATABASE_URL: url, DATABASE_URL: '' } });
 
 describe('the expected catalog', () => {
   it('is what the committed migrations produce (else: npm run db:verify -- --write-expected on a freshly migrated scratch database)', async () => {
     const fresh = await withClient(base, (c) => readCatalog(c, TIMEOUT));
-    expect(catalogJson(fresh)).toBe(fs.readFileSync(expectedCatalogPath(), 'utf8'));
+    expect(catalogJson({ ...fresh, migrations: migrationHashes(readMigrations()) })).toBe(fs.readFileSync(expectedCatalogPath(), 'utf8'));
   });
 
   it('holds the whole schema: 15 tables, their indexes, 7 enums, the extensions, the triggers', () => {
@@ -122,6 +136,112 @@ describe('verifyDatabase', () => {
     expect(stackRolesOf('pa_migrator')).toEqual({ migrator: 'pa_migrator', app: 'pa_app', readonly: 'pa_readonly', backup: 'pa_backup' });
     expect(stackRolesOf('pa_team_a_migrator')?.app).toBe('pa_team_a_app');
     expect(stackRolesOf('postgres')).toBeUndefined();
+  });
+});
+
+describe('verifyDatabase, with migrations pending', () => {
+  it('compares a database behind the committed migrations with what the applied ones produce: the pending ones are a note, not drift', async () => {
+    const result = await differencesOf(await behind());
+    expect(result.differences.map((d) => d.message)).toEqual([]);
+    expect(result.pending.map((m) => m.name)).toEqual(['0006_public_head_search_index', '0007_public_head_search_per_field']);
+    expect(result.against).toBe('the migrations 0000_extensions..0005_search_indexes_per_branch');
+    expect(result.notes).toContainEqual(
+      '2 migrations pending (db:migrate applies them): 0006_public_head_search_index, 0007_public_head_search_per_field; ' +
+        'compared with what the migrations 0000_extensions..0005_search_indexes_per_branch produce',
+    );
+  });
+
+  it('still reports real drift of such a database, against the applied migrations', async () => {
+    const url = await copyWith('DROP INDEX idx_users_role', await behind());
+    expect((await differencesOf(url)).differences.map((d) => d.message)).toEqual(['index idx_users_role: missing']);
+  });
+
+  it('an online build in progress, an INVALID index a pending migration creates, is no drift; another INVALID index is', async () => {
+    const create = readMigrations().find((m) => m.name === '0006_public_head_search_index')!.statements[0].sql;
+    const url = await copyWith(
+      `${create}; CREATE INDEX idx_stray ON users (email);` +
+        "UPDATE pg_index SET indisvalid = false WHERE indexrelid IN ('idx_documents_public_head_search'::regclass, 'idx_stray'::regclass)",
+      await behind(),
+    );
+    const result = await differencesOf(url);
+    expect(result.differences.map((d) => d.message)).toEqual(['index idx_stray: not in the migrations']);
+    expect(result.notes).toContain('index idx_documents_public_head_search: being built (INVALID until it finishes) by the pending migration 0006_public_head_search_index');
+  });
+
+  it('says so when the history is not a prefix of the committed migrations (an edited migration), and compares with all of them', async () => {
+    const url = await copyWith("UPDATE drizzle.__drizzle_migrations SET hash = 'edited' WHERE name = '0003_deferred_authorship_checks'");
+    const result = await differencesOf(url);
+    expect(result.differences).toEqual([]);
+    expect(result.notes).toContainEqual(expect.stringMatching(/^the migration history is not a prefix of the committed migrations, so the database was compared with all of them .*0003_deferred_authorship_checks\.sql was changed after it was applied/));
+  });
+
+  it('refuses a stale catalog.json: one not written after the committed migrations', async () => {
+    const expected = readExpectedCatalog();
+    const { '0007_public_head_search_per_field': _last, ...older } = expected.migrations!;
+    await expect(withClient(base, (c) => verifyDatabase(c, { ...TIMEOUT, expected: { ...expected, migrations: older } }))).rejects.toThrow(
+      /^refusing to verify: schema\/migrations\/catalog\.json is not the catalog of the committed migrations \(0007_public_head_search_per_field is not in it\): run `npm run db:verify -- --write-expected` on a scratch database/,
+    );
+  });
+});
+
+describe('verifyDatabase, what else it checks', () => {
+  it.each([
+    [
+      'a revoked default privilege',
+      () => `ALTER DEFAULT PRIVILEGES FOR ROLE "${stack.roles.migrator}" IN SCHEMA public REVOKE SELECT ON TABLES FROM "${stack.roles.readonly}"`,
+      () => [`default privilege SELECT on tables ${stack.roles.migrator} creates in schema public to ${stack.roles.readonly}: missing`],
+    ],
+    [
+      'an added default privilege',
+      () => `ALTER DEFAULT PRIVILEGES FOR ROLE "${stack.roles.migrator}" IN SCHEMA public GRANT DELETE ON TABLES TO "${stack.roles.readonly}"`,
+      () => [`default privilege DELETE on tables ${stack.roles.migrator} creates in schema public to ${stack.roles.readonly}: not declared by the stack`],
+    ],
+    ['CREATE on public', () => `GRANT CREATE ON SCHEMA public TO "${stack.roles.app}"`, () => [`grant CREATE on schema public to ${stack.roles.app}: not granted by the stack`]],
+    ['CREATE on public for everyone', () => 'GRANT CREATE ON SCHEMA public TO PUBLIC', () => ['grant CREATE on schema public to PUBLIC: not granted by the stack']],
+    ['a column collation', () => 'ALTER TABLE users ALTER COLUMN name TYPE varchar(255) COLLATE "C"', () => ['collation of users.name: "C", expected its type\'s default']],
+  ] as Array<[string, () => string, () => string[]]>)('reports %s by name, and nothing else', async (_what, plant, expected) => {
+    const url = await copyWith(plant());
+    expect((await differencesOf(url)).differences.map((d) => d.message)).toEqual(expected());
+  });
+
+  it('reports CREATE on the database for a role of the stack', async () => {
+    const url = await copyWith('');
+    await adminQuery(server, `GRANT CREATE ON DATABASE "${dbName(url)}" TO "${stack.roles.backup}"`);
+    expect((await differencesOf(url)).differences.map((d) => d.message)).toEqual([`grant CREATE on database to ${stack.roles.backup}: not granted by the stack`]);
+  });
+
+  it('an extension the migrations do not create (a managed server installs some in template1) is a note, not drift', async () => {
+    const url = await copyWith('CREATE EXTENSION pg_stat_statements');
+    const result = await differencesOf(url);
+    expect(result.differences).toEqual([]);
+    expect(result.notes).toContainEqual(expect.stringMatching(/^extension pg_stat_statements: installed, though the migrations do not create it/));
+  });
+
+  describe("the stack's roles, from the database's mark", () => {
+    const mark = 'pulumi:test/verify-stack';
+    afterAll(() => adminQuery(server, `COMMENT ON ROLE "${stack.roles.migrator}" IS NULL`));
+
+    it("checks a wrongly owned database against the roles of the stack whose mark it bears, reporting the owner", async () => {
+      const url = await copyWith('');
+      await adminQuery(server, `COMMENT ON ROLE "${stack.roles.migrator}" IS '${mark}'`);
+      await adminQuery(server, `COMMENT ON DATABASE "${dbName(url)}" IS '${mark}'`);
+      await adminQuery(server, `ALTER DATABASE "${dbName(url)}" OWNER TO postgres`);
+      const result = await differencesOf(url);
+      expect(result.roles).toEqual(stack.roles);
+      expect(result.owner).toBe('postgres');
+      expect(result.differences.map((d) => d.message)).toEqual([`database ${dbName(url)}: owned by postgres, expected the stack's migrator ${stack.roles.migrator}`]);
+    });
+
+    it('--stack NAME: the mark must name that stack', async () => {
+      const url = await copyWith('');
+      await adminQuery(server, `COMMENT ON ROLE "${stack.roles.migrator}" IS '${mark}'`);
+      await adminQuery(server, `COMMENT ON DATABASE "${dbName(url)}" IS '${mark}'`);
+      const right = await withClient(url, (c) => verifyDatabase(c, { ...TIMEOUT, stack: 'verify-stack' }));
+      expect(right.differences).toEqual([]);
+      const r = await verifyCli(stack.urlAs(url, 'migrator'), ['--stack', 'other']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(`  database ${dbName(url)}: marked as the database of ${mark}, expected stack other's (its prepare step marks it)\n`);
+    });
   });
 });
 

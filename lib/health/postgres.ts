@@ -135,13 +135,15 @@ async function runChecks(client: Client, target: DatabaseTarget, rows: HealthRow
     ];
   });
   await attempt('schema drift', async () => {
-    const { differences, roles } = await verifyDatabase(client, { queryTimeoutSeconds: CHECK_TIMEOUT_MS / 1000 });
+    const { differences, roles, pending, against } = await verifyDatabase(client, { queryTimeoutSeconds: CHECK_TIMEOUT_MS / 1000, ...(migrations ? { migrations } : {}) });
     if (differences.length === 0) {
-      return [true, `none: the schema and the grants of ${Object.values(roles ?? {}).join(', ')} are what the committed migrations and the stack make`];
+      // Pending migrations are the migrations row's to report: here the schema is what the applied ones make.
+      const what = pending.length === 0 ? 'the committed migrations' : `${against} (${pending.length} pending)`;
+      return [true, `none: the schema and the grants of ${Object.values(roles ?? {}).join(', ')} are what ${what} and the stack make`];
     }
     const shown = differences.slice(0, DRIFT_SHOWN).map((d) => d.message);
     const more = differences.length > DRIFT_SHOWN ? `; and ${differences.length - DRIFT_SHOWN} more` : '';
-    return [false, `${differences.length} difference${differences.length === 1 ? '' : 's'} from the committed migrations: ${shown.join('; ')}${more}. \`npm run db:verify\` lists them all`];
+    return [false, `${differences.length} difference${differences.length === 1 ? '' : 's'} from ${against}: ${shown.join('; ')}${more}. \`npm run db:verify\` lists them all`];
   });
   await attempt('connections', async () => {
     const { rows: [c] } = await client.query<{ used: number; max: number }>(

@@ -84,6 +84,8 @@ export function catalogPatch(base: Catalog, target: Catalog): CatalogPatch {
 
 export function applyPatch(base: Catalog, patch: CatalogPatch): Catalog {
   const out = JSON.parse(JSON.stringify(base)) as Catalog;
+  // The hashes of the migrations the base was written from are not the prefix's.
+  delete out.migrations;
   if (patch.schemas) out.schemas = patch.schemas;
   if (patch.extensions) out.extensions = patch.extensions;
   for (const key of RECORD_KEYS) {
@@ -239,6 +241,8 @@ export interface BaselineResult {
 }
 
 const MAX_LISTED = 40;
+/** Recognition is exact: an extension more is another state (the one after 0000_extensions, say). */
+const STRICT = { strictExtensions: true };
 const listed = (lines: string[]) =>
   lines.slice(0, MAX_LISTED).map((l) => `\n  ${l}`).join('') + (lines.length > MAX_LISTED ? `\n  ... and ${lines.length - MAX_LISTED} more` : '');
 
@@ -271,7 +275,7 @@ export async function baseline(client: Client, migrations: Migration[], options:
       }
       const applied = history.applied.length;
       const state = prefixes.find((s) => s.applied === applied)!;
-      const differences = compareCatalogs(state.catalog, actual);
+      const differences = compareCatalogs(state.catalog, actual, STRICT);
       if (differences.length === 0) {
         log(`the database records ${plural(applied, 'migration')} already and matches ${state.label}: nothing to adopt`);
         return { outcome: 'already-recorded', recognised: state.label, recorded: [], pending: history.pending, dryRun };
@@ -283,9 +287,9 @@ export async function baseline(client: Client, migrations: Migration[], options:
       );
     }
 
-    const match = states.find((s) => compareCatalogs(s.catalog, actual).length === 0);
+    const match = states.find((s) => compareCatalogs(s.catalog, actual, STRICT).length === 0);
     if (!match) {
-      const ranked = states.map((s) => ({ s, differences: compareCatalogs(s.catalog, actual) })).sort((a, b) => a.differences.length - b.differences.length);
+      const ranked = states.map((s) => ({ s, differences: compareCatalogs(s.catalog, actual, STRICT) })).sort((a, b) => a.differences.length - b.differences.length);
       const closest = ranked[0];
       throw new BaselineRefused(
         `the database is neither the specification's schema nor a prefix of the committed migrations; nothing was changed or recorded. ` +
@@ -303,7 +307,7 @@ export async function baseline(client: Client, migrations: Migration[], options:
           await ensureTable(client, bound);
           for (const m of recorded) await insertHistory(client, m, bound);
           // Under the lock, in the transaction: the schema is still what was recognised.
-          const after = compareCatalogs(match.catalog, await readCatalog(client, { queryTimeoutSeconds: bound }));
+          const after = compareCatalogs(match.catalog, await readCatalog(client, { queryTimeoutSeconds: bound }), STRICT);
           if (after.length > 0) throw new BaselineRefused(`the schema changed while it was being recorded; nothing was recorded:${listed(after.map((d) => d.message))}`, { differences: after });
         });
       }
@@ -343,7 +347,7 @@ export async function baseline(client: Client, migrations: Migration[], options:
       }
       await ensureTable(client, bound);
       for (const m of migrations) await insertHistory(client, m, bound);
-      const differences = compareCatalogs(expected, await readCatalog(client, { queryTimeoutSeconds: bound }));
+      const differences = compareCatalogs(expected, await readCatalog(client, { queryTimeoutSeconds: bound }), STRICT);
       if (differences.length > 0) {
         throw new BaselineRefused(
           `after the conversion the schema still differs from the committed migrations in ${plural(differences.length, 'way', 'ways')}, so everything was rolled back; nothing was changed:${listed(differences.map((d) => d.message))}`,

@@ -149,5 +149,18 @@ export async function checkSchemaMatchesMigrations(paths: SchemaCheckPaths): Pro
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
+  await checkExpectedCatalogCurrent(paths.migrations);
   return notices;
+}
+
+/**
+ * db:verify's expected catalog (catalog.json, next to the migrations) records the sha256 of each
+ * migration it was written after: a migration added, edited or removed since makes it stale, which
+ * this notices without a database.
+ */
+export async function checkExpectedCatalogCurrent(migrationsDir: string): Promise<void> {
+  const { catalogStaleness, expectedCatalogPath, readExpectedCatalog } = await import('./verify');
+  const file = expectedCatalogPath(migrationsDir);
+  const stale = catalogStaleness(readExpectedCatalog(file), readMigrations(migrationsDir), file);
+  if (stale) throw new UserFacingError(stale);
 }

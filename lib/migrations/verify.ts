@@ -3,8 +3,13 @@ import * as path from 'node:path';
 import type { Client } from 'pg';
 import { migrationsPath, ROOT } from '../../common/paths';
 import { UserFacingError } from '../postgres/connection';
-import { catalogJson, compareCatalogs, readCatalog, type Catalog, type Difference } from '../postgres/catalog';
-import { compareGrants, databaseOwner, stackRolesOf, type RoleNames } from '../postgres/grants';
+import { catalogJson, catalogNotes, compareCatalogs, readCatalog, type Catalog, type Difference } from '../postgres/catalog';
+import { compareGrants, stackRolesOf, type RoleNames } from '../postgres/grants';
+import { DATABASE_NAME } from '../../common/names';
+import { postgresNames } from '../../common/stack-names';
+import { readMigrations, type Migration } from './files';
+import { boundedQuery, historyStatus, INSUFFICIENT_PRIVILEGE, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from './runner';
+import { applyPatch, readPrefixCatalogs, type PrefixCatalogs } from './baseline';
 
 /**
  * `db:verify`: the live database against what the committed migrations produce. What they produce
@@ -31,8 +36,35 @@ export function readExpectedCatalog(file = expectedCatalogPath()): Catalog {
   return JSON.parse(text) as Catalog;
 }
 
-export function writeExpectedCatalog(catalog: Catalog, file = expectedCatalogPath()): void {
-  fs.writeFileSync(file, catalogJson(catalog));
+/** The committed migrations as catalog.json records them: name -> sha256. */
+export const migrationHashes = (migrations: Migration[]): Record<string, string> => Object.fromEntries(migrations.map((m) => [m.name, m.hash]));
+
+/** Writes `catalog` as the expected one, recording the migrations it was read after. */
+export function writeExpectedCatalog(catalog: Catalog, migrations: Migration[], file = expectedCatalogPath()): void {
+  fs.writeFileSync(file, catalogJson({ ...catalog, migrations: migrationHashes(migrations) }));
+}
+
+/**
+ * Why `expected` is not the catalog of `migrations` (a migration added, changed or removed since it
+ * was written), or undefined when it is. Only the hashes are compared: no database needed.
+ */
+export function catalogStaleness(expected: Catalog, migrations: Migration[], file = expectedCatalogPath()): string | undefined {
+  const recorded = expected.migrations;
+  const rewrite =
+    'run `npm run db:verify -- --write-expected` on a scratch database that `npm run db:migrate` has just built from the committed migrations (and nothing else), and commit the file with them';
+  const where = path.relative(ROOT, file);
+  if (!recorded) return `${where} does not record which migrations it was written from: ${rewrite}.`;
+  const committed = migrationHashes(migrations);
+  const added = Object.keys(committed).filter((n) => !(n in recorded));
+  const removed = Object.keys(recorded).filter((n) => !(n in committed));
+  const changed = Object.keys(committed).filter((n) => n in recorded && recorded[n] !== committed[n]);
+  if (added.length + removed.length + changed.length === 0) return undefined;
+  const parts = [
+    ...(added.length ? [`${added.join(', ')} ${added.length === 1 ? 'is' : 'are'} not in it`] : []),
+    ...(changed.length ? [`${changed.join(', ')} changed since`] : []),
+    ...(removed.length ? [`${removed.join(', ')} ${removed.length === 1 ? 'is' : 'are'} no longer committed`] : []),
+  ];
+  return `${where} is not the catalog of the committed migrations (${parts.join('; ')}): ${rewrite}.`;
 }
 
 export interface VerifyOptions {
@@ -40,33 +72,176 @@ export interface VerifyOptions {
   queryTimeoutSeconds: number;
   /** The expected catalog; by default the committed one. */
   expected?: Catalog;
-  /** The stack's role names; by default derived from the database's owner (lib/postgres/grants.ts). */
+  /** The committed migrations; by default read from schema/migrations. */
+  migrations?: Migration[];
+  /** The stack's role names; by default those of the stack whose mark the database bears (see stackOfDatabase). */
   roles?: RoleNames;
+  /** The stack the database should be (--stack): its mark must name it. */
+  stack?: string;
 }
 
 export interface VerifyResult {
-  /** The stack's roles the grants were checked for, or undefined when the owner is no stack's migrator. */
+  /** The stack's roles the grants were checked for, or undefined when no stack's could be named. */
   roles: RoleNames | undefined;
   owner: string;
   differences: Difference[];
+  /** What is worth knowing and is no drift: pending migrations, extensions the migrations do not make, where the roles came from. */
+  notes: string[];
+  /** The migrations not yet applied (the database is compared with the catalog of those before them). */
+  pending: Migration[];
+  /** What the database was compared with: `the committed migrations`, or a prefix of them. */
+  against: string;
+  /** The catalog it was compared with. */
+  expected: Catalog;
 }
+
+/** The CREATE INDEX names of a migration's statements. */
+const createdIndexes = (m: Migration) =>
+  m.statements.flatMap((s) => [...s.sql.matchAll(/CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:"?([A-Za-z_][\w$]*)"?\.)?"?([A-Za-z_][\w$]*)"?/gi)].map((x) => (x[1] && x[1] !== 'public' ? `${x[1]}.${x[2]}` : x[2])));
 
 /** Every difference between the live database and the expected catalog, its grants included. */
 export async function verifyDatabase(client: Client, options: VerifyOptions): Promise<VerifyResult> {
-  const expected = options.expected ?? readExpectedCatalog();
+  const bound = options.queryTimeoutSeconds;
+  const migrations = options.migrations ?? readMigrations();
+  const full = options.expected ?? readExpectedCatalog();
+  const stale = catalogStaleness(full, migrations);
+  if (stale) throw new UserFacingError(`refusing to verify: ${stale}`);
+  const notes: string[] = [];
+
+  // The history first: a database behind the committed migrations is compared with the catalog of what it has applied.
+  let expected = full;
+  let against = 'the committed migrations';
+  let pending: Migration[] = [];
+  const history = await historyStatus(client, migrations, bound).catch((error: { code?: string }) => {
+    if (error.code !== INSUFFICIENT_PRIVILEGE) throw error;
+    notes.push(`the migration history (${MIGRATIONS_SCHEMA}.${MIGRATIONS_TABLE}) could not be read as this role, so the database was compared with all the committed migrations; connect as the migrator to take pending migrations into account`);
+    return undefined;
+  });
+  if (history && history.problems.length > 0) {
+    notes.push(`the migration history is not a prefix of the committed migrations, so the database was compared with all of them (db:migrate refuses until it is fixed): ${history.problems.join(' ')}`);
+  } else if (history && history.pending.length > 0) {
+    pending = history.pending;
+    const applied = migrations.length - pending.length;
+    const prefix = prefixCatalog(migrations, applied, full);
+    const what = `${pending.length} migration${pending.length === 1 ? '' : 's'} pending (db:migrate applies ${pending.length === 1 ? 'it' : 'them'}): ${pending.map((m) => m.name).join(', ')}`;
+    if (prefix) {
+      expected = prefix;
+      against = applied === 0 ? 'an empty database (no migration applied yet)' : `the migrations ${migrations[0].name}..${migrations[applied - 1].name}`;
+      notes.push(`${what}; compared with what ${against} produce`);
+    } else {
+      notes.push(`${what}; the catalog after ${applied === 0 ? 'none' : migrations[applied - 1].name} is not recorded (schema/adopt/prefix-catalogs.json), so the database was compared with all the committed migrations`);
+    }
+  }
+
   const actual = await readCatalog(client, options);
-  const differences = compareCatalogs(expected, actual);
-  const owner = await databaseOwner(client, options.queryTimeoutSeconds);
-  const roles = options.roles ?? stackRolesOf(owner);
+  let differences = compareCatalogs(expected, actual);
+  notes.push(...catalogNotes(expected, actual));
+  // An index a pending migration creates (an online build in progress is INVALID until it ends) is that migration's, not drift.
+  const building = new Map<string, string>();
+  for (const m of pending) for (const name of createdIndexes(m)) if (!building.has(name)) building.set(name, m.name);
+  differences = differences.filter((d) => {
+    if (d.kind !== 'index' || d.problem !== 'unexpected' || !building.has(d.name)) return true;
+    const index = actual.indexes[d.name];
+    notes.push(`index ${d.name}: ${index.valid ? 'built' : 'being built (INVALID until it finishes)'} by the pending migration ${building.get(d.name)}`);
+    return false;
+  });
+
+  const stack = await stackOfDatabase(client, bound, options.stack);
+  notes.push(...stack.notes);
+  differences.push(...stack.differences);
+  const roles = options.roles ?? stack.roles;
   if (roles) {
-    differences.push(...(await compareGrants(client, expected, actual, roles, options.queryTimeoutSeconds)));
+    if (stack.owner !== roles.migrator) {
+      differences.push({
+        kind: 'database',
+        name: stack.database,
+        problem: 'changed',
+        attribute: 'owner',
+        expected: roles.migrator,
+        actual: stack.owner,
+        message: `database ${stack.database}: owned by ${stack.owner}, expected the stack's migrator ${roles.migrator}`,
+      });
+    }
+    differences.push(...(await compareGrants(client, expected, actual, roles, bound)));
   } else {
     differences.push({
       kind: 'role',
-      name: owner,
+      name: stack.owner,
       problem: 'unexpected',
-      message: `role ${owner}: owns the database but is no stack's migrator (pa_migrator or pa_<namespace>_migrator), so the grants could not be checked`,
+      message: `role ${stack.owner}: owns the database but is no stack's migrator (pa_migrator or pa_<namespace>_migrator), and the database bears no stack's mark, so the grants could not be checked`,
     });
   }
-  return { roles, owner, differences };
+  return { roles, owner: stack.owner, differences, notes, pending, against, expected };
+}
+
+/** The catalog after the first `applied` committed migrations, from schema/adopt/prefix-catalogs.json, or undefined when not recorded for them. */
+export function prefixCatalog(migrations: Migration[], applied: number, full: Catalog): Catalog | undefined {
+  if (applied >= migrations.length) return full;
+  let recorded: PrefixCatalogs;
+  try {
+    recorded = readPrefixCatalogs();
+  } catch {
+    return undefined;
+  }
+  const last = applied === 0 ? null : migrations[applied - 1].name;
+  const entry = recorded.prefixes.find((p) => p.applied === applied && p.last === last);
+  if (!entry) return undefined;
+  // The patches are of the catalog of all the migrations: only valid while that is the committed one, checked above.
+  return applyPatch(full, entry.patch);
+}
+
+export interface StackOfDatabase {
+  database: string;
+  owner: string;
+  /** The mark (comment) the database bears, or null. */
+  mark: string | null;
+  roles: RoleNames | undefined;
+  notes: string[];
+  differences: Difference[];
+}
+
+/**
+ * Whose database this is. The prepare step (lib/postgres/prepare.ts) marks the database and its
+ * migrator role with the stack's mark, `pulumi:<project>/<stack>` (common/stack-names.ts), as their
+ * comment: the role bearing the database's mark and named as a migrator names the stack's roles,
+ * whoever owns the database now. Without a mark: the database's name (pronunciation_assistant, or
+ * pronunciation_assistant_<namespace>), else its owner, as before.
+ */
+export async function stackOfDatabase(client: Client, bound: number, stack?: string): Promise<StackOfDatabase> {
+  const { rows: [row] } = await boundedQuery<{ database: string; owner: string; mark: string | null; marked: string[] | null }>(
+    client,
+    `SELECT d.datname::text AS database, pg_get_userbyid(d.datdba)::text AS owner, shobj_description(d.oid, 'pg_database') AS mark,
+            (SELECT array_agg(r.rolname::text ORDER BY r.rolname) FROM pg_roles r
+              WHERE shobj_description(d.oid, 'pg_database') IS NOT NULL AND shobj_description(r.oid, 'pg_authid') = shobj_description(d.oid, 'pg_database')) AS marked
+       FROM pg_database d WHERE d.datname = current_database()`,
+    undefined,
+    bound,
+  );
+  const out: StackOfDatabase = { database: row.database, owner: row.owner, mark: row.mark, roles: undefined, notes: [], differences: [] };
+  const isMark = row.mark !== null && /^pulumi:[^/]+\/.+$/.test(row.mark);
+  if (stack !== undefined && (!isMark || row.mark!.slice(row.mark!.indexOf('/') + 1) !== stack)) {
+    out.differences.push({
+      kind: 'database',
+      name: row.database,
+      problem: 'changed',
+      attribute: 'mark',
+      expected: `pulumi:<project>/${stack}`,
+      actual: row.mark,
+      message: `database ${row.database}: ${isMark ? `marked as the database of ${row.mark}` : row.mark === null ? 'bears no stack mark' : `its comment ${JSON.stringify(row.mark)} is no stack mark`}, expected stack ${stack}'s (its prepare step marks it)`,
+    });
+  }
+  const markedMigrator = isMark ? (row.marked ?? []).map(stackRolesOf).find((r) => r !== undefined && (row.marked ?? []).includes(r.migrator)) : undefined;
+  if (markedMigrator) {
+    out.roles = markedMigrator;
+    return out;
+  }
+  const byName = row.database === DATABASE_NAME ? postgresNames(undefined) : row.database.startsWith(`${DATABASE_NAME}_`) ? postgresNames(row.database.slice(DATABASE_NAME.length + 1)) : undefined;
+  if (byName) {
+    out.roles = byName.roles;
+    out.notes.push(`no role bears the database's mark: the stack's roles are named after the database's name (${byName.roles.migrator}, ...)`);
+    return out;
+  }
+  out.roles = stackRolesOf(row.owner);
+  if (out.roles) out.notes.push(`the database bears no stack's mark: the stack's roles are named after its owner (${row.owner})`);
+  return out;
 }

@@ -25,6 +25,8 @@ export interface CatalogColumn {
   generated: string;
   /** '' none, 'a' GENERATED ALWAYS AS IDENTITY, 'd' BY DEFAULT. */
   identity: string;
+  /** The column's collation, only when it is not its type's default (format_type does not show it). */
+  collation?: string;
 }
 
 export interface Catalog {
@@ -45,6 +47,12 @@ export interface Catalog {
   triggers: Record<string, { definition: string; enabled: string }>;
   /** `function(identity arguments)` -> its definition (pg_get_functiondef). */
   functions: Record<string, string>;
+  /**
+   * In the recorded catalog only (never read from a database): each committed migration's name and
+   * sha256, as the catalog was written from. A catalog whose list is not the committed migrations'
+   * is stale (lib/migrations/verify.ts, catalogStaleness).
+   */
+  migrations?: Record<string, string>;
 }
 
 export type RelationKind = 'table' | 'partitioned table' | 'view' | 'materialized view' | 'sequence' | 'foreign table';
@@ -76,8 +84,11 @@ const QUERIES = {
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${notExtensionMember('pg_class', 'c.oid')} ORDER BY 1`,
   columns: `WITH ${SCHEMAS}
     SELECT ${qualified('n.nspname', 'c.relname')} || '.' || a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
-           a.attnotnull AS "notNull", pg_get_expr(d.adbin, d.adrelid) AS default, a.attgenerated::text AS generated, a.attidentity::text AS identity
-      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN ns n ON n.oid = c.relnamespace
+           a.attnotnull AS "notNull", pg_get_expr(d.adbin, d.adrelid) AS default, a.attgenerated::text AS generated, a.attidentity::text AS identity,
+           CASE WHEN a.attcollation <> 0 AND a.attcollation IS DISTINCT FROM ty.typcollation THEN
+             (SELECT CASE WHEN cn.nspname = 'pg_catalog' THEN co.collname::text ELSE cn.nspname || '.' || co.collname END
+                FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END AS collation
+      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN ns n ON n.oid = c.relnamespace JOIN pg_type ty ON ty.oid = a.atttypid
       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
      WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${notExtensionMember('pg_class', 'c.oid')}
      ORDER BY 1`,
@@ -113,7 +124,7 @@ export async function readCatalog(client: Client, options: ReadOptions): Promise
   const extensions = await q<{ name: string }>(QUERIES.extensions);
   const enums = await q<{ name: string; labels: string[] }>(QUERIES.enums);
   const relations = await q<{ name: string; kind: string; definition: string | null }>(QUERIES.relations);
-  const columns = await q<{ name: string } & CatalogColumn>(QUERIES.columns);
+  const columns = await q<{ name: string } & Omit<CatalogColumn, 'collation'> & { collation: string | null }>(QUERIES.columns);
   const indexes = await q<{ name: string; table: string; definition: string; valid: boolean }>(QUERIES.indexes);
   const constraints = await q<{ name: string; definition: string; validated: boolean }>(QUERIES.constraints);
   const triggers = await q<{ name: string; definition: string; enabled: string }>(QUERIES.triggers);
@@ -123,7 +134,14 @@ export async function readCatalog(client: Client, options: ReadOptions): Promise
     extensions: extensions.map((r) => r.name),
     enums: byName(enums, (r) => r.labels),
     relations: byName(relations, (r) => ({ kind: RELKINDS[r.kind], ...(r.definition === null ? {} : { definition: r.definition }) })),
-    columns: byName(columns, (r) => ({ type: r.type, notNull: r.notNull, default: r.default, generated: r.generated, identity: r.identity })),
+    columns: byName(columns, (r) => ({
+      type: r.type,
+      notNull: r.notNull,
+      default: r.default,
+      generated: r.generated,
+      identity: r.identity,
+      ...(r.collation === null ? {} : { collation: r.collation }),
+    })),
     indexes: byName(indexes, (r) => ({ table: r.table, definition: r.definition, valid: r.valid })),
     constraints: byName(constraints, (r) => ({ definition: r.definition, validated: r.validated })),
     triggers: byName(triggers, (r) => ({ definition: r.definition, enabled: r.enabled })),
@@ -143,6 +161,8 @@ export type ObjectKind =
   | 'trigger'
   | 'function'
   | 'grant'
+  | 'default privilege'
+  | 'database'
   | 'role';
 
 /**
@@ -183,7 +203,7 @@ const asSet = (names: readonly string[]) => Object.fromEntries(names.map((n) => 
  * missing table is one difference, not one per column (its columns, indexes, constraints and
  * triggers are left out); so is an unexpected one.
  */
-export function compareCatalogs(expected: Catalog, actual: Catalog): Difference[] {
+export function compareCatalogs(expected: Catalog, actual: Catalog, options: { strictExtensions?: boolean } = {}): Difference[] {
   const out: Difference[] = [];
   const changed = (kind: ObjectKind, name: string, attribute: string | undefined, exp: unknown, act: unknown, message: string) =>
     out.push({ kind, name, problem: 'changed', ...(attribute ? { attribute } : {}), expected: exp, actual: act, message });
@@ -194,7 +214,11 @@ export function compareCatalogs(expected: Catalog, actual: Catalog): Difference[
     for (const n of extra) out.push(unexpected(kind, n));
   };
   setDiff('schema', expected.schemas, actual.schemas);
-  setDiff('extension', expected.extensions, actual.extensions);
+  // An extension the migrations do not create is a note (catalogNotes), not a difference: a managed
+  // server installs some in every database (template1); its objects are its own and not compared.
+  // db:baseline, which must tell apart states that differ only by an extension, compares them strictly.
+  if (options.strictExtensions) setDiff('extension', expected.extensions, actual.extensions);
+  else for (const n of expected.extensions.filter((e) => !actual.extensions.includes(e)).sort()) out.push(missing('extension', n));
 
   const enums = sides(expected.enums, actual.enums);
   for (const n of enums.gone) out.push(missing('enum', n));
@@ -229,6 +253,10 @@ export function compareCatalogs(expected: Catalog, actual: Catalog): Difference[
     } else if (e.default !== a.default) {
       const what = e.generated ? 'generation expression' : 'default';
       changed('column', n, 'default', e.default, a.default, `${what} of ${n}: ${show(a.default)}, expected ${show(e.default)}`);
+    }
+    if ((e.collation ?? null) !== (a.collation ?? null)) {
+      const word = (c: string | undefined) => (c === undefined ? "its type's default" : `"${c}"`);
+      changed('column', n, 'collation', e.collation ?? null, a.collation ?? null, `collation of ${n}: ${word(a.collation)}, expected ${word(e.collation)}`);
     }
     if (e.identity !== a.identity) changed('column', n, 'identity', e.identity, a.identity, `column ${n}: ${identityWord[a.identity] ?? a.identity}, expected ${identityWord[e.identity] ?? e.identity}`);
   }
@@ -267,6 +295,19 @@ export function compareCatalogs(expected: Catalog, actual: Catalog): Difference[
     if (expected.functions[n] !== actual.functions[n]) changed('function', n, 'definition', expected.functions[n], actual.functions[n], `function ${n}: its definition differs from the migrations'`);
   }
   return out;
+}
+
+/**
+ * What is worth saying about `actual` that is no difference: extensions the migrations do not create
+ * (a managed server's template1 gives every database some, e.g. pg_stat_statements). Their objects
+ * belong to them and are not compared; one that took a name the migrations use shows as that object
+ * missing or changed.
+ */
+export function catalogNotes(expected: Catalog, actual: Catalog): string[] {
+  return actual.extensions
+    .filter((e) => !expected.extensions.includes(e))
+    .sort()
+    .map((e) => `extension ${e}: installed, though the migrations do not create it (a managed server's template1 may); its objects are not compared`);
 }
 
 /** The catalog as stable JSON: keys sorted at every level, so a rewrite of an unchanged schema changes no byte. */

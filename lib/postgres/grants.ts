@@ -63,6 +63,35 @@ const ROLE_STATE = `
          (SELECT array_agg(rolname::text) FROM pg_roles WHERE rolname = ANY($2)) AS existing,
          (SELECT array_agg(pg_get_userbyid(m.roleid)::text) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = $3) AS backup_of`;
 
+/** Default privileges (pg_default_acl) of every role that may create objects here, each privilege on its own row. */
+const DEFAULT_PRIVILEGES = `
+  SELECT pg_get_userbyid(d.defaclrole)::text AS creator, coalesce(n.nspname::text, '') AS schema, d.defaclobjtype::text AS type,
+         CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee)::text END AS grantee, a.privilege_type AS privilege
+    FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace, LATERAL aclexplode(d.defaclacl) a
+   WHERE a.grantee <> d.defaclrole`;
+
+/** Who may CREATE in \`public\` (besides its owner) and on the database (besides its owner). */
+const CREATE_HOLDERS = `
+  SELECT 'schema ' || s.nspname AS object, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee)::text END AS grantee
+    FROM pg_namespace s, LATERAL aclexplode(coalesce(s.nspacl, acldefault('n', s.nspowner))) a
+   WHERE s.nspname = $1 AND a.privilege_type = 'CREATE' AND a.grantee <> s.nspowner
+  UNION ALL
+  SELECT 'database', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee)::text END
+    FROM pg_database d, LATERAL aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+   WHERE d.datname = current_database() AND a.privilege_type = 'CREATE' AND a.grantee <> d.datdba`;
+
+const OBJECT_TYPES: Record<string, string> = { r: 'tables', S: 'sequences', f: 'functions', T: 'types', n: 'schemas' };
+
+/** `privilege type grantee` of each default privilege the program declares for the migrator's objects in \`public\` (stacks/inside/database.ts). */
+export function expectedDefaultPrivileges(roles: RoleNames): Set<string> {
+  const out = new Set<string>();
+  for (const key of GRANTED_ROLES) {
+    for (const privilege of TABLE_PRIVILEGES[key]) out.add(`${privilege}\u0000r\u0000${roles[key]}`);
+    for (const privilege of SEQUENCE_PRIVILEGES[key]) out.add(`${privilege}\u0000S\u0000${roles[key]}`);
+  }
+  return out;
+}
+
 /** The database's owner: the stack's migrator. */
 export async function databaseOwner(client: Client, queryTimeoutSeconds: number): Promise<string> {
   const { rows } = await boundedQuery<{ owner: string }>(client, 'SELECT pg_get_userbyid(datdba)::text AS owner FROM pg_database WHERE datname = current_database()', [], queryTimeoutSeconds);
@@ -92,6 +121,30 @@ export async function compareGrants(client: Client, expected: Catalog, actual: C
   }
   if (!absent.has(roles.backup) && !(state.backup_of ?? []).includes(READ_ALL_DATA_ROLE)) {
     out.push({ kind: 'role', name: roles.backup, problem: 'changed', attribute: 'membership', expected: READ_ALL_DATA_ROLE, actual: state.backup_of ?? [], message: `role ${roles.backup}: not a member of ${READ_ALL_DATA_ROLE}` });
+  }
+
+  // Default privileges: what the migrator's later tables and sequences will grant. Any other role's
+  // (or the migrator's outside `public`) are not the stack's.
+  const { rows: defaults } = await boundedQuery<{ creator: string; schema: string; type: string; grantee: string; privilege: string }>(
+    client, DEFAULT_PRIVILEGES, undefined, queryTimeoutSeconds);
+  const defaultWanted = expectedDefaultPrivileges(roles);
+  const defaultHave = new Set(defaults.filter((d) => d.creator === roles.migrator && d.schema === APP_SCHEMA).map((d) => `${d.privilege}\u0000${d.type}\u0000${d.grantee}`));
+  const defaultName = (privilege: string, type: string, grantee: string, creator = roles.migrator, schema = APP_SCHEMA) =>
+    `${privilege} on ${OBJECT_TYPES[type] ?? type} ${creator} creates${schema ? ` in schema ${schema}` : ''} to ${grantee}`;
+  for (const key of [...defaultWanted].sort()) {
+    const [privilege, type, grantee] = key.split('\u0000');
+    if (!defaultHave.has(key) && !absent.has(grantee)) out.push(missing('default privilege', defaultName(privilege, type, grantee)));
+  }
+  for (const d of defaults) {
+    const key = `${d.privilege}\u0000${d.type}\u0000${d.grantee}`;
+    if (d.creator === roles.migrator && d.schema === APP_SCHEMA && defaultWanted.has(key)) continue;
+    out.push(unexpected('default privilege', defaultName(d.privilege, d.type, d.grantee, d.creator, d.schema), 'not declared by the stack'));
+  }
+  // CREATE in `public` and on the database: the migrator's (as the owner, or a member of pg_database_owner) alone.
+  const { rows: creators } = await boundedQuery<{ object: string; grantee: string }>(client, CREATE_HOLDERS, [APP_SCHEMA], queryTimeoutSeconds);
+  for (const c of creators) {
+    if (c.grantee === roles.migrator) continue;
+    out.push(unexpected('grant', grant('CREATE', c.object, c.grantee), 'not granted by the stack'));
   }
 
   const wanted = expectedRelationGrants(expected, roles);

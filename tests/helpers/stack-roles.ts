@@ -19,6 +19,8 @@ export interface StackRoles {
   urlAs(url: string, key: RoleKey): string;
   /** The grants on a database made after this (a copy from a template does not copy CONNECT). */
   grantDatabase(adminUrl: string): Promise<void>;
+  /** USAGE on `public`, the privileges on its tables and sequences and the default privileges, in a database made after this (not from a template). */
+  grantSchema(adminUrl: string): Promise<void>;
   /** Drops the roles and what they hold in `databases` (which must not be dropped yet). */
   drop(adminUrls: string[]): Promise<void>;
 }
@@ -38,8 +40,7 @@ export async function createStackRoles(adminUrl: string, namespace: string): Pro
     for (const key of ['migrator', ...PROVIDER_ROLES] as const) await c.query(`CREATE ROLE ${q(roles[key])} LOGIN PASSWORD '${password}'`);
     await c.query(`GRANT ${q(READ_ALL_DATA_ROLE)} TO ${q(roles.backup)}`);
   });
-  await grantDatabase(adminUrl);
-  await withClient(adminUrl, async (c) => {
+  const grantSchema = (url: string) => withClient(url, async (c) => {
     for (const key of GRANTED_ROLES) {
       const role = q(roles[key]);
       await c.query(`GRANT USAGE ON SCHEMA ${APP_SCHEMA} TO ${role}`);
@@ -49,6 +50,8 @@ export async function createStackRoles(adminUrl: string, namespace: string): Pro
       await c.query(`ALTER DEFAULT PRIVILEGES FOR ROLE ${q(roles.migrator)} IN SCHEMA ${APP_SCHEMA} GRANT ${SEQUENCE_PRIVILEGES[key].join(', ')} ON SEQUENCES TO ${role}`);
     }
   });
+  await grantDatabase(adminUrl);
+  await grantSchema(adminUrl);
   const urlAs = (url: string, key: RoleKey) => {
     const u = new URL(url);
     u.username = roles[key];
@@ -70,5 +73,5 @@ export async function createStackRoles(adminUrl: string, namespace: string): Pro
       await c.end();
     }
   };
-  return { roles, password, urlAs, grantDatabase, drop };
+  return { roles, password, urlAs, grantDatabase, grantSchema, drop };
 }
