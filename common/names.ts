@@ -78,6 +78,12 @@ export const STORAGE_USERS = {
 export const DEFAULT_KEEP = 7;
 
 /**
+ * Backups taken before migrating (`db:migrate --backup-first`, `<stack>-before-migrate-<time>.dump`)
+ * kept in their folder: a retention of their own, which never counts or deletes `db:backup`'s.
+ */
+export const BEFORE_MIGRATE_KEEP = 5;
+
+/**
  * The backup role's login for `db:migrate --backup-first` (the stack's `backupDatabaseUrl`): the
  * post-deploy step sets it beside DATABASE_URL (the migrator's) when `backupBeforeMigrate` is on.
  */

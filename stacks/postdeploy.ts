@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as command from '@pulumi/command';
 import * as pulumi from '@pulumi/pulumi';
-import { BACKUP_DATABASE_URL } from '../common/names';
+import { APP_ENV, BACKUP_DATABASE_URL } from '../common/names';
 import { ROOT } from '../common/paths';
 
 /** What decides whether the post-deploy step must run again: migrations (with drizzle's snapshots) and seeds. */
@@ -70,7 +70,9 @@ export interface PostDeployArgs {
  * inputs.go; any other change of input is an update, which runs `create` again,
  * local/commandController.go, Update): on the stack's first `up`; when a migration or seed file
  * changes, or the database is a new one (the triggers); and when its URL (a moved host or port) or
- * demoData or backupBeforeMigrate (the script and BACKUP_DATABASE_URL) changes. Both commands change
+ * demoData or backupBeforeMigrate (the script and BACKUP_DATABASE_URL) changes; adding
+ * MIGRATOR_DATABASE_URL to its environment is such an update too (its first `up` after this change
+ * runs the step again, which changes nothing when nothing is pending). Both commands change
  * nothing when there is nothing to do: a run with no pending migration takes no backup either. It has no `dir`: the
  * provider runs it where Pulumi runs its plugins, the project folder (pulumi/pulumi
  * sdk/go/common/resource/plugin/plugin.go, `cmd.Dir = pwd`; the command's own default is the
@@ -87,8 +89,15 @@ export class PostDeploy extends pulumi.ComponentResource {
       {
         create: postDeployScript(args.demoData, args.backupFirst?.stack),
         interpreter: ['/bin/sh', '-c'],
+        // Both variables the runner reads (cli/program.ts, migratorLogin: MIGRATOR_DATABASE_URL first):
+        // the provider starts the step with the whole environment of the machine running `pulumi up`
+        // and appends these after it (pulumi/pulumi-command v1.2.1, provider/pkg/provider/local/
+        // commandOutputs.go: `cmd.Env = os.Environ()`, then each of `environment`), and of a variable
+        // set twice a child gets the last (Go's os/exec, Cmd.Env). So a deployer's own exported
+        // MIGRATOR_DATABASE_URL never chooses the database migrated: the stack's migrator URL does.
         environment: {
           DATABASE_URL: pulumi.secret(args.migratorUrl),
+          [APP_ENV.migratorDatabaseUrl]: pulumi.secret(args.migratorUrl),
           ...(args.backupFirst ? { [BACKUP_DATABASE_URL]: pulumi.secret(args.backupFirst.backupUrl) } : {}),
         },
         triggers: [schemaInputsHash(), args.database],

@@ -49,6 +49,17 @@ async function indexState(client: Client, index: string): Promise<string | undef
   return rows.length === 0 ? undefined : rows[0].v ? 'valid' : 'invalid';
 }
 
+/** Waits (bounded) until no backend of a runner (application_name db:migrate...) is left in the database: a killed runner's server process ends once it notices. */
+async function runnerBackendsGone(client: Client, seconds: number): Promise<boolean> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const { rows } = await client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'db:migrate%'`);
+    if (rows[0].n === 0) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Inserts into `big` on a connection of its own until stopped, counting what succeeded and what failed. */
 function writer(url: string) {
   const client = new Client({ connectionString: url, application_name: 'online-writer' });
@@ -101,7 +112,6 @@ describe('a CREATE INDEX CONCURRENTLY migration on a large table under writes', 
   });
 
   it('is applied outside a transaction, under writes that all succeed, and recorded once', async () => {
-    expect(buildMs).toBeGreaterThan(1000); // the table is large enough for the build to take seconds
     copy.add('9001_big_payload_index', online('CREATE INDEX CONCURRENTLY IF NOT EXISTS "big_payload_idx" ON "big" ("payload", "n");'));
     const writes = writer(t.url);
     const r = startRunner(copy.dir, t.url);
@@ -134,6 +144,9 @@ describe('a CREATE INDEX CONCURRENTLY migration on a large table under writes', 
         const timer = setTimeout(() => first.child.kill('SIGKILL'), delay);
         const ended = await first.exited;
         clearTimeout(timer);
+        // The killed run's server process builds on until it notices its client is gone
+        // (client_connection_check_interval) or the build ends: its state is final once it has left.
+        expect(await runnerBackendsGone(t.client, 30)).toBe(true);
         const state = await indexState(t.client, index);
         outcomes.push(`${name}: killed after ${delay} ms: ${ended.signal ?? `exit ${ended.code}`}, index ${state ?? 'absent'}, history ${await historyOf(t.client, name)}`);
         // Never counted as applied with its index unfinished.
@@ -142,14 +155,11 @@ describe('a CREATE INDEX CONCURRENTLY migration on a large table under writes', 
         const again = await rerun.exited;
         expect(rerun.output()).not.toMatch(/error|refusing/i);
         expect(again.code).toBe(0);
-        // An index seen INVALID just after the kill may still be building: the killed client's server
-        // process runs on until it notices the client is gone (client_connection_check_interval) or
-        // the build ends, holding the migration lock, which the rerun waits for. So the rerun finds
-        // it either finished (IF NOT EXISTS: nothing to do) or INVALID (rebuilt, and said so); the
-        // terminated-connection test below forces the second path.
+        // The killed run's backend is gone, so what the rerun finds is what was read: an INVALID index
+        // (the build cut short) is rebuilt, and said so; a valid one or none is not.
         const rebuilt = rerun.output().includes(`index "${index}" is INVALID (an interrupted build); dropping it and building it again`);
-        if (state !== 'invalid') expect(rebuilt).toBe(false);
-        outcomes.push(`  rerun: ${rebuilt ? 'found it INVALID, rebuilt it' : state === 'invalid' ? 'found it finished by the killed run\'s server process' : ended.code === 0 ? 'nothing left to do' : 'resumed'}`);
+        expect(rebuilt).toBe(state === 'invalid');
+        outcomes.push(`  rerun: ${rebuilt ? 'found it INVALID, rebuilt it' : ended.code === 0 ? 'nothing left to do' : 'resumed'}`);
         expect(await historyOf(t.client, name)).toBe(1);
         expect(await indexState(t.client, index)).toBe('valid');
         expect(await progressRows(t.client)).toBe(0);
@@ -162,6 +172,43 @@ describe('a CREATE INDEX CONCURRENTLY migration on a large table under writes', 
       expect(ok).toBeGreaterThan(10);
     }
   }, 90_000);
+
+  it('a second run waiting for the lock during a concurrent build does not deadlock it: it waits, then finds nothing to do', async () => {
+    const name = '9030_big_index_waited_for';
+    copy.add(name, online('CREATE INDEX CONCURRENTLY IF NOT EXISTS "big_idx_w" ON "big" ("payload", "id");'));
+    const first = new Client({ connectionString: t.url, application_name: 'online-runner-first' });
+    const second = new Client({ connectionString: t.url, application_name: 'online-runner-second' });
+    await first.connect();
+    await second.connect();
+    try {
+      const firstRun = migrate(first, readMigrations(copy.dir)).then(
+        (r) => r.appliedNow.map((m) => m.name),
+        (e: unknown) => e as Error,
+      );
+      let building = false;
+      for (let i = 0; i < 400 && !building; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        building =
+          (await t.client.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'online-runner-first' AND query LIKE '%CREATE INDEX CONCURRENTLY%' AND state = 'active'`))
+            .rowCount === 1;
+      }
+      expect(building).toBe(true);
+      const lines: string[] = [];
+      const secondRun = migrate(second, readMigrations(copy.dir), { log: (l) => lines.push(l) }).then(
+        (r) => r.appliedNow.map((m) => m.name),
+        (e: unknown) => e as Error,
+      );
+      expect(await firstRun).toEqual([name]);
+      expect(await secondRun).toEqual([]);
+      expect(lines.join('\n')).toMatch(/waiting up to \d+ s for another migration run to finish: its PostgreSQL session \(backend pid \d+.*application_name "online-runner-first"/);
+      expect(await indexState(t.client, 'big_idx_w')).toBe('valid');
+      expect(await historyOf(t.client, name)).toBe(1);
+    } finally {
+      await first.end();
+      await second.end();
+    }
+    await t.client.query('DROP INDEX big_idx_w');
+  }, 60_000);
 
   it('with its connection terminated during the build, says so; the rerun drops the INVALID index and builds it again', async () => {
     const name = '9020_big_index_terminated';
@@ -220,8 +267,10 @@ describe('other online migrations', () => {
     expect(error?.message).toContain('unsafe use of new value "excited" of enum type mood');
   });
 
-  it('refuses, before anything runs, a marked migration a rerun could not repeat: ADD VALUE or CREATE INDEX without IF NOT EXISTS, two commands in one statement, a misplaced marker', () => {
-    copy.add('9001_a', online("ALTER TYPE mood ADD VALUE 'calm';"));
+  it('refuses, before anything runs, a bare statement a rerun could not repeat, one that cannot run bare, SET LOCAL, two commands in one statement, a misplaced marker', () => {
+    // Run in a transaction of its own with its progress: no IF NOT EXISTS needed.
+    copy.add('9000_ok', online("ALTER TYPE mood ADD VALUE 'calm';", 'CREATE INDEX "y_idx" ON "users" ("email");', 'DROP INDEX "y_idx";'));
+    copy.add('9001_a', online('DROP INDEX CONCURRENTLY "x_idx";', 'VACUUM "users";', "SET LOCAL lock_timeout = '1s';"));
     copy.add('9002_b', online('CREATE INDEX CONCURRENTLY "x_idx" ON "users" ("email");'));
     copy.add('9003_c', online('SELECT 1; SELECT 2;'));
     copy.add('9004_d', `SELECT 1;\n${NO_TRANSACTION_MARKER}\n`);
@@ -232,13 +281,16 @@ describe('other online migrations', () => {
       error = e as Error;
     }
     expect(error).toBeInstanceOf(UserFacingError);
-    expect(error?.message).toMatch(/9001_a\.sql line 2: ALTER TYPE \.\.\. ADD VALUE must say IF NOT EXISTS/);
-    expect(error?.message).toMatch(/9002_b\.sql line 2: CREATE INDEX must name its index and say IF NOT EXISTS/);
+    expect(error?.message).not.toContain('9000_ok');
+    expect(error?.message).toMatch(/9001_a\.sql line 2: DROP INDEX CONCURRENTLY must say IF EXISTS/);
+    expect(error?.message).toMatch(/9001_a\.sql line 4: VACUUM cannot run in a transaction block, and a marked migration runs bare only CREATE INDEX CONCURRENTLY IF NOT EXISTS, DROP INDEX CONCURRENTLY IF EXISTS and REINDEX \.\.\. CONCURRENTLY .*Run it by hand/);
+    expect(error?.message).toMatch(/9001_a\.sql line 6: SET LOCAL ends with its statement.*Write SET/);
+    expect(error?.message).toMatch(/9002_b\.sql line 2: CREATE INDEX CONCURRENTLY must name its index and say IF NOT EXISTS/);
     expect(error?.message).toMatch(/9003_c\.sql line 2: a migration marked `-- pa-data: no-transaction` holds one command per statement/);
     expect(error?.message).toMatch(/9004_d\.sql line 2: `-- pa-data: no-transaction` is read on the first line of a migration only/);
   });
 
-  it('a VALIDATE that fails names the constraint, the table and the rows, and leaves the database as it was', async () => {
+  it('a VALIDATE that fails names the constraint, the table and the rows; with nothing before its ADD CONSTRAINT, leaves the database as it was', async () => {
     await t.client.query('CREATE TABLE scores (id integer PRIMARY KEY, points integer NOT NULL)');
     await t.client.query('INSERT INTO scores SELECT g, CASE WHEN g IN (7, 70, 700) THEN -g ELSE g END FROM generate_series(1, 10000) g');
     const snapshot = async () =>
@@ -257,7 +309,7 @@ describe('other online migrations', () => {
     const error = await migrate(t.client, readMigrations(copy.dir)).then(() => undefined, (e: unknown) => e as Error);
     expect(error).toBeInstanceOf(MigrationError);
     expect(error?.message).toMatch(
-      /9001_points_not_negative\.sql failed at statement 2 of 2 \(line 4\), VALIDATE CONSTRAINT: constraint "scores_points_not_negative" on table scores: 3 rows break it \(e\.g\. id 7; id 70; id 700\)\. The constraint, which 9001_points_not_negative added NOT VALID, was dropped again/,
+      /9001_points_not_negative\.sql failed at statement 2 of 2 \(line 4\), VALIDATE CONSTRAINT: constraint "scores_points_not_negative" on table scores: 3 rows break it \(e\.g\. id 7; id 70; id 700\)\. The VALIDATE was rolled back, and the constraint, which statement 1 of 9001_points_not_negative added NOT VALID, was dropped again; nothing of 9001_points_not_negative stays: the database is as it was before it/,
     );
     expect(await snapshot()).toEqual(before);
     expect(await progressRows(t.client)).toBe(0);
@@ -268,4 +320,107 @@ describe('other online migrations', () => {
     const c = await t.client.query(`SELECT convalidated FROM pg_constraint WHERE conname = 'scores_points_not_negative'`);
     expect(c.rows).toEqual([{ convalidated: true }]);
   });
+
+  it('a VALIDATE that fails after other statements committed says which stay; the rerun resumes without repeating them', async () => {
+    await t.client.query('CREATE TABLE scores (id integer PRIMARY KEY, points integer NOT NULL)');
+    await t.client.query('INSERT INTO scores SELECT g, CASE WHEN g IN (7, 70, 700) THEN -g ELSE g END FROM generate_series(1, 1000) g');
+    await t.client.query('CREATE TABLE tally (n integer NOT NULL)');
+    await t.client.query('INSERT INTO tally VALUES (0)');
+    const name = '9001_tally_then_check';
+    copy.add(
+      name,
+      online(
+        'UPDATE "tally" SET "n" = "n" + 1;',
+        'ALTER TABLE "scores" ADD CONSTRAINT "scores_points_not_negative" CHECK ("points" >= 0) NOT VALID;',
+        'ALTER TABLE "scores" VALIDATE CONSTRAINT "scores_points_not_negative";',
+      ),
+    );
+    const error = await migrate(t.client, readMigrations(copy.dir)).then(() => undefined, (e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(MigrationError);
+    expect(error?.message).toMatch(
+      /9001_tally_then_check\.sql failed at statement 3 of 3 \(line 6\), VALIDATE CONSTRAINT: constraint "scores_points_not_negative" on table scores: 3 rows break it \(e\.g\. id 7; id 70; id 700\)\. The VALIDATE was rolled back, and the constraint, which statement 2 of 9001_tally_then_check added NOT VALID, was dropped again; its statement 1 committed and stays, and it was not recorded as applied\. Fix those rows, then run db:migrate again: it resumes at statement 2/,
+    );
+    expect(error?.message).not.toContain('as it was');
+    expect((await t.client.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'scores_points_not_negative'`)).rows[0].n).toBe(0);
+    expect((await t.client.query('SELECT n FROM tally')).rows[0].n).toBe(1);
+    expect(await progressRows(t.client)).toBe(1);
+
+    await t.client.query('UPDATE scores SET points = -points WHERE points < 0');
+    const lines: string[] = [];
+    const result = await migrate(t.client, readMigrations(copy.dir), { log: (l) => lines.push(l) });
+    expect(result.appliedNow.map((m) => m.name)).toEqual([name]);
+    expect(lines.join('\n')).toContain(`resuming ${name} at statement 2 of 3`);
+    expect((await t.client.query('SELECT n FROM tally')).rows[0].n).toBe(1);
+    expect((await t.client.query(`SELECT convalidated FROM pg_constraint WHERE conname = 'scores_points_not_negative'`)).rows).toEqual([{ convalidated: true }]);
+    expect(await progressRows(t.client)).toBe(0);
+  });
+
+  it('applies each statement that may run in a transaction together with its record: a run stopped between the two repeats nothing', async () => {
+    await t.client.query('CREATE TABLE prices (id integer PRIMARY KEY, cents integer NOT NULL)');
+    await t.client.query('INSERT INTO prices VALUES (1, 5), (2, 7)');
+    // The progress table as the runner creates it, with a trigger that fails the record of a chosen
+    // statement: a run stopped right after that statement, before its record.
+    await t.client.query('CREATE SCHEMA IF NOT EXISTS drizzle');
+    await t.client.query(
+      `CREATE TABLE drizzle.${PROGRESS_TABLE} (hash text PRIMARY KEY, created_at bigint NOT NULL, name text NOT NULL, done integer NOT NULL, ` +
+        'statements integer NOT NULL, started_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())',
+    );
+    await t.client.query('CREATE TABLE public.fail_record_of (done integer NOT NULL)');
+    await t.client.query(
+      `CREATE FUNCTION public.fail_record() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+         IF NEW.done IN (SELECT done FROM public.fail_record_of) THEN RAISE EXCEPTION 'the record of statement % was lost', NEW.done; END IF;
+         RETURN NEW; END $$`,
+    );
+    await t.client.query(`CREATE TRIGGER fail_record BEFORE UPDATE ON drizzle.${PROGRESS_TABLE} FOR EACH ROW EXECUTE FUNCTION public.fail_record()`);
+    const name = '9001_prices_in_tenths';
+    copy.add(name, online('UPDATE "prices" SET "cents" = "cents" * 10;', 'ALTER TABLE "prices" ADD COLUMN "note" text;', 'CREATE INDEX "prices_note_idx" ON "prices" ("note");'));
+    for (const failAt of [1, 2, 3]) {
+      await t.client.query('DELETE FROM public.fail_record_of');
+      await t.client.query('INSERT INTO public.fail_record_of VALUES ($1)', [failAt]);
+      const error = await migrate(t.client, readMigrations(copy.dir)).then(() => undefined, (e: unknown) => e as Error);
+      expect(error?.message).toContain(`the record of statement ${failAt} was lost`);
+      expect(await historyOf(t.client, name)).toBe(0);
+    }
+    await t.client.query('DELETE FROM public.fail_record_of');
+    const result = await migrate(t.client, readMigrations(copy.dir));
+    expect(result.appliedNow.map((m) => m.name)).toEqual([name]);
+    expect((await t.client.query('SELECT cents FROM prices ORDER BY id')).rows).toEqual([{ cents: 50 }, { cents: 70 }]);
+    expect(await indexState(t.client, 'prices_note_idx')).toBe('valid');
+    expect(await historyOf(t.client, name)).toBe(1);
+    expect(await progressRows(t.client)).toBe(0);
+  });
+
+  it('a CONCURRENTLY build waits for an older transaction beyond --ddl-lock-timeout; past --migration-query-timeout the message names it', async () => {
+    await t.client.query('CREATE TABLE items (id integer PRIMARY KEY, n integer NOT NULL)');
+    await t.client.query('INSERT INTO items SELECT g, g % 10 FROM generate_series(1, 1000) g');
+    const old = new Client({ connectionString: t.url, application_name: 'long-report' });
+    await old.connect();
+    try {
+      // A transaction with a snapshot, on no table of the migration (a pg_dump, a report).
+      await old.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await old.query('SELECT count(*) FROM pg_class');
+      copy.add('9001_items_n', online('CREATE INDEX CONCURRENTLY IF NOT EXISTS "items_n_idx" ON "items" ("n");'));
+      const ending = setTimeout(() => void old.query('COMMIT'), 2500);
+      const started = Date.now();
+      const result = await migrate(t.client, readMigrations(copy.dir), { ddlLockTimeoutSeconds: 1, migrationQueryTimeoutSeconds: 30 }).finally(() => clearTimeout(ending));
+      expect(result.appliedNow.map((m) => m.name)).toEqual(['9001_items_n']);
+      expect(Date.now() - started).toBeGreaterThan(2000);
+      expect(await indexState(t.client, 'items_n_idx')).toBe('valid');
+
+      await old.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await old.query('SELECT count(*) FROM pg_class');
+      copy.add('9002_items_n_id', online('CREATE INDEX CONCURRENTLY IF NOT EXISTS "items_n_id_idx" ON "items" ("n", "id");'));
+      const error = await migrate(t.client, readMigrations(copy.dir), { ddlLockTimeoutSeconds: 1, migrationQueryTimeoutSeconds: 2 }).then(() => undefined, (e: unknown) => e as Error);
+      expect(error).toBeInstanceOf(MigrationError);
+      expect(error?.message).toMatch(/9002_items_n_id\.sql failed at statement 1 of 1 \(line 1\): canceling statement due to statement timeout\./);
+      expect(error?.message).toMatch(/older than itself to end, and these were still open: backend pid \d+ \([^)]*application_name "long-report", idle in transaction, in a transaction since /);
+      expect(error?.message).not.toContain('a long query or transaction on the table');
+      expect(error?.message).toContain('The INVALID index "items_n_id_idx" it left was dropped.');
+      expect(await indexState(t.client, 'items_n_id_idx')).toBeUndefined();
+      expect(await historyOf(t.client, '9002_items_n_id')).toBe(0);
+    } finally {
+      await old.query('ROLLBACK').catch(() => undefined);
+      await old.end();
+    }
+  }, 30_000);
 });

@@ -22,7 +22,7 @@ jest.setTimeout(120_000);
 
 let server: PostgresServer;
 let dev: ProgramRun;
-let step: { create: string; interpreter: string[]; environment: { DATABASE_URL: string } };
+let step: { create: string; interpreter: string[]; environment: { DATABASE_URL: string; MIGRATOR_DATABASE_URL: string } };
 
 /** An output URL (or the command's) pointed at the test server. */
 const atServer = (url: string, port = server.port) => {
@@ -37,9 +37,12 @@ const atServer = (url: string, port = server.port) => {
  * its plugins in, the project's (it declares no `dir`: pulumi/pulumi
  * sdk/go/common/resource/plugin/plugin.go, `cmd.Dir = pwd`).
  */
-function runStep(databaseUrl: string): Promise<CommandResult> {
+function runStep(databaseUrl: string, deployerEnv: NodeJS.ProcessEnv = {}): Promise<CommandResult> {
   const [shell, ...shellArgs] = step.interpreter;
-  return runProcess(shell, [...shellArgs, step.create], { cwd: ROOT, env: { ...process.env, ...step.environment, DATABASE_URL: databaseUrl } });
+  // The provider's order (pulumi/pulumi-command v1.2.1, provider/pkg/provider/local/commandOutputs.go):
+  // the deployer's whole environment, then the step's own, which wins.
+  const own = Object.fromEntries(Object.keys(step.environment).map((k) => [k, databaseUrl]));
+  return runProcess(shell, [...shellArgs, step.create], { cwd: ROOT, env: { ...process.env, ...deployerEnv, ...own } });
 }
 
 const TABLES = async (c: Client) =>
@@ -86,6 +89,15 @@ describe('the post-deploy step of the dev stack, on a real PostgreSQL', () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  test('a MIGRATOR_DATABASE_URL the deployer exported does not choose the database: the step sets its own', async () => {
+    expect(step.environment.MIGRATOR_DATABASE_URL).toBe(step.environment.DATABASE_URL);
+    const elsewhere = 'postgres://someone:elsewhere-password@elsewhere.invalid:1/another_database';
+    const result = await runStep(atServer(step.environment.DATABASE_URL), { MIGRATOR_DATABASE_URL: elsewhere });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/is up to date \(\d+ migrations applied\)/);
+    expect(`${result.stdout}${result.stderr}`).not.toContain('elsewhere');
+  });
+
   test('the app role reads and writes every table the migrations created, and can change no schema', async () => {
     await withClient(atServer(dev.outputs.directDatabaseUrl.value as string), async (c) => {
       for (const t of await TABLES(c)) await c.query(`SELECT 1 FROM "${t}" LIMIT 1`);
@@ -128,12 +140,16 @@ describe('the post-deploy step of the dev stack, on a real PostgreSQL', () => {
 describe('backupBeforeMigrate: the post-deploy step backs up first (under mocks)', () => {
   test('on: `--backup-first --stack <stack>` and the backup role\'s URL, a secret; off (dev\'s default): neither', async () => {
     expect(step.create).not.toContain('--backup-first');
-    expect(Object.keys(step.environment)).toEqual(['DATABASE_URL']);
+    expect(Object.keys(step.environment)).toEqual(['DATABASE_URL', 'MIGRATOR_DATABASE_URL']);
     const on = await runProgram('dev', { config: { backupBeforeMigrate: 'true' } });
     const declared = one(on, 'command:local:Command', 'migrate-and-seed');
     const c = plain(declared.raw);
     expect(c.create).toBe('npm run --silent db:migrate -- --backup-first --stack dev && npm run --silent db:seed -- --demo');
-    expect(c.environment).toEqual({ DATABASE_URL: on.outputs.migratorDatabaseUrl.value, BACKUP_DATABASE_URL: on.outputs.backupDatabaseUrl.value });
+    expect(c.environment).toEqual({
+      DATABASE_URL: on.outputs.migratorDatabaseUrl.value,
+      MIGRATOR_DATABASE_URL: on.outputs.migratorDatabaseUrl.value,
+      BACKUP_DATABASE_URL: on.outputs.backupDatabaseUrl.value,
+    });
     expect(new URL(c.environment.BACKUP_DATABASE_URL).username).toBe(ROLES.backup);
     // Turning it on or off changes the script and the environment, never the triggers: an update
     // (the provider runs `create` again: nothing pending, so no backup and no migration), not a replacement.

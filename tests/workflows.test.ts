@@ -310,6 +310,64 @@ function deployProblems(wf: Dict, stacks: string[]): string[] {
   return problems;
 }
 
+/** The committed stacks whose config turns backupBeforeMigrate on (their Pulumi.<stack>.yaml, else Pulumi.yaml's default). */
+function backupFirstStacks(stacks: string[], root = ROOT): string[] {
+  const fallback = isTrue(dict(dict(parse(path.join(root, 'Pulumi.yaml')).config).backupBeforeMigrate).default);
+  return stacks.filter((stack) => {
+    const config = dict(parse(path.join(root, `Pulumi.${stack}.yaml`)).config);
+    const key = 'pronunciation-assistant:backupBeforeMigrate';
+    return key in config ? isTrue(config[key]) : fallback;
+  });
+}
+
+/** Whether a step of the deploy job runs for a stack: no `if`, always(), or an `if` that names it (inputs.stack == '<stack>'). */
+function runsFor(step: Dict, stack: string): boolean {
+  const condition = str(step.if).trim();
+  if (condition === '' || /^(\$\{\{\s*)?always\(\)(\s*\}\})?$/.test(condition)) return true;
+  return [...condition.matchAll(/inputs\.stack\s*==\s*'([^']+)'/g)].some((m) => m[1] === stack);
+}
+
+const PGDG_FINGERPRINT = 'B97B0AFCAA1A47F044F244A07FCC7D46ACCC4CF8';
+
+/**
+ * Deploy, for each stack with backupBeforeMigrate on: before `up`, PGDG's apt repository is added
+ * with its key's fingerprint checked and postgresql-client-15 installed (the post-deploy step's
+ * pg_dump must be the server's major, 15; ubuntu-24.04 has 16 only); after it, the backup taken
+ * before migrating is kept as an artifact (actions/upload-artifact), even when `up` failed, for a
+ * set number of days, with no failure when none was taken.
+ */
+function deployBackupProblems(wf: Dict, backupStacks: string[]): string[] {
+  const problems: string[] = [];
+  for (const { id, job } of jobsOf(wf)) {
+    const steps = stepsOf(job);
+    const up = steps.findIndex((s) => isPulumiAction(s) && ['up', 'update'].includes(pulumiCommand(s)));
+    if (up < 0) continue;
+    for (const stack of stepStacks(wf, job, steps[up]).filter((s) => backupStacks.includes(s))) {
+      const before = steps.slice(0, up).filter((s) => runsFor(s, stack));
+      const pgdg = before.findIndex((s) => /https:\/\/apt\.postgresql\.org\/pub\/repos\/apt\b/.test(str(s.run)));
+      const install = before.findIndex((s) => /\bapt-get install\b[^\n]*\bpostgresql-client-15\b/.test(str(s.run)));
+      if (pgdg < 0) problems.push(`${id}: ${stack} backs up before migrating, but PGDG's apt repository is not added before up`);
+      else if (!str(before[pgdg].run).includes(PGDG_FINGERPRINT) || !/gpg --show-keys/.test(str(before[pgdg].run))) {
+        problems.push(`${id}: PGDG's signing key is added without checking its fingerprint`);
+      }
+      if (install < 0) problems.push(`${id}: ${stack} backs up before migrating, but postgresql-client-15 is not installed before up`);
+      else if (pgdg > install) problems.push(`${id}: postgresql-client-15 is installed before PGDG's apt repository is added`);
+      const upload = steps.slice(up + 1).find((s) => /^actions\/upload-artifact@/.test(str(s.uses)) && runsFor(s, stack));
+      if (!upload) {
+        problems.push(`${id}: ${stack}'s backup taken before migrating is not uploaded after up`);
+        continue;
+      }
+      const w = dict(upload.with);
+      if (!/\bbackups\/[^\n]*before-migrate/.test(str(w.path))) problems.push(`${id}: the artifact does not hold backups/<stack>-before-migrate-*`);
+      if (!/always\(\)/.test(str(upload.if))) problems.push(`${id}: the backup is not uploaded when up fails (if: always())`);
+      if (str(w['if-no-files-found']) !== 'ignore') problems.push(`${id}: no backup taken (nothing pending) would fail or warn (if-no-files-found: ignore)`);
+      const days = Number(w['retention-days']);
+      if (!(Number.isInteger(days) && days >= 1 && days <= 90)) problems.push(`${id}: the artifact's retention-days is not set (1 to 90)`);
+    }
+  }
+  return [...new Set(problems)];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Planting mistakes
 
@@ -586,6 +644,76 @@ describe('deploy', () => {
     const noPolicy = clone(DEPLOY);
     delete dict(stepWhere(noPolicy, isPulumiAction).with).policyPacks;
     expect(deployProblems(noPolicy, COMMITTED_STACKS)).toEqual(['up: up without the policy pack']);
+  });
+});
+
+describe('deploy, with backupBeforeMigrate', () => {
+  const BACKUP_STACKS = backupFirstStacks(COMMITTED_STACKS);
+  const upJob = (wf: Dict) => dict(dict(wf.jobs).up);
+  const stepIndex = (wf: Dict, pick: (s: Dict) => boolean) => list(upJob(wf).steps).findIndex((s) => pick(dict(s)));
+  const isInstall = (s: Dict) => /postgresql-client-15/.test(str(s.run));
+  const isPgdg = (s: Dict) => /apt\.postgresql\.org\/pub/.test(str(s.run));
+  const isUpload = (s: Dict) => /^actions\/upload-artifact@/.test(str(s.uses));
+
+  test('staging and prod back up before migrating: deploy installs PostgreSQL 15\'s client from PGDG before up, and keeps the backup as an artifact', () => {
+    expect(BACKUP_STACKS).toEqual(['prod', 'staging']);
+    expect(deployBackupProblems(DEPLOY, BACKUP_STACKS)).toEqual([]);
+  });
+
+  test('the check itself: each planted mistake is found', () => {
+    const noInstall = clone(DEPLOY);
+    list(upJob(noInstall).steps).splice(stepIndex(noInstall, isInstall), 1);
+    expect(deployBackupProblems(noInstall, BACKUP_STACKS)).toEqual(['up: staging backs up before migrating, but postgresql-client-15 is not installed before up', 'up: prod backs up before migrating, but postgresql-client-15 is not installed before up']);
+
+    const client16 = clone(DEPLOY);
+    const install = dict(list(upJob(client16).steps)[stepIndex(client16, isInstall)]);
+    install.run = str(install.run).replace(/postgresql-client-15/g, 'postgresql-client-16');
+    expect(deployBackupProblems(client16, BACKUP_STACKS)).toEqual([expect.stringMatching(/staging .*postgresql-client-15 is not installed/), expect.stringMatching(/prod .*postgresql-client-15 is not installed/)]);
+
+    const onlyExternal = clone(DEPLOY);
+    dict(list(upJob(onlyExternal).steps)[stepIndex(onlyExternal, isInstall)]).if = "inputs.stack == 'external'";
+    expect(deployBackupProblems(onlyExternal, BACKUP_STACKS)).toHaveLength(2);
+
+    const onlyProd = clone(DEPLOY);
+    dict(list(upJob(onlyProd).steps)[stepIndex(onlyProd, isInstall)]).if = "inputs.stack == 'prod'";
+    expect(deployBackupProblems(onlyProd, BACKUP_STACKS)).toEqual(['up: staging backs up before migrating, but postgresql-client-15 is not installed before up']);
+
+    const unchecked = clone(DEPLOY);
+    const pgdg = dict(list(upJob(unchecked).steps)[stepIndex(unchecked, isPgdg)]);
+    pgdg.run = str(pgdg.run).replace(PGDG_FINGERPRINT, 'ANY');
+    expect(deployBackupProblems(unchecked, BACKUP_STACKS)).toEqual(["up: PGDG's signing key is added without checking its fingerprint"]);
+
+    const installAfterUp = clone(DEPLOY);
+    const steps = list(upJob(installAfterUp).steps);
+    steps.push(steps.splice(stepIndex(installAfterUp, isInstall), 1)[0]);
+    expect(deployBackupProblems(installAfterUp, BACKUP_STACKS)).toHaveLength(2);
+
+    const noUpload = clone(DEPLOY);
+    list(upJob(noUpload).steps).splice(stepIndex(noUpload, isUpload), 1);
+    expect(deployBackupProblems(noUpload, BACKUP_STACKS)).toEqual([expect.stringMatching(/staging's backup .* not uploaded/), expect.stringMatching(/prod's backup .* not uploaded/)]);
+
+    const forever = clone(DEPLOY);
+    const upload = dict(list(upJob(forever).steps)[stepIndex(forever, isUpload)]);
+    delete dict(upload.with)['retention-days'];
+    dict(upload.with)['if-no-files-found'] = 'error';
+    delete upload.if;
+    expect(deployBackupProblems(forever, BACKUP_STACKS)).toEqual([
+      'up: the backup is not uploaded when up fails (if: always())',
+      'up: no backup taken (nothing pending) would fail or warn (if-no-files-found: ignore)',
+      "up: the artifact's retention-days is not set (1 to 90)",
+    ]);
+
+    // external turned on: the committed workflow installs for every stack, so nothing to add there.
+    expect(deployBackupProblems(DEPLOY, [...BACKUP_STACKS, 'external'])).toEqual([]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-backup-stacks-'));
+    try {
+      fs.copyFileSync(path.join(ROOT, 'Pulumi.yaml'), path.join(dir, 'Pulumi.yaml'));
+      fs.writeFileSync(path.join(dir, 'Pulumi.qa.yaml'), 'config:\n  pronunciation-assistant:backupBeforeMigrate: true\n');
+      fs.writeFileSync(path.join(dir, 'Pulumi.lab.yaml'), 'config:\n  pronunciation-assistant:demoData: true\n');
+      expect(backupFirstStacks(['lab', 'qa'], dir)).toEqual(['qa']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { BACKUP_DATABASE_URL, DEFAULT_KEEP } from '../../common/names';
+import { BACKUP_DATABASE_URL, BEFORE_MIGRATE_KEEP } from '../../common/names';
 import { ROOT } from '../../common/paths';
 import { DEFAULT_BACKUP_DIR } from '../../lib/backups/files';
 import { DEFAULT_BACKUP_STALL_SECONDS } from '../../lib/backups/stall-limits';
@@ -72,12 +72,13 @@ export function registerMigrate(program: Command): void {
     .option(
       '--backup-first',
       `when migrations are pending, back the database up first with db:backup's pg_dump, as ${BACKUP_DATABASE_URL} (the backup role), holding the migration lock; ` +
-        'the backup file is printed on a line of its own; a failed backup applies nothing (exit 1). Nothing pending: no backup',
+        "the backup file is printed on a line of its own; a failed backup applies nothing (exit 1); refused when the backup role's login and the migrator's reach different databases. " +
+        'Nothing pending, or no migration applied yet (a new database): no backup',
     )
-    .addOption(stackOption('with --backup-first: the stack the backup is named after (<stack>-<UTC time>.dump)'))
+    .addOption(stackOption('with --backup-first: the stack the backup is named after (<stack>-before-migrate-<UTC time>.dump)'))
     .option(
       '--backup-dir <dir>',
-      `with --backup-first: the backup folder (default: ${DEFAULT_BACKUP_DIR}/ in the project root; a relative path is taken from the folder you run in); the newest ${DEFAULT_KEEP} backups of the stack are kept there`,
+      `with --backup-first: the backup folder (default: ${DEFAULT_BACKUP_DIR}/ in the project root; a relative path is taken from the folder you run in); the newest ${BEFORE_MIGRATE_KEEP} backups taken before migrating are kept there, apart from db:backup's`,
       nonEmpty,
     )
     .action(async (o: MigrateFlags) => {
@@ -109,7 +110,7 @@ export function registerMigrate(program: Command): void {
                 target: backupTarget,
                 stack: o.stack as string,
                 dir: o.backupDir === undefined ? path.join(ROOT, DEFAULT_BACKUP_DIR) : userPath(o.backupDir),
-                keep: DEFAULT_KEEP,
+                keep: BEFORE_MIGRATE_KEEP,
                 upload: uploadTargetFromEnv(process.env),
                 progressSeconds: 10,
                 stallSeconds: DEFAULT_BACKUP_STALL_SECONDS,

@@ -24,6 +24,11 @@ export interface BackupOptions {
   log: (line: string) => void;
   /** Aborting stops pg_dump and removes its unfinished file. */
   signal?: AbortSignal;
+  /**
+   * Whether a success refreshes LAST_SUCCESS_FILE, the scheduled backups' health marker (default
+   * true). False for the backups `db:migrate --backup-first` takes: they say nothing about the schedule.
+   */
+  markSuccess?: boolean;
 }
 
 export interface BackupResult {
@@ -200,6 +205,7 @@ export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
       });
       o.log(`uploaded ${name} and its checksum to ${o.upload.display}`);
     }
+    if (o.markSuccess === false) return { backup, bytes, sha256, tables, ms: Date.now() - started, removed };
     // Replaced whole or not at all: an empty marker with a new date would pass the health check.
     const marker = path.join(o.dir, LAST_SUCCESS_FILE);
     await writeFileAtomic(marker, `${new Date().toISOString()} ${name}\n`).catch((error: unknown) => {

@@ -28,6 +28,16 @@ export interface BackupFile {
 
 const NAME = /^(.+)-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-(\d+))?\.dump$/;
 
+/**
+ * What the names of the backups `db:migrate --backup-first` takes start with: `<stack>-before-migrate`,
+ * so `<stack>-before-migrate-<UTC time>.dump`. To listBackups, pruning and `db:restore --stack` they
+ * are the backups of another "stack" of that name: `db:backup --stack <stack>`'s retention never
+ * deletes them (nor they its backups), `db:restore --stack <stack>` restores the newest scheduled or
+ * manual backup, and `db:restore --stack <stack>-before-migrate` the newest taken before migrating.
+ */
+export const BEFORE_MIGRATE_SUFFIX = '-before-migrate';
+export const beforeMigrateSeries = (stack: string): string => `${stack}${BEFORE_MIGRATE_SUFFIX}`;
+
 /** 20261129T113352Z: sortable, and legal in file and object names everywhere. */
 export function timestamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');

@@ -1,8 +1,10 @@
 import type { Client } from 'pg';
 import type { BackupOptions, BackupResult } from '../backups/dump';
-import { redact, UserFacingError } from '../postgres/connection';
+import { BACKUP_DATABASE_URL } from '../../common/names';
+import { connect, redact, targetOf, UserFacingError, type DatabaseTarget } from '../postgres/connection';
+import { beforeMigrateSeries } from '../backups/files';
 import type { Migration } from './files';
-import { boundedQuery, describeServer, isClosed, LOCK_NAME, MigrationError, migrationStatus, NoAnswer, timeoutMs } from './runner';
+import { boundedQuery, describeServer, isClosed, LOCK_NAME, MigrationError, migrationStatus, NoAnswer, pollForMigrationLock } from './runner';
 
 /**
  * `db:migrate --backup-first`: a backup of the database, as the backup role, before pending
@@ -43,18 +45,12 @@ async function holdLock(client: Client, o: BackupFirstOptions): Promise<() => Pr
   const { rows } = await boundedQuery<{ ok: boolean }>(client, `SELECT pg_try_advisory_lock(${KEY}) AS ok`, [LOCK_NAME], bound);
   if (!rows[0].ok) {
     o.log(`waiting up to ${o.lockTimeoutSeconds} s for another migration run to finish before the backup`);
-    try {
-      await boundedQuery(client, `SET lock_timeout = '${timeoutMs(o.lockTimeoutSeconds)}ms'`, undefined, bound);
-      await boundedQuery(client, `SELECT pg_advisory_lock(${KEY})`, [LOCK_NAME], o.lockTimeoutSeconds + bound);
-    } catch (error) {
-      if ((error as { code?: string }).code === '55P03') {
-        throw new MigrationError(
-          `another migration run held the lock for over ${o.lockTimeoutSeconds} s; no backup was taken and nothing was changed. Wait for it, or raise --lock-timeout.`,
-        );
-      }
-      throw error;
-    } finally {
-      if (!isClosed(client)) await boundedQuery(client, 'RESET lock_timeout', undefined, bound).catch(() => undefined);
+    // Polled, never waited for in a query: a waiting query's snapshot would deadlock a concurrent CREATE INDEX CONCURRENTLY (runner.ts, pollForMigrationLock).
+    if (!(await pollForMigrationLock(client, o.lockTimeoutSeconds, bound, o.signal))) {
+      if (o.signal?.aborted) throw stoppedWaiting();
+      throw new MigrationError(
+        `another migration run held the lock for over ${o.lockTimeoutSeconds} s; no backup was taken and nothing was changed. Wait for it, or raise --lock-timeout.`,
+      );
     }
   }
   let held = true;
@@ -80,6 +76,84 @@ async function holdLock(client: Client, o: BackupFirstOptions): Promise<() => Pr
     );
   }
   return release;
+}
+
+const stoppedWaiting = () => new UserFacingError('stopped while waiting for the migration lock: no backup was taken and no migration was applied.');
+
+/** Tables (other than drizzle's history) in the database: with an empty history, whether there is anything to lose. */
+async function userTables(client: Client, bound: number): Promise<number> {
+  const { rows } = await boundedQuery<{ n: number }>(
+    client,
+    `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND s.nspname NOT IN ('pg_catalog', 'information_schema', 'drizzle')
+        AND s.nspname NOT LIKE 'pg_toast%' AND s.nspname NOT LIKE 'pg_temp%'
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')`,
+    undefined,
+    bound,
+  );
+  return rows[0].n;
+}
+
+/** Which database a session reaches: its name and oid, and the server (its system identifier, else its address and port). */
+interface Reached {
+  database: string;
+  oid: string;
+  system: string | null;
+  addr: string | null;
+  port: number | null;
+}
+
+const REACHED = (system: string) =>
+  `SELECT current_database() AS database, d.oid::text AS oid, ${system} AS system, inet_server_addr()::text AS addr, inet_server_port() AS port
+     FROM pg_database d WHERE d.datname = current_database()`;
+
+/**
+ * pg_control_system() may be called by any role on PostgreSQL 15 (no REVOKE of it in its
+ * system_functions.sql; tests/migrate-backup-first.test.ts calls it as the migrator and the backup
+ * role); a server that refuses it (a managed one may) is told apart by its address and port instead.
+ */
+async function reached(client: Client, bound: number): Promise<Reached> {
+  try {
+    return (await boundedQuery<Reached>(client, REACHED('(SELECT system_identifier::text FROM pg_control_system())'), undefined, bound)).rows[0];
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42501') throw error;
+    return (await boundedQuery<Reached>(client, REACHED('NULL::text'), undefined, bound)).rows[0];
+  }
+}
+
+const describeReached = (r: Reached, bySystem: boolean) =>
+  `database "${r.database}" (oid ${r.oid}) on ${bySystem ? `the server with system identifier ${r.system}` : `the server at ${r.addr ?? 'a Unix socket'}:${r.port ?? '?'}`}`;
+
+/**
+ * Refuses unless the backup role's login reaches the very database the migrator's does: same
+ * server (pg_control_system()'s system_identifier, or the server's address and port where either
+ * role may not read it), same database name and oid. A backup of another database would undo nothing.
+ */
+async function checkSameDatabase(client: Client, target: DatabaseTarget, bound: number): Promise<void> {
+  const migrator = await reached(client, bound);
+  const backupClient = await connect(target, 'db:migrate');
+  let backup: Reached;
+  try {
+    backup = await reached(backupClient, bound);
+  } catch (error) {
+    if (!(error instanceof NoAnswer)) throw error;
+    throw new UserFacingError(`PostgreSQL at ${target.display} accepted the backup role's login, then gave no answer within ${error.seconds} s.`);
+  } finally {
+    await backupClient.end().catch(() => undefined);
+  }
+  const bySystem = migrator.system !== null && backup.system !== null;
+  const same =
+    migrator.database === backup.database &&
+    migrator.oid === backup.oid &&
+    (bySystem ? migrator.system === backup.system : migrator.addr === backup.addr && migrator.port === backup.port);
+  if (same) return;
+  const migratorSource = targetOf(client)?.source ?? 'the migrator\'s login';
+  throw new MigrationError(
+    `${target.source} (${target.display}) reaches ${describeReached(backup, bySystem)}, but ${migratorSource} (the migrator's login, ` +
+      `${describeServer(client).replace(/^PostgreSQL at /, '')}) reaches ${describeReached(migrator, bySystem)}: a backup of the one would not undo migrating the other. ` +
+      `No backup was taken and no migration was applied. Point both at the same database (the post-deploy step sets ${BACKUP_DATABASE_URL}, ` +
+      'MIGRATOR_DATABASE_URL and DATABASE_URL from the stack\'s outputs).',
+  );
 }
 
 /**
@@ -110,19 +184,33 @@ async function backupFirst(client: Client, migrations: Migration[], o: BackupFir
   }
   const release = await holdLock(client, o);
   try {
-    const { pending } = await migrationStatus(client, migrations, o.queryTimeoutSeconds);
+    const { applied, pending } = await migrationStatus(client, migrations, o.queryTimeoutSeconds);
     if (pending.length === 0) {
       // Another run applied them while this one waited: its own backup, if it took one, is from before them.
       o.log('another run applied the pending migrations meanwhile: no backup taken');
       await release();
       return none;
     }
+    if (applied.length === 0 && (await userTables(client, o.queryTimeoutSeconds)) === 0) {
+      // A new database (the stack's first `up`): nothing to lose. The lock stays held until the runner
+      // has migrated, so no other run can apply a first migration in between.
+      o.log('no migration applied yet: no backup taken');
+      return { release };
+    }
+    await checkSameDatabase(client, o.backup.target, o.queryTimeoutSeconds).catch((error: unknown) => {
+      if (error instanceof MigrationError || error instanceof NoAnswer) throw error;
+      const text = error instanceof UserFacingError ? error.message : redact(error instanceof Error ? error.message : String(error), o.backup.target);
+      throw new UserFacingError(`the backup before migrating failed, so no migration was applied: ${text}`);
+    });
+    if (o.signal?.aborted) throw new UserFacingError('stopped before the backup: no backup was taken and no migration was applied.');
     o.log(
       `backing up ${o.backup.target.display} (from ${o.backup.target.source}) into ${o.backup.dir} before applying ` +
         `${pending.length === 1 ? '1 migration' : `${pending.length} migrations`}, holding the migration lock`,
     );
     const { takeBackup } = await import('../backups/dump');
-    const backup = await takeBackup({ ...o.backup, log: o.log, signal: o.signal }).catch((error: unknown) => {
+    // Named and pruned apart from db:backup's (lib/backups/files.ts, beforeMigrateSeries), and no
+    // refresh of the scheduled backups' health marker.
+    const backup = await takeBackup({ ...o.backup, stack: beforeMigrateSeries(o.backup.stack), markSuccess: false, log: o.log, signal: o.signal }).catch((error: unknown) => {
       const text = error instanceof UserFacingError ? error.message : redact(error instanceof Error ? error.message : String(error), o.backup.target);
       throw new UserFacingError(`the backup before migrating failed, so no migration was applied: ${text}`);
     });

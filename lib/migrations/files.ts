@@ -18,23 +18,38 @@ const CUSTOM_TEMPLATE = '-- Custom SQL migration file, put your code below! --';
  * middle of a file (a marker-like line anywhere else is refused). For what cannot run in a
  * transaction block (`CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`) or should not hold a
  * lock for long (`VALIDATE CONSTRAINT` after `ADD CONSTRAINT ... NOT VALID`), and
- * `ALTER TYPE ... ADD VALUE`, whose new value a transaction cannot use before it commits.
+ * `ALTER TYPE ... ADD VALUE`, whose new value a transaction cannot use before it commits. Each
+ * statement commits on its own: in a transaction of its own where PostgreSQL allows one (see OnlineStep).
  */
 export const NO_TRANSACTION_MARKER = '-- pa-data: no-transaction';
 
 /**
- * What the runner needs to know of a statement of a non-transactional migration, which it may run
- * again after an interruption: the index a CREATE INDEX builds (an interrupted CONCURRENTLY build
- * leaves it INVALID: dropped and built again), the constraint an ADD CONSTRAINT adds (skipped when
- * an interrupted run added it already) or a VALIDATE CONSTRAINT validates (its failure is counted).
+ * What the runner needs to know of a statement of a non-transactional migration, which it may have
+ * to resume after an interruption. Most statements run each in a transaction of its own, which also
+ * records the runner's progress (so a statement is applied exactly once). Only the statements that
+ * PostgreSQL refuses in a transaction block run bare ("bare" steps: CREATE INDEX CONCURRENTLY, DROP
+ * INDEX CONCURRENTLY, REINDEX ... CONCURRENTLY); their progress is recorded after them, so a rerun
+ * may repeat them, and they are accepted only in a form safe to repeat. The index a CREATE INDEX
+ * CONCURRENTLY builds is named (an interrupted build leaves it INVALID: dropped and built again);
+ * an ADD CONSTRAINT and a VALIDATE CONSTRAINT name their constraint (a failed VALIDATE is counted).
  * Names are as SQL spells them, ready for to_regclass (`"schema"."name"`, or unqualified).
  */
 export type OnlineStep =
-  | { kind: 'create-index'; index: string; concurrently: boolean }
+  | { kind: 'create-index'; index: string; concurrently: true }
+  | { kind: 'drop-index-concurrently' }
+  | { kind: 'reindex-concurrently' }
   | { kind: 'add-constraint'; table: string; constraint: string; notValid: boolean }
   | { kind: 'validate-constraint'; table: string; constraint: string }
   | { kind: 'set' }
   | { kind: 'other' };
+
+/** A step that cannot run in a transaction block, so runs bare, its progress recorded after it. */
+export function runsBare(step: OnlineStep | undefined): boolean {
+  return step?.kind === 'create-index' || step?.kind === 'drop-index-concurrently' || step?.kind === 'reindex-concurrently';
+}
+
+/** What the runner runs bare, for messages. */
+export const BARE_STATEMENTS = 'CREATE INDEX CONCURRENTLY IF NOT EXISTS, DROP INDEX CONCURRENTLY IF EXISTS and REINDEX ... CONCURRENTLY';
 
 export interface Statement {
   sql: string;
@@ -125,20 +140,41 @@ function qualifiedName(tokens: Token[], i: number): { name: string; next: number
 /** The words of a command from `i` on, as keywords (a quoted identifier is never one). */
 const wordAt = (tokens: Token[], i: number) => (tokens[i]?.kind === 'word' ? tokens[i].text : undefined);
 
-/** What a single command of a non-transactional migration does, or why the runner cannot run it again safely. */
+/**
+ * Commands that PostgreSQL refuses in a transaction block and that the runner does not run bare
+ * (it cannot make them safe to repeat), by their first words.
+ */
+function neverInTransaction(w: (i: number) => string | undefined): string | undefined {
+  if (w(0) === 'vacuum') return 'VACUUM';
+  if ((w(0) === 'create' || w(0) === 'drop') && (w(1) === 'database' || w(1) === 'tablespace' || w(1) === 'subscription')) return `${w(0)!.toUpperCase()} ${w(1)!.toUpperCase()}`;
+  if (w(0) === 'alter' && w(1) === 'system') return 'ALTER SYSTEM';
+  if (w(0) === 'reindex' && (w(1) === 'system' || w(1) === 'database')) return `REINDEX ${w(1)!.toUpperCase()}`;
+  if (w(0) === 'cluster' && w(1) === undefined) return 'CLUSTER without a table';
+  return undefined;
+}
+
+/** What a single command of a non-transactional migration does, or why the runner cannot run it safely. */
 export function onlineStep(command: ScriptCommand): OnlineStep | { problem: string } {
   const t = command.tokens;
   const w = (i: number) => wordAt(t, i);
+  if (w(0) === 'set' && w(1) === 'local') {
+    return { problem: 'SET LOCAL ends with its statement: each statement of a marked migration commits on its own. Write SET (or SET SESSION), which holds for the rest of the migration' };
+  }
   if (w(0) === 'set' || w(0) === 'reset') return { kind: 'set' };
   if (w(0) === 'create' && (w(1) === 'index' || (w(1) === 'unique' && w(2) === 'index'))) {
     let i = w(1) === 'unique' ? 3 : 2;
-    const concurrently = w(i) === 'concurrently';
-    if (concurrently) i++;
+    // Without CONCURRENTLY it runs in a transaction of its own, with its progress: no condition on it.
+    if (w(i) !== 'concurrently') return { kind: 'other' };
+    i++;
     const ifNotExists = w(i) === 'if' && w(i + 1) === 'not' && w(i + 2) === 'exists';
     if (ifNotExists) i += 3;
     const name = w(i) === 'on' ? undefined : qualifiedName(t, i);
     if (!name || !ifNotExists) {
-      return { problem: 'CREATE INDEX must name its index and say IF NOT EXISTS (CREATE INDEX CONCURRENTLY IF NOT EXISTS "name" ON ...), so that a rerun after an interruption finds it' };
+      return {
+        problem:
+          'CREATE INDEX CONCURRENTLY must name its index and say IF NOT EXISTS (CREATE INDEX CONCURRENTLY IF NOT EXISTS "name" ON ...): it cannot run in a ' +
+          'transaction, so it commits apart from the record of it, and a rerun after an interruption may run it again',
+      };
     }
     // The index is created in its table's schema: qualify it likewise.
     let j = name.next;
@@ -147,17 +183,26 @@ export function onlineStep(command: ScriptCommand): OnlineStep | { problem: stri
     if (w(j) === 'only') j++;
     const table = qualifiedName(t, j);
     const schema = table && table.name.includes('"."') ? `${table.name.slice(0, table.name.lastIndexOf('"."') + 1)}.` : '';
-    return { kind: 'create-index', index: `${schema}${name.name}`, concurrently };
+    return { kind: 'create-index', index: `${schema}${name.name}`, concurrently: true };
   }
-  if (w(0) === 'alter' && w(1) === 'type') {
-    const type = qualifiedName(t, 2);
-    if (type && w(type.next) === 'add' && w(type.next + 1) === 'value') {
-      const n = type.next + 2;
-      if (!(w(n) === 'if' && w(n + 1) === 'not' && w(n + 2) === 'exists')) {
-        return { problem: "ALTER TYPE ... ADD VALUE must say IF NOT EXISTS (ADD VALUE IF NOT EXISTS 'value'), so that a rerun after an interruption passes" };
-      }
+  if (w(0) === 'drop' && w(1) === 'index' && w(2) === 'concurrently') {
+    if (!(w(3) === 'if' && w(4) === 'exists')) {
+      return {
+        problem:
+          'DROP INDEX CONCURRENTLY must say IF EXISTS (DROP INDEX CONCURRENTLY IF EXISTS "name"): it cannot run in a transaction, so it commits apart ' +
+          'from the record of it, and a rerun after an interruption may run it again',
+      };
     }
-    return { kind: 'other' };
+    return { kind: 'drop-index-concurrently' };
+  }
+  if (w(0) === 'reindex' && t.some((x) => x.kind === 'word' && x.text === 'concurrently')) return { kind: 'reindex-concurrently' };
+  const refused = neverInTransaction(w);
+  if (refused) {
+    return {
+      problem:
+        `${refused} cannot run in a transaction block, and a marked migration runs bare only ${BARE_STATEMENTS} (each of its other ` +
+        'statements runs in a transaction of its own, together with the record of it, so that it is applied exactly once). Run it by hand, outside the migrations',
+    };
   }
   if (w(0) === 'alter' && w(1) === 'table') {
     let i = 2;
@@ -271,7 +316,8 @@ export function readMigrations(dir: string = migrationsPath): Migration[] {
         'The runner applies each migration in one transaction, which it begins and commits itself, so that a failing ' +
         'migration is rolled back completely. Remove these statements; work that must be committed on its own goes in ' +
         `a migration of its own (\`npm run db:generate -- --custom --name <name>\`), marked \`${NO_TRANSACTION_MARKER}\` on its ` +
-        'first line where it cannot run in a transaction: the runner then applies its statements one at a time, each committed on its own.',
+        'first line where it cannot run in a transaction: the runner then applies its statements one at a time, each committed on its own ' +
+        `(${BARE_STATEMENTS} bare, every other in a transaction of its own).`,
     );
   }
   return migrations;

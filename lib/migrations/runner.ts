@@ -1,7 +1,7 @@
 import type { Client, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { APP_ENV } from '../../common/names';
 import { connect, targetOf, UserFacingError } from '../postgres/connection';
-import { NO_TRANSACTION_MARKER, type Migration, type Statement } from './files';
+import { BARE_STATEMENTS, NO_TRANSACTION_MARKER, runsBare, type Migration, type Statement } from './files';
 import { quoteIdent } from '../postgres/sql-script';
 import { plural } from '../text';
 
@@ -18,7 +18,10 @@ const TABLE = `"${MIGRATIONS_SCHEMA}"."${MIGRATIONS_TABLE}"`;
  * Where a non-transactional migration (NO_TRANSACTION_MARKER) got to: one row per migration begun
  * and not yet recorded in the history, with the number of its statements that have committed. Each
  * statement commits on its own, so after a killed run or a lost connection this is how the next
- * run knows where to resume; the row is written before the first statement and deleted in the
+ * run knows where to resume. A statement that may run in a transaction block runs in one of its
+ * own that also advances this count: applied exactly once. Only the bare ones (files.ts, runsBare:
+ * CONCURRENTLY index statements, written to be safe to repeat) commit apart from their count, so a
+ * rerun may run one of them again. The row is written before the first statement and deleted in the
  * transaction that inserts the history row, so a migration is recorded exactly once, and only
  * once its last statement has committed. drizzle-kit ignores the table.
  */
@@ -32,6 +35,27 @@ const PROGRESS = `"${MIGRATIONS_SCHEMA}"."${PROGRESS_TABLE}"`;
  * time, its INVALID index is dropped and built again by the next run.
  */
 const CONNECTION_CHECK_INTERVAL = '1s';
+/**
+ * TCP keepalives of the runner's session on the server's side (tcp_keepalives_idle, _interval,
+ * _count; ignored over a Unix socket): a runner whose network vanished without closing the
+ * connection is noticed within idle + interval x count = about 2 minutes (client_connection_check_interval
+ * alone sees a closed socket, not a silent one), instead of the system's default of over 2 hours.
+ */
+const TCP_KEEPALIVES = { idle: 60, interval: 10, count: 6 };
+/** Client-side pauses between two tries of the migration lock, in ms (the last repeats). */
+const LOCK_POLL_MS = [50, 100, 200, 400, 800, 1000];
+/** A client-side pause, cut short when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 /** Advisory locks are per database, so one key serialises every runner of this project on it. */
 export const LOCK_NAME = 'pronunciation-assistant:migrate';
@@ -348,12 +372,30 @@ function describeHolder(h: LockHolder): string {
   return `PostgreSQL session (${parts.join(', ')})`;
 }
 
-export async function acquireLock(client: Client, timeoutSeconds: number, bound: number, log: (line: string) => void): Promise<void> {
-  const { rows } = await boundedQuery<{ ok: boolean }>(client, `SELECT pg_try_advisory_lock(${LOCK_KEY}) AS ok`, undefined, bound);
-  if (rows[0].ok) return;
+/**
+ * Tries the migration lock (pg_try_advisory_lock) until it is had or timeoutSeconds have passed,
+ * sleeping on the client between tries, never with a query in flight while it waits: true once
+ * held. A waiting pg_advisory_lock would hold its query's snapshot for the whole wait, and the last
+ * phase of a CREATE INDEX CONCURRENTLY that the lock's holder runs waits for every older snapshot
+ * of the database: each would wait for the other, and PostgreSQL would abort one as a deadlock.
+ * False on timeout, or once `signal` has aborted (the caller tells the two apart by signal.aborted).
+ */
+export async function pollForMigrationLock(client: Client, timeoutSeconds: number, bound: number, signal?: AbortSignal): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs(timeoutSeconds);
+  for (let attempt = 0; ; attempt++) {
+    if (signal?.aborted) return false;
+    const { rows } = await boundedQuery<{ ok: boolean }>(client, `SELECT pg_try_advisory_lock(${LOCK_KEY}) AS ok`, undefined, bound);
+    if (rows[0].ok) return true;
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await sleep(Math.min(left, LOCK_POLL_MS[Math.min(attempt, LOCK_POLL_MS.length - 1)]), signal);
+  }
+}
+
+async function lockHolders(client: Client, bound: number): Promise<LockHolder[]> {
   // client_addr is shown only to the session's own role and to pg_read_all_stats, null otherwise (PostgreSQL's
   // src/backend/utils/adt/pgstatfuncs.c, pg_stat_get_activity, HAS_PGSTAT_PERMISSIONS); application_name to everyone.
-  const holders = await boundedQuery<LockHolder>(
+  const { rows } = await boundedQuery<LockHolder>(
     client,
     `SELECT a.pid, nullif(a.application_name, '') AS application_name, host(a.client_addr) AS client_addr, a.usename
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -362,24 +404,23 @@ export async function acquireLock(client: Client, timeoutSeconds: number, bound:
     undefined,
     bound,
   );
-  const who = holders.rows.map(describeHolder).join('; ');
-  log(`waiting up to ${timeoutSeconds} s for another migration run to finish${who ? `: its ${who} holds the migration lock` : ''}`);
-  try {
-    await boundedQuery(client, `SET lock_timeout = '${timeoutMs(timeoutSeconds)}ms'`, undefined, bound);
-    // The server gives up after lock_timeout; the bound on the answer comes on top of that wait.
-    await boundedQuery(client, `SELECT pg_advisory_lock(${LOCK_KEY})`, undefined, Math.min(timeoutSeconds + bound, MAX_TIMEOUT_SECONDS));
-  } catch (error) {
-    if ((error as { code?: string }).code === '55P03') {
-      const pid = holders.rows[0]?.pid;
-      throw new MigrationError(
-        `another migration run held the lock for over ${timeoutSeconds} s${who ? ` (its ${who})` : ''}; nothing was changed. ` +
-          `Wait for it, or raise --lock-timeout.${pid ? ` What it is doing: SELECT state, query FROM pg_stat_activity WHERE pid = ${pid};` : ''}`,
-      );
-    }
-    throw error;
-  } finally {
-    if (!isClosed(client)) await boundedQuery(client, 'RESET lock_timeout', undefined, bound).catch(() => undefined);
-  }
+  return rows;
+}
+
+export async function acquireLock(client: Client, timeoutSeconds: number, bound: number, log: (line: string) => void): Promise<void> {
+  const { rows } = await boundedQuery<{ ok: boolean }>(client, `SELECT pg_try_advisory_lock(${LOCK_KEY}) AS ok`, undefined, bound);
+  if (rows[0].ok) return;
+  const first = (await lockHolders(client, bound)).map(describeHolder).join('; ');
+  log(`waiting up to ${timeoutSeconds} s for another migration run to finish${first ? `: its ${first} holds the migration lock` : ''}`);
+  if (await pollForMigrationLock(client, timeoutSeconds, bound)) return;
+  // Who holds it now (the run that held it at first may have ended, and another taken it).
+  const holders = await lockHolders(client, bound).catch(() => [] as LockHolder[]);
+  const who = holders.map(describeHolder).join('; ') || first;
+  const pid = holders[0]?.pid;
+  throw new MigrationError(
+    `another migration run held the lock for over ${timeoutSeconds} s${who ? ` (its ${who})` : ''}; nothing was changed. ` +
+      `Wait for it, or raise --lock-timeout.${pid ? ` What it is doing: SELECT state, query FROM pg_stat_activity WHERE pid = ${pid};` : ''}`,
+  );
 }
 
 interface PgError {
@@ -441,7 +482,7 @@ function failureOutcome(m: Migration, index: number): string {
   );
 }
 
-function describeFailure(client: Client, m: Migration, index: number, error: unknown, ctx: StatementContext): MigrationError {
+function describeFailure(client: Client, m: Migration, index: number, error: unknown, ctx: StatementContext, note = ''): MigrationError {
   const statement = m.statements[index];
   let line = statement.line;
   const e = error as PgError;
@@ -455,9 +496,11 @@ function describeFailure(client: Client, m: Migration, index: number, error: unk
   const excerpt = statement.sql.length > 300 ? `${statement.sql.slice(0, 300)} ...` : statement.sql;
   const extra = [e.detail, e.hint].filter(Boolean).join(' ');
   const noTransaction =
-    e.code === '25001'
-      ? ` It cannot run inside a transaction: put it in a migration of its own whose first line is \`${NO_TRANSACTION_MARKER}\`, which the runner applies one statement at a time.`
-      : '';
+    e.code !== '25001'
+      ? ''
+      : m.transactional
+        ? ` It cannot run inside a transaction: put it in a migration of its own whose first line is \`${NO_TRANSACTION_MARKER}\`, which the runner applies one statement at a time.`
+        : ` It cannot run inside a transaction, and the runner runs bare only ${BARE_STATEMENTS} (every other statement in a transaction of its own, with the record of it): run it by hand, outside the migrations.`;
   const lockWait =
     e.code === '55P03'
       ? ` It waited over ${ctx.ddlLockTimeoutSeconds} s for a lock that another session holds (a long query or transaction on the table): ` +
@@ -465,7 +508,7 @@ function describeFailure(client: Client, m: Migration, index: number, error: unk
       : '';
   return new MigrationError(
     `${m.file} failed at ${where}: ${e.message ?? String(error)}` +
-      `${extra ? ` (${extra})` : ''}.${noTransaction}${lockWait}\n${excerpt.replace(/^/gm, '    ')}\n` +
+      `${extra ? ` (${extra})` : ''}.${noTransaction}${lockWait}${note}\n${excerpt.replace(/^/gm, '    ')}\n` +
       failureOutcome(m, index),
   );
 }
@@ -519,11 +562,6 @@ async function indexState(client: Client, index: string, bound: number): Promise
   return rows.length === 0 ? undefined : rows[0].valid ? 'valid' : 'invalid';
 }
 
-async function constraintExists(client: Client, table: string, constraint: string, bound: number): Promise<boolean> {
-  const { rows } = await boundedQuery(client, 'SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2', [table, constraint], bound);
-  return rows.length > 0;
-}
-
 const CHECK_VIOLATION = '23514';
 const FOREIGN_KEY_VIOLATION = '23503';
 /** How many of the rows that break a constraint a message names. */
@@ -569,28 +607,47 @@ async function breakingRows(client: Client, table: string, constraint: string, b
 }
 
 /**
- * A VALIDATE CONSTRAINT that found rows breaking the constraint. Where this same migration added the
- * constraint NOT VALID, it is dropped again and the migration's progress forgotten: the database is
- * as it was before the migration (its other statements, which must be safe to run again, aside).
- * Where an earlier migration added it, it stays NOT VALID (that migration is recorded), and this
- * one stays pending.
+ * A VALIDATE CONSTRAINT that found rows breaking the constraint; its transaction has been rolled
+ * back, and the migration's progress still stands at this statement. Where this same migration
+ * added the constraint NOT VALID with only SETs after it, the constraint (which would refuse writes
+ * like those rows meanwhile) is dropped and the progress set back to that ADD CONSTRAINT, in one
+ * transaction; where nothing of the migration committed before it, the progress record is deleted:
+ * the database is then as it was. Otherwise the constraint stays NOT VALID and a rerun resumes at
+ * the VALIDATE. The message says which statements stay committed.
  */
 async function validationFailure(client: Client, m: Migration, index: number, step: { table: string; constraint: string }, error: PgError, bound: number, queryBound: number): Promise<MigrationError> {
   const statement = m.statements[index];
   const broken = await breakingRows(client, step.table, step.constraint, queryBound).catch(() => undefined);
-  const addedHere = m.statements.slice(0, index).some((s) => s.step?.kind === 'add-constraint' && s.step.table === step.table && s.step.constraint === step.constraint);
-  let outcome: string;
-  if (addedHere) {
-    await boundedQuery(client, `ALTER TABLE ${step.table} DROP CONSTRAINT IF EXISTS ${quoteIdent(step.constraint)}`, undefined, queryBound);
-    await boundedQuery(client, `DELETE FROM ${PROGRESS} WHERE hash = $1`, [m.hash], bound);
-    outcome =
-      `The constraint, which ${m.name} added NOT VALID, was dropped again and ${m.name} was not recorded as applied: the database is as it was ` +
-      'before it. Fix those rows (or the constraint), then run db:migrate again.';
-  } else {
-    outcome =
-      `The constraint stays NOT VALID, as the migration that added it left it, and ${m.name} was not recorded as applied. Fix those rows ` +
-      '(or the constraint), then run db:migrate again: it resumes at this statement.';
+  let addedAt = -1;
+  for (let j = index - 1; j >= 0 && addedAt < 0; j--) {
+    const s = m.statements[j].step;
+    if (s?.kind === 'add-constraint' && s.table === step.table && s.constraint === step.constraint) addedAt = j;
   }
+  const committed = (n: number) =>
+    n === 0 ? `no statement of ${m.name} committed` : n === 1 ? 'its statement 1 committed and stays' : `its statements 1 to ${n} committed and stay`;
+  const keep = (n: number) => (n === 0 ? '' : ' Keep the file as it is until then: what of it is in the database is known only for the file that ran.');
+  let outcome: string | undefined;
+  if (addedAt >= 0 && m.statements.slice(addedAt + 1, index).every((s) => s.step?.kind === 'set')) {
+    try {
+      await boundedQuery(client, 'BEGIN', undefined, bound);
+      await boundedQuery(client, `ALTER TABLE ${step.table} DROP CONSTRAINT IF EXISTS ${quoteIdent(step.constraint)}`, undefined, queryBound);
+      if (addedAt === 0) await boundedQuery(client, `DELETE FROM ${PROGRESS} WHERE hash = $1`, [m.hash], bound);
+      else await boundedQuery(client, `UPDATE ${PROGRESS} SET done = $2, updated_at = now() WHERE hash = $1`, [m.hash, addedAt], bound);
+      await boundedQuery(client, 'COMMIT', undefined, queryBound);
+      outcome =
+        `The VALIDATE was rolled back, and the constraint, which statement ${addedAt + 1} of ${m.name} added NOT VALID, was dropped again; ` +
+        (addedAt === 0
+          ? `nothing of ${m.name} stays: the database is as it was before it, and it was not recorded as applied. Fix those rows (or the constraint), then run db:migrate again.`
+          : `${committed(addedAt)}, and it was not recorded as applied. Fix those rows, then run db:migrate again: it resumes at statement ${addedAt + 1}, ` +
+            `adding the constraint again.${keep(addedAt)}`);
+    } catch {
+      if (!isClosed(client)) await boundedQuery(client, 'ROLLBACK', undefined, bound).catch(() => undefined);
+    }
+  }
+  outcome ??=
+    `The VALIDATE was rolled back; the constraint stays NOT VALID, as ${addedAt >= 0 ? `statement ${addedAt + 1} of ${m.name}` : 'the migration that added it'} ` +
+    `left it (rows written meanwhile must meet it); ${committed(index)}, and ${m.name} was not recorded as applied. Fix those rows (or the constraint), ` +
+    `then run db:migrate again: it resumes at statement ${index + 1}, this VALIDATE.${keep(index)}`;
   const rows = broken
     ? `constraint "${step.constraint}" on table ${broken.table}: ${plural(broken.count, 'row')} break${broken.count === 1 ? 's' : ''} it` +
       `${broken.sample.length > 0 ? ` (e.g. ${broken.sample.join('; ')})` : ''}`
@@ -599,15 +656,49 @@ async function validationFailure(client: Client, m: Migration, index: number, st
 }
 
 /**
- * Applies a migration marked NO_TRANSACTION_MARKER: outside a transaction, one statement at a time,
- * still under the session's advisory lock. Progress is recorded after each statement; a rerun after
- * an interruption starts at the first statement not recorded, which may be the one that was
- * running (it committed, or not, just before the interruption), so each statement must be safe to
- * run twice: files.ts requires IF NOT EXISTS of CREATE INDEX and ADD VALUE, an INVALID index left
- * by an interrupted CONCURRENTLY build is dropped (DROP INDEX CONCURRENTLY) and built again, and an
- * ADD CONSTRAINT whose constraint an interrupted run of this migration added is skipped. The
- * history row is inserted, with the progress row deleted, in one transaction after the last
- * statement: recorded exactly once.
+ * The client backends of this database whose transaction began before `since`: what a CONCURRENTLY
+ * statement started then waits for (CREATE INDEX CONCURRENTLY waits, after its build, for every
+ * older snapshot of the database; every CONCURRENTLY statement waits for the transactions holding
+ * locks on its table). For the message of one that ran over its time.
+ */
+async function olderTransactions(client: Client, since: string, bound: number): Promise<string> {
+  const { rows } = await boundedQuery<{ pid: number; usename: string | null; application_name: string | null; state: string | null; xact_start: string; query: string | null }>(
+    client,
+    `SELECT pid, usename, nullif(application_name, '') AS application_name, state, to_char(xact_start, 'YYYY-MM-DD HH24:MI:SS TZ') AS xact_start,
+            left(regexp_replace(query, '\\s+', ' ', 'g'), 120) AS query
+       FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND xact_start < $1::timestamptz
+      ORDER BY xact_start LIMIT 5`,
+    [since],
+    bound,
+  );
+  if (rows.length === 0) return '';
+  const each = rows.map(
+    (r) =>
+      `backend pid ${r.pid} (${[r.usename && `role ${r.usename}`, r.application_name && `application_name "${r.application_name}"`, r.state, `in a transaction since ${r.xact_start}`]
+        .filter(Boolean)
+        .join(', ')}${r.query ? `; last query: ${r.query}` : ''})`,
+  );
+  return (
+    ` A CONCURRENTLY statement waits for the transactions of the database older than itself to end, and these were still open: ${each.join('; ')}. ` +
+    'End them (or let them end), or run db:migrate when none is open; --migration-query-timeout bounds the wait.'
+  );
+}
+
+const QUERY_CANCELED = '57014';
+
+/**
+ * Applies a migration marked NO_TRANSACTION_MARKER: one statement at a time, each committed on its
+ * own, still under the session's advisory lock. A statement that may run in a transaction block
+ * runs in one of its own, which also advances the progress record: applied exactly once, even when
+ * the run is killed at any moment. A bare statement (files.ts, runsBare: CREATE INDEX CONCURRENTLY
+ * IF NOT EXISTS, DROP INDEX CONCURRENTLY IF EXISTS, REINDEX ... CONCURRENTLY) commits apart from
+ * its progress, so a rerun may run it again: files.ts accepts only forms safe to repeat, and an
+ * INVALID index left by an interrupted CONCURRENTLY build is dropped (DROP INDEX CONCURRENTLY) and
+ * built again. A bare statement runs with lock_timeout 0 (its SHARE UPDATE EXCLUSIVE lock does not
+ * block writes, and lock_timeout would also cut its waits for every older transaction of the
+ * database) and statement_timeout --migration-query-timeout. The history row is inserted, with the
+ * progress row deleted, in one transaction after the last statement: recorded exactly once.
  */
 async function applyOnline(client: Client, m: Migration, ctx: StatementContext, bound: number, log: (line: string) => void): Promise<void> {
   const step = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
@@ -619,13 +710,74 @@ async function applyOnline(client: Client, m: Migration, ctx: StatementContext, 
       throw error;
     }
   };
-  const run = async (i: number, sql: string) => {
+  const rollback = async () => {
+    if (!isClosed(client)) await boundedQuery(client, 'ROLLBACK', undefined, bound).catch(() => undefined);
+  };
+  const recordProgress = (done: number) =>
+    step('the progress record', () => boundedQuery(client, `UPDATE ${PROGRESS} SET done = $2, updated_at = now() WHERE hash = $1`, [m.hash, done], bound));
+
+  /** Statement i in a transaction of its own, which also records it as done. */
+  const inTransaction = async (i: number) => {
+    const s = m.statements[i];
+    await step('BEGIN', () => boundedQuery(client, 'BEGIN', undefined, bound));
     try {
-      await boundedQuery(client, sql, undefined, ctx.migrationQueryTimeoutSeconds);
+      await boundedQuery(client, s.sql, undefined, ctx.migrationQueryTimeoutSeconds);
     } catch (error) {
+      await rollback();
+      const e = error as PgError;
+      if (s.step?.kind === 'validate-constraint' && (e.code === CHECK_VIOLATION || e.code === FOREIGN_KEY_VIOLATION) && !isClosed(client)) {
+        throw await validationFailure(client, m, i, s.step, e, bound, ctx.migrationQueryTimeoutSeconds);
+      }
+      throw describeFailure(client, m, i, error, ctx);
+    }
+    try {
+      await recordProgress(i + 1);
+    } catch (error) {
+      await rollback();
+      throw error;
+    }
+    try {
+      // COMMIT runs the deferred checks: bounded as the statement is.
+      await boundedQuery(client, 'COMMIT', undefined, ctx.migrationQueryTimeoutSeconds);
+    } catch (error) {
+      if (error instanceof NoAnswer) throw unanswered(client, m, `the COMMIT of statement ${i + 1}`, error, true, '--migration-query-timeout');
       throw describeFailure(client, m, i, error, ctx);
     }
   };
+
+  /** A bare statement: lock_timeout 0, statement_timeout --migration-query-timeout; the session's own values are restored after it. */
+  let bareStarted = '';
+  const bare = async (sql: string) => {
+    const saved = (
+      await step('the session settings', () =>
+        boundedQuery<{ l: string; s: string; started: string }>(
+          client,
+          `SELECT current_setting('lock_timeout') AS l, current_setting('statement_timeout') AS s, clock_timestamp()::text AS started`,
+          undefined,
+          bound,
+        ),
+      )
+    ).rows[0];
+    bareStarted = saved.started;
+    await step('the session settings', () =>
+      boundedQuery(client, `SET lock_timeout = 0; SET statement_timeout = '${timeoutMs(ctx.migrationQueryTimeoutSeconds)}ms'`, undefined, bound),
+    );
+    try {
+      // The server cancels it at statement_timeout; the bound on the answer comes on top.
+      await boundedQuery(client, sql, undefined, Math.min(ctx.migrationQueryTimeoutSeconds + bound, MAX_TIMEOUT_SECONDS));
+    } finally {
+      if (!isClosed(client)) {
+        await boundedQuery(client, `SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`, [saved.l, saved.s], bound).catch(() => undefined);
+      }
+    }
+  };
+  /** A failed bare statement, described; one cancelled at --migration-query-timeout names the older transactions it may have waited for. */
+  const bareFailure = async (i: number, error: unknown) => {
+    const e = error as PgError;
+    const note = e.code === QUERY_CANCELED && !isClosed(client) ? await olderTransactions(client, bareStarted, bound).catch(() => '') : '';
+    return describeFailure(client, m, i, error, ctx, note);
+  };
+
   try {
     const progress = await step('the progress record', () => boundedQuery<{ done: number }>(client, `SELECT done FROM ${PROGRESS} WHERE hash = $1`, [m.hash], bound));
     const resumed = progress.rows.length > 0;
@@ -637,15 +789,33 @@ async function applyOnline(client: Client, m: Migration, ctx: StatementContext, 
         boundedQuery(client, `INSERT INTO ${PROGRESS} (hash, created_at, name, done, statements) VALUES ($1, $2, $3, 0, $4)`, [m.hash, m.createdAt, m.name, m.statements.length], bound),
       );
     }
-    // Session settings (no transaction to hold a SET LOCAL): the table-lock bound, and a check that
-    // the runner is still there. No statement_timeout: --migration-query-timeout bounds each statement.
+    // Session settings: the table-lock bound of the statements run in a transaction, a check that the
+    // runner is still there, and TCP keepalives for a network that vanishes. No statement_timeout
+    // for those: --migration-query-timeout bounds each statement.
     await step('the session settings', () =>
-      boundedQuery(client, `SET lock_timeout = '${timeoutMs(ctx.ddlLockTimeoutSeconds)}ms'; SET client_connection_check_interval = '${CONNECTION_CHECK_INTERVAL}'`, undefined, bound),
+      boundedQuery(
+        client,
+        `SET lock_timeout = '${timeoutMs(ctx.ddlLockTimeoutSeconds)}ms'; SET client_connection_check_interval = '${CONNECTION_CHECK_INTERVAL}'; ` +
+          `SET tcp_keepalives_idle = ${TCP_KEEPALIVES.idle}; SET tcp_keepalives_interval = ${TCP_KEEPALIVES.interval}; SET tcp_keepalives_count = ${TCP_KEEPALIVES.count}`,
+        undefined,
+        bound,
+      ),
     );
     // A migration's own SETs (search_path, say) before where it resumes hold for the rest of it: made again.
-    for (let i = 0; i < start; i++) if (m.statements[i].step?.kind === 'set') await run(i, m.statements[i].sql);
+    for (let i = 0; i < start; i++) {
+      if (m.statements[i].step?.kind !== 'set') continue;
+      try {
+        await boundedQuery(client, m.statements[i].sql, undefined, bound);
+      } catch (error) {
+        throw describeFailure(client, m, i, error, ctx);
+      }
+    }
     for (let i = start; i < m.statements.length; i++) {
       const s: Statement = m.statements[i];
+      if (!runsBare(s.step)) {
+        await inTransaction(i);
+        continue;
+      }
       if (s.step?.kind === 'create-index') {
         const index = s.step.index;
         const state = await step('the index check', () => indexState(client, index, bound));
@@ -658,27 +828,20 @@ async function applyOnline(client: Client, m: Migration, ctx: StatementContext, 
             );
           }
           log(`${m.name}: index ${index} is INVALID (an interrupted build); dropping it and building it again`);
-          await run(i, `DROP INDEX CONCURRENTLY IF EXISTS ${index}`);
-        }
-      }
-      if (s.step?.kind === 'add-constraint' && resumed) {
-        const { table, constraint } = s.step;
-        if (await step('the constraint check', () => constraintExists(client, table, constraint, bound))) {
-          log(`${m.name}: constraint "${constraint}" on ${table} was added by the interrupted run; not adding it again`);
-          await step('the progress record', () => boundedQuery(client, `UPDATE ${PROGRESS} SET done = $2, updated_at = now() WHERE hash = $1`, [m.hash, i + 1], bound));
-          continue;
+          try {
+            await bare(`DROP INDEX CONCURRENTLY IF EXISTS ${index}`);
+          } catch (error) {
+            throw await bareFailure(i, error);
+          }
         }
       }
       try {
-        await boundedQuery(client, s.sql, undefined, ctx.migrationQueryTimeoutSeconds);
+        await bare(s.sql);
       } catch (error) {
         const e = error as PgError;
-        if (s.step?.kind === 'validate-constraint' && (e.code === CHECK_VIOLATION || e.code === FOREIGN_KEY_VIOLATION)) {
-          throw await validationFailure(client, m, i, s.step, e, bound, ctx.migrationQueryTimeoutSeconds);
-        }
-        const failure = describeFailure(client, m, i, error, ctx);
-        // A CONCURRENTLY build that failed on its own (a duplicate for a unique index, a lock timeout) leaves an INVALID index behind: dropped now.
-        if (s.step?.kind === 'create-index' && s.step.concurrently && !isClosed(client) && !connectionLost(e)) {
+        const failure = await bareFailure(i, error);
+        // A CONCURRENTLY build that failed on its own (a duplicate for a unique index, its time run out) leaves an INVALID index behind: dropped now.
+        if (s.step?.kind === 'create-index' && !isClosed(client) && !connectionLost(e)) {
           const index = s.step.index;
           if ((await indexState(client, index, bound).catch(() => undefined)) === 'invalid') {
             const dropped = await boundedQuery(client, `DROP INDEX CONCURRENTLY IF EXISTS ${index}`, undefined, ctx.migrationQueryTimeoutSeconds).then(
@@ -692,7 +855,8 @@ async function applyOnline(client: Client, m: Migration, ctx: StatementContext, 
         }
         throw failure;
       }
-      await step('the progress record', () => boundedQuery(client, `UPDATE ${PROGRESS} SET done = $2, updated_at = now() WHERE hash = $1`, [m.hash, i + 1], bound));
+      // Recorded after it: a run killed in between runs it again, which its form (IF [NOT] EXISTS) allows.
+      await recordProgress(i + 1);
     }
     // Recorded exactly once: the history row and the end of the progress record commit together.
     await step('BEGIN', () => boundedQuery(client, 'BEGIN', undefined, bound));
@@ -701,7 +865,7 @@ async function applyOnline(client: Client, m: Migration, ctx: StatementContext, 
       await step('the progress record', () => boundedQuery(client, `DELETE FROM ${PROGRESS} WHERE hash = $1`, [m.hash], bound));
       await step('COMMIT', () => boundedQuery(client, 'COMMIT', undefined, bound));
     } catch (error) {
-      if (!isClosed(client)) await boundedQuery(client, 'ROLLBACK', undefined, bound).catch(() => undefined);
+      await rollback();
       throw error;
     }
   } finally {

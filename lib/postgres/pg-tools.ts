@@ -166,6 +166,8 @@ export function runPgTool(
 /** Runs a client program to its end; aborting the signal stops it. */
 export async function runAbortable(run: { done: Promise<string>; kill(): void }, signal: AbortSignal | undefined): Promise<string> {
   const stop = () => run.kill();
+  // A signal aborted before the program started fires no 'abort' event again: stop it now.
+  if (signal?.aborted) stop();
   signal?.addEventListener('abort', stop, { once: true });
   try {
     return await run.done;
