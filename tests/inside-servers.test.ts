@@ -262,8 +262,10 @@ describe.each(STACKS)('stack %s', (stack) => {
     // The schema files' hash and the database's identity as its prepare step reports it (Pulumi's mocks report none).
     expect(c.triggers).toEqual([schemaInputsHash(), '']);
     // The backup role's login only where the stack backs up before migrating (config backupBeforeMigrate).
-    expect(Object.keys(c.environment).sort()).toEqual(config.backupBeforeMigrate ? ['BACKUP_DATABASE_URL', 'DATABASE_URL'] : ['DATABASE_URL']);
+    // Both migrator variables: the step inherits the deployer's environment, whose MIGRATOR_DATABASE_URL would win (stacks/postdeploy.ts).
+    expect(Object.keys(c.environment).sort()).toEqual(config.backupBeforeMigrate ? ['BACKUP_DATABASE_URL', 'DATABASE_URL', 'MIGRATOR_DATABASE_URL'] : ['DATABASE_URL', 'MIGRATOR_DATABASE_URL']);
     expect(c.environment.DATABASE_URL).toBe(run.outputs.migratorDatabaseUrl.value);
+    expect(c.environment.MIGRATOR_DATABASE_URL).toBe(run.outputs.migratorDatabaseUrl.value);
     if (config.backupBeforeMigrate) expect(c.environment.BACKUP_DATABASE_URL).toBe(run.outputs.backupDatabaseUrl.value);
     // The URL is a secret input; stdout and stderr are kept secret in state too.
     let secretUrl = false;

@@ -178,8 +178,14 @@ describe('a CREATE INDEX CONCURRENTLY migration on a large table under writes', 
     copy.add(name, online('CREATE INDEX CONCURRENTLY IF NOT EXISTS "big_idx_w" ON "big" ("payload", "id");'));
     const first = new Client({ connectionString: t.url, application_name: 'online-runner-first' });
     const second = new Client({ connectionString: t.url, application_name: 'online-runner-second' });
+    // A transaction with a snapshot older than the build, which the build's last phase waits for: it
+    // keeps the build going, whatever the machine's speed, until the second run is seen waiting.
+    const older = new Client({ connectionString: t.url, application_name: 'online-older-snapshot' });
     await first.connect();
     await second.connect();
+    await older.connect();
+    await older.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await older.query('SELECT count(*) FROM pg_class');
     try {
       const firstRun = migrate(first, readMigrations(copy.dir)).then(
         (r) => r.appliedNow.map((m) => m.name),
@@ -189,7 +195,7 @@ describe('a CREATE INDEX CONCURRENTLY migration on a large table under writes', 
       for (let i = 0; i < 400 && !building; i++) {
         await new Promise((r) => setTimeout(r, 10));
         building =
-          (await t.client.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'online-runner-first' AND query LIKE '%CREATE INDEX CONCURRENTLY%' AND state = 'active'`))
+          (await t.client.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'online-runner-first' AND backend_type = 'client backend' AND query LIKE '%CREATE INDEX CONCURRENTLY%' AND state = 'active'`))
             .rowCount === 1;
       }
       expect(building).toBe(true);
@@ -198,12 +204,19 @@ describe('a CREATE INDEX CONCURRENTLY migration on a large table under writes', 
         (r) => r.appliedNow.map((m) => m.name),
         (e: unknown) => e as Error,
       );
+      for (let i = 0; i < 1000 && !lines.some((l) => l.startsWith('waiting up to')); i++) await new Promise((r) => setTimeout(r, 10));
+      // Both still going: the build waits for the older snapshot, the second run for the lock.
+      const stillBuilding = await t.client.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'online-runner-first' AND backend_type = 'client backend' AND query LIKE '%CREATE INDEX CONCURRENTLY%' AND state = 'active'`);
+      expect(stillBuilding.rowCount).toBe(1);
+      await older.query('COMMIT');
       expect(await firstRun).toEqual([name]);
       expect(await secondRun).toEqual([]);
       expect(lines.join('\n')).toMatch(/waiting up to \d+ s for another migration run to finish: its PostgreSQL session \(backend pid \d+.*application_name "online-runner-first"/);
       expect(await indexState(t.client, 'big_idx_w')).toBe('valid');
       expect(await historyOf(t.client, name)).toBe(1);
     } finally {
+      await older.query('ROLLBACK').catch(() => undefined);
+      await older.end();
       await first.end();
       await second.end();
     }
@@ -269,11 +282,41 @@ describe('other online migrations', () => {
 
   it('refuses, before anything runs, a bare statement a rerun could not repeat, one that cannot run bare, SET LOCAL, two commands in one statement, a misplaced marker', () => {
     // Run in a transaction of its own with its progress: no IF NOT EXISTS needed.
-    copy.add('9000_ok', online("ALTER TYPE mood ADD VALUE 'calm';", 'CREATE INDEX "y_idx" ON "users" ("email");', 'DROP INDEX "y_idx";'));
+    copy.add(
+      '9000_ok',
+      online(
+        "ALTER TYPE mood ADD VALUE 'calm';",
+        'CREATE INDEX "y_idx" ON "users" ("email");',
+        'DROP INDEX "y_idx";',
+        "DO $$ BEGIN PERFORM 1; -- no COMMIT here\n RAISE NOTICE 'rollback'; END $$;",
+        'RESET search_path;',
+        'RESET ROLE;',
+        'REINDEX INDEX "users_pkey";',
+        'ALTER SUBSCRIPTION "s" SET PUBLICATION "p" WITH (refresh = false);',
+        'ALTER TABLE "parted" DETACH PARTITION "parted_1";',
+        'DISCARD PLANS;',
+      ),
+    );
     copy.add('9001_a', online('DROP INDEX CONCURRENTLY "x_idx";', 'VACUUM "users";', "SET LOCAL lock_timeout = '1s';"));
     copy.add('9002_b', online('CREATE INDEX CONCURRENTLY "x_idx" ON "users" ("email");'));
     copy.add('9003_c', online('SELECT 1; SELECT 2;'));
     copy.add('9004_d', `SELECT 1;\n${NO_TRANSACTION_MARKER}\n`);
+    copy.add(
+      '9005_e',
+      online(
+        'REINDEX SCHEMA "public";',
+        'REINDEX (VERBOSE) INDEX CONCURRENTLY "users_pkey";',
+        'ALTER TABLE "parted" DETACH PARTITION "parted_1" CONCURRENTLY;',
+        'ALTER DATABASE "app" SET TABLESPACE "fast";',
+        'ALTER SUBSCRIPTION "s" REFRESH PUBLICATION;',
+        'DISCARD ALL;',
+        'DO LANGUAGE plpgsql $body$ BEGIN FOR i IN 1..3 LOOP UPDATE "users" SET "email" = "email"; COMMIT; END LOOP; END $body$;',
+        'RESET ALL;',
+        'SET ROLE "app";',
+        'SET SESSION AUTHORIZATION "app";',
+        'RESET lock_timeout;',
+      ),
+    );
     let error: Error | undefined;
     try {
       readMigrations(copy.dir);
@@ -283,11 +326,45 @@ describe('other online migrations', () => {
     expect(error).toBeInstanceOf(UserFacingError);
     expect(error?.message).not.toContain('9000_ok');
     expect(error?.message).toMatch(/9001_a\.sql line 2: DROP INDEX CONCURRENTLY must say IF EXISTS/);
-    expect(error?.message).toMatch(/9001_a\.sql line 4: VACUUM cannot run in a transaction block, and a marked migration runs bare only CREATE INDEX CONCURRENTLY IF NOT EXISTS, DROP INDEX CONCURRENTLY IF EXISTS and REINDEX \.\.\. CONCURRENTLY .*Run it by hand/);
+    expect(error?.message).toMatch(/9001_a\.sql line 4: VACUUM cannot run in a transaction block, and a marked migration runs bare only CREATE INDEX CONCURRENTLY IF NOT EXISTS and DROP INDEX CONCURRENTLY IF EXISTS .*Run it by hand/);
     expect(error?.message).toMatch(/9001_a\.sql line 6: SET LOCAL ends with its statement.*Write SET/);
     expect(error?.message).toMatch(/9002_b\.sql line 2: CREATE INDEX CONCURRENTLY must name its index and say IF NOT EXISTS/);
     expect(error?.message).toMatch(/9003_c\.sql line 2: a migration marked `-- pa-data: no-transaction` holds one command per statement/);
     expect(error?.message).toMatch(/9004_d\.sql line 2: `-- pa-data: no-transaction` is read on the first line of a migration only/);
+    const e = (line: number) => `9005_e\\.sql line ${line}: `;
+    expect(error?.message).toMatch(new RegExp(`${e(2)}REINDEX SCHEMA cannot run in a transaction block.*Run it by hand`));
+    expect(error?.message).toMatch(new RegExp(`${e(4)}REINDEX \\.\\.\\. CONCURRENTLY is refused .*_ccnew.*CREATE INDEX CONCURRENTLY IF NOT EXISTS under a new name, then DROP INDEX CONCURRENTLY`));
+    expect(error?.message).toMatch(new RegExp(`${e(6)}ALTER TABLE \\.\\.\\. DETACH PARTITION \\.\\.\\. CONCURRENTLY cannot run in a transaction block`));
+    expect(error?.message).toMatch(new RegExp(`${e(8)}ALTER DATABASE \\.\\.\\. SET TABLESPACE cannot run in a transaction block`));
+    expect(error?.message).toMatch(new RegExp(`${e(10)}ALTER SUBSCRIPTION \\.\\.\\. REFRESH PUBLICATION cannot run in a transaction block`));
+    expect(error?.message).toMatch(new RegExp(`${e(12)}DISCARD ALL cannot run in a transaction block`));
+    expect(error?.message).toMatch(new RegExp(`${e(14)}this DO block COMMITs or ROLLBACKs.*split its batches into statements of their own`));
+    expect(error?.message).toMatch(new RegExp(`${e(16)}RESET ALL would also reset the runner's own session settings \\(lock_timeout`));
+    expect(error?.message).toMatch(new RegExp(`${e(18)}SET ROLE would hold for the rest of the migration`));
+    expect(error?.message).toMatch(new RegExp(`${e(20)}SET SESSION AUTHORIZATION would hold`));
+    expect(error?.message).toMatch(new RegExp(`${e(22)}RESET lock_timeout would undo the runner's own lock_timeout`));
+  });
+
+  it('a statement that fails because it ends or cannot run in a transaction says how to run it by hand and mark it done', async () => {
+    await t.client.query('CREATE TABLE batches (n integer NOT NULL)');
+    // A procedure that commits between batches: CALL in a transaction block fails with 2D000 (not seen when the files are read).
+    await t.client.query(`CREATE PROCEDURE fill_batches() LANGUAGE plpgsql AS $$ BEGIN FOR i IN 1..3 LOOP INSERT INTO batches VALUES (i); COMMIT; END LOOP; END $$`);
+    const name = '9001_fill_batches';
+    copy.add(name, online('INSERT INTO "batches" VALUES (0);', 'CALL fill_batches();', 'INSERT INTO "batches" VALUES (4);'));
+    const [m] = readMigrations(copy.dir).filter((x) => x.name === name);
+    const error = await migrate(t.client, readMigrations(copy.dir)).then(() => undefined, (e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(MigrationError);
+    const update = `UPDATE "drizzle"."${PROGRESS_TABLE}" SET done = 2, updated_at = now() WHERE hash = '${m.hash}' AND done = 1;`;
+    expect(error?.message).toContain('failed at statement 2 of 3');
+    expect(error?.message).toContain('split its batches into statements of their own instead. Or run it by hand as the migrator');
+    expect(error?.message).toContain(update);
+    // By hand, outside a transaction, then marked done as the message says: the rerun resumes after it.
+    await t.client.query('CALL fill_batches()');
+    await t.client.query(update);
+    const result = await migrate(t.client, readMigrations(copy.dir));
+    expect(result.appliedNow.map((x) => x.name)).toEqual([name]);
+    expect((await t.client.query('SELECT n FROM batches ORDER BY n')).rows.map((r) => r.n)).toEqual([0, 1, 2, 3, 4]);
+    expect(await progressRows(t.client)).toBe(0);
   });
 
   it('a VALIDATE that fails names the constraint, the table and the rows; with nothing before its ADD CONSTRAINT, leaves the database as it was', async () => {
@@ -391,7 +468,8 @@ describe('other online migrations', () => {
   });
 
   it('a CONCURRENTLY build waits for an older transaction beyond --ddl-lock-timeout; past --migration-query-timeout the message names it', async () => {
-    await t.client.query('CREATE TABLE items (id integer PRIMARY KEY, n integer NOT NULL)');
+    // No autovacuum: an autoanalyze of the freshly filled table would take locks the CONCURRENTLY statements wait for.
+    await t.client.query('CREATE TABLE items (id integer PRIMARY KEY, n integer NOT NULL) WITH (autovacuum_enabled = off)');
     await t.client.query('INSERT INTO items SELECT g, g % 10 FROM generate_series(1, 1000) g');
     const old = new Client({ connectionString: t.url, application_name: 'long-report' });
     await old.connect();

@@ -28,7 +28,7 @@ export const NO_TRANSACTION_MARKER = '-- pa-data: no-transaction';
  * to resume after an interruption. Most statements run each in a transaction of its own, which also
  * records the runner's progress (so a statement is applied exactly once). Only the statements that
  * PostgreSQL refuses in a transaction block run bare ("bare" steps: CREATE INDEX CONCURRENTLY, DROP
- * INDEX CONCURRENTLY, REINDEX ... CONCURRENTLY); their progress is recorded after them, so a rerun
+ * INDEX CONCURRENTLY); their progress is recorded after them, so a rerun
  * may repeat them, and they are accepted only in a form safe to repeat. The index a CREATE INDEX
  * CONCURRENTLY builds is named (an interrupted build leaves it INVALID: dropped and built again);
  * an ADD CONSTRAINT and a VALIDATE CONSTRAINT name their constraint (a failed VALIDATE is counted).
@@ -37,7 +37,6 @@ export const NO_TRANSACTION_MARKER = '-- pa-data: no-transaction';
 export type OnlineStep =
   | { kind: 'create-index'; index: string; concurrently: true }
   | { kind: 'drop-index-concurrently' }
-  | { kind: 'reindex-concurrently' }
   | { kind: 'add-constraint'; table: string; constraint: string; notValid: boolean }
   | { kind: 'validate-constraint'; table: string; constraint: string }
   | { kind: 'set' }
@@ -45,11 +44,18 @@ export type OnlineStep =
 
 /** A step that cannot run in a transaction block, so runs bare, its progress recorded after it. */
 export function runsBare(step: OnlineStep | undefined): boolean {
-  return step?.kind === 'create-index' || step?.kind === 'drop-index-concurrently' || step?.kind === 'reindex-concurrently';
+  return step?.kind === 'create-index' || step?.kind === 'drop-index-concurrently';
 }
 
 /** What the runner runs bare, for messages. */
-export const BARE_STATEMENTS = 'CREATE INDEX CONCURRENTLY IF NOT EXISTS, DROP INDEX CONCURRENTLY IF EXISTS and REINDEX ... CONCURRENTLY';
+export const BARE_STATEMENTS = 'CREATE INDEX CONCURRENTLY IF NOT EXISTS and DROP INDEX CONCURRENTLY IF EXISTS';
+
+/**
+ * The session settings the runner makes for a marked migration (runner.ts, applyOnline and its bare
+ * statements): a migration's RESET of one of them (or RESET ALL, DISCARD ALL) would undo them for
+ * the rest of the run.
+ */
+const RUNNER_SETTINGS = new Set(['lock_timeout', 'statement_timeout', 'client_connection_check_interval', 'tcp_keepalives_idle', 'tcp_keepalives_interval', 'tcp_keepalives_count']);
 
 export interface Statement {
   sql: string;
@@ -140,17 +146,64 @@ function qualifiedName(tokens: Token[], i: number): { name: string; next: number
 /** The words of a command from `i` on, as keywords (a quoted identifier is never one). */
 const wordAt = (tokens: Token[], i: number) => (tokens[i]?.kind === 'word' ? tokens[i].text : undefined);
 
+/** The index past a parenthesised list at tokens[i] (an option list such as REINDEX's), or i when there is none. */
+function pastParens(tokens: Token[], i: number): number {
+  if (tokens[i]?.kind !== '(') return i;
+  let depth = 0;
+  for (let j = i; j < tokens.length; j++) {
+    if (tokens[j].kind === '(') depth++;
+    else if (tokens[j].kind === ')' && --depth === 0) return j + 1;
+  }
+  return tokens.length;
+}
+
+const hasWord = (tokens: Token[], word: string) => tokens.some((x) => x.kind === 'word' && x.text === word);
+
+/** True when the command says `refresh = false` (or off, 0), as ALTER SUBSCRIPTION's WITH (refresh = false) does. */
+function refreshOff(tokens: Token[]): boolean {
+  return tokens.some((x, i) => x.kind === 'word' && x.text === 'refresh' && tokens[i + 1]?.text === '=' && /^(false|off|0|'false'|'off')$/i.test(tokens[i + 2]?.text ?? ''));
+}
+
 /**
- * Commands that PostgreSQL refuses in a transaction block and that the runner does not run bare
- * (it cannot make them safe to repeat), by their first words.
+ * Commands that PostgreSQL refuses in a transaction block (its PreventInTransactionBlock calls) and
+ * that the runner does not run bare (it cannot make them safe to repeat), by their words.
  */
-function neverInTransaction(w: (i: number) => string | undefined): string | undefined {
+function neverInTransaction(tokens: Token[], w: (i: number) => string | undefined): string | undefined {
   if (w(0) === 'vacuum') return 'VACUUM';
   if ((w(0) === 'create' || w(0) === 'drop') && (w(1) === 'database' || w(1) === 'tablespace' || w(1) === 'subscription')) return `${w(0)!.toUpperCase()} ${w(1)!.toUpperCase()}`;
   if (w(0) === 'alter' && w(1) === 'system') return 'ALTER SYSTEM';
-  if (w(0) === 'reindex' && (w(1) === 'system' || w(1) === 'database')) return `REINDEX ${w(1)!.toUpperCase()}`;
+  if (w(0) === 'reindex') {
+    const kind = wordAt(tokens, pastParens(tokens, 1));
+    if (kind === 'system' || kind === 'database' || kind === 'schema') return `REINDEX ${kind.toUpperCase()}`;
+  }
   if (w(0) === 'cluster' && w(1) === undefined) return 'CLUSTER without a table';
+  if (w(0) === 'alter' && w(1) === 'database' && tokens.some((x, i) => x.kind === 'word' && x.text === 'set' && wordAt(tokens, i + 1) === 'tablespace')) return 'ALTER DATABASE ... SET TABLESPACE';
+  if (w(0) === 'alter' && w(1) === 'subscription') {
+    if (hasWord(tokens, 'refresh') && hasWord(tokens, 'publication') && tokens.some((x, i) => x.kind === 'word' && x.text === 'refresh' && wordAt(tokens, i + 1) === 'publication')) {
+      return 'ALTER SUBSCRIPTION ... REFRESH PUBLICATION';
+    }
+    if (hasWord(tokens, 'publication') && ['add', 'set', 'drop'].some((v) => tokens.some((x, i) => x.kind === 'word' && x.text === v && wordAt(tokens, i + 1) === 'publication')) && !refreshOff(tokens)) {
+      return 'ALTER SUBSCRIPTION ... ADD/SET/DROP PUBLICATION without WITH (refresh = false)';
+    }
+  }
+  if (w(0) === 'alter' && (w(1) === 'table' || w(1) === 'foreign') && tokens.some((x, i) => x.kind === 'word' && x.text === 'detach' && wordAt(tokens, i + 1) === 'partition') && hasWord(tokens, 'concurrently')) {
+    return 'ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY';
+  }
+  if (w(0) === 'discard' && w(1) === 'all') return 'DISCARD ALL';
   return undefined;
+}
+
+/** A DO block's body, or undefined: the string (dollar-quoted or not) after DO, LANGUAGE coming before or after it. */
+function doBody(tokens: Token[]): string | undefined {
+  const body = tokens.slice(1).find((x) => x.kind === 'other' && (x.text.startsWith('$') || x.text.startsWith("'") || /^[Ee]'/.test(x.text)));
+  return body?.text;
+}
+
+/** Whether procedural code ends the transaction it runs in (COMMIT or ROLLBACK outside its comments and strings). */
+function endsTransaction(body: string): boolean {
+  // The body's own tokens: its quotes and comments left out as the tokenizer leaves them out.
+  const inner = body.replace(/^(\$[^$]*\$|[Ee]?')/, '').replace(/(\$[^$]*\$|')$/, '');
+  return scriptCommands(inner).some((c) => c.tokens.some((x) => x.kind === 'word' && (x.text === 'commit' || x.text === 'rollback')));
 }
 
 /** What a single command of a non-transactional migration does, or why the runner cannot run it safely. */
@@ -160,7 +213,29 @@ export function onlineStep(command: ScriptCommand): OnlineStep | { problem: stri
   if (w(0) === 'set' && w(1) === 'local') {
     return { problem: 'SET LOCAL ends with its statement: each statement of a marked migration commits on its own. Write SET (or SET SESSION), which holds for the rest of the migration' };
   }
-  if (w(0) === 'set' || w(0) === 'reset') return { kind: 'set' };
+  const setting = (i: number) => (t[i]?.kind === 'word' || t[i]?.kind === 'ident' ? t[i].text.toLowerCase() : undefined);
+  if (w(0) === 'set') {
+    const i = w(1) === 'session' && w(2) !== 'authorization' ? 2 : 1;
+    if (setting(i) === 'role' || (w(i) === 'session' && w(i + 1) === 'authorization')) {
+      return {
+        problem:
+          `${setting(i) === 'role' ? 'SET ROLE' : 'SET SESSION AUTHORIZATION'} would hold for the rest of the migration, in the session that also writes the ` +
+          `runner's progress record (drizzle.__pa_data_online_progress) after each statement: that record would be written as the other role. ` +
+          'Run the migration as the role it needs (the migrator, which owns the database), or give the objects to it (ALTER ... OWNER TO); refused in a marked migration',
+      };
+    }
+    return { kind: 'set' };
+  }
+  if (w(0) === 'reset') {
+    const name = setting(1);
+    if (name === 'all' && t[1]?.kind === 'word') {
+      return { problem: `RESET ALL would also reset the runner's own session settings (${[...RUNNER_SETTINGS].join(', ')}), for the rest of the migration: RESET each setting the migration SET instead` };
+    }
+    if (name && RUNNER_SETTINGS.has(name)) {
+      return { problem: `RESET ${name} would undo the runner's own ${name} for the rest of the migration (it sets ${[...RUNNER_SETTINGS].join(', ')}): leave it out, or SET it to the value the migration needs` };
+    }
+    return { kind: 'set' };
+  }
   if (w(0) === 'create' && (w(1) === 'index' || (w(1) === 'unique' && w(2) === 'index'))) {
     let i = w(1) === 'unique' ? 3 : 2;
     // Without CONCURRENTLY it runs in a transaction of its own, with its progress: no condition on it.
@@ -195,14 +270,31 @@ export function onlineStep(command: ScriptCommand): OnlineStep | { problem: stri
     }
     return { kind: 'drop-index-concurrently' };
   }
-  if (w(0) === 'reindex' && t.some((x) => x.kind === 'word' && x.text === 'concurrently')) return { kind: 'reindex-concurrently' };
-  const refused = neverInTransaction(w);
+  const refused = neverInTransaction(t, w);
   if (refused) {
     return {
       problem:
         `${refused} cannot run in a transaction block, and a marked migration runs bare only ${BARE_STATEMENTS} (each of its other ` +
         'statements runs in a transaction of its own, together with the record of it, so that it is applied exactly once). Run it by hand, outside the migrations',
     };
+  }
+  if (w(0) === 'reindex' && hasWord(t, 'concurrently')) {
+    return {
+      problem:
+        'REINDEX ... CONCURRENTLY is refused in a marked migration: an interrupted one leaves INVALID indexes named <index>_ccnew and <index>_ccold ' +
+        'that nothing drops. Build the index again with CREATE INDEX CONCURRENTLY IF NOT EXISTS under a new name, then DROP INDEX CONCURRENTLY IF EXISTS ' +
+        'the old one (and ALTER INDEX ... RENAME TO the old name if it matters), each a statement of its own',
+    };
+  }
+  if (w(0) === 'do') {
+    const body = doBody(t);
+    if (body !== undefined && endsTransaction(body)) {
+      return {
+        problem:
+          'this DO block COMMITs or ROLLBACKs, which fails inside the transaction the runner runs each statement of a marked migration in ' +
+          '(invalid transaction termination, 2D000): split its batches into statements of their own (each commits on its own), or run it by hand, outside the migrations',
+      };
+    }
   }
   if (w(0) === 'alter' && w(1) === 'table') {
     let i = 2;

@@ -130,6 +130,10 @@ export class MigrationError extends UserFacingError {
 }
 
 export const INSUFFICIENT_PRIVILEGE = '42501';
+/** A statement refused in a transaction block (PreventInTransactionBlock). */
+const ACTIVE_SQL_TRANSACTION = '25001';
+/** A COMMIT or ROLLBACK in a procedure or DO block called inside a transaction block. */
+const INVALID_TRANSACTION_TERMINATION = '2D000';
 
 /** Milliseconds for a timeout, never 0 (which means no limit, to PostgreSQL and to node-postgres alike). */
 export function timeoutMs(seconds: number): number {
@@ -496,11 +500,18 @@ function describeFailure(client: Client, m: Migration, index: number, error: unk
   const excerpt = statement.sql.length > 300 ? `${statement.sql.slice(0, 300)} ...` : statement.sql;
   const extra = [e.detail, e.hint].filter(Boolean).join(' ');
   const noTransaction =
-    e.code !== '25001'
+    e.code !== ACTIVE_SQL_TRANSACTION && e.code !== INVALID_TRANSACTION_TERMINATION
       ? ''
       : m.transactional
-        ? ` It cannot run inside a transaction: put it in a migration of its own whose first line is \`${NO_TRANSACTION_MARKER}\`, which the runner applies one statement at a time.`
-        : ` It cannot run inside a transaction, and the runner runs bare only ${BARE_STATEMENTS} (every other statement in a transaction of its own, with the record of it): run it by hand, outside the migrations.`;
+        ? e.code === ACTIVE_SQL_TRANSACTION
+          ? ` It cannot run inside a transaction: put it in a migration of its own whose first line is \`${NO_TRANSACTION_MARKER}\`, which the runner applies one statement at a time.`
+          : ''
+        : (e.code === ACTIVE_SQL_TRANSACTION
+            ? ` It cannot run inside a transaction, and the runner runs bare only ${BARE_STATEMENTS} (every other statement in a transaction of its own, with the record of it).`
+            : ' It ends its transaction (a COMMIT or ROLLBACK in a procedure or DO block), which the runner runs each statement of a marked migration in, with the record of it; ' +
+              'split its batches into statements of their own instead.') +
+          ` Or run it by hand as the migrator, outside the migrations, then mark it done and run db:migrate again, which resumes after it: ` +
+          `UPDATE ${PROGRESS} SET done = ${index + 1}, updated_at = now() WHERE hash = '${m.hash}' AND done = ${index};`;
   const lockWait =
     e.code === '55P03'
       ? ` It waited over ${ctx.ddlLockTimeoutSeconds} s for a lock that another session holds (a long query or transaction on the table): ` +
@@ -692,7 +703,7 @@ const QUERY_CANCELED = '57014';
  * own, still under the session's advisory lock. A statement that may run in a transaction block
  * runs in one of its own, which also advances the progress record: applied exactly once, even when
  * the run is killed at any moment. A bare statement (files.ts, runsBare: CREATE INDEX CONCURRENTLY
- * IF NOT EXISTS, DROP INDEX CONCURRENTLY IF EXISTS, REINDEX ... CONCURRENTLY) commits apart from
+ * IF NOT EXISTS, DROP INDEX CONCURRENTLY IF EXISTS) commits apart from
  * its progress, so a rerun may run it again: files.ts accepts only forms safe to repeat, and an
  * INVALID index left by an interrupted CONCURRENTLY build is dropped (DROP INDEX CONCURRENTLY) and
  * built again. A bare statement runs with lock_timeout 0 (its SHARE UPDATE EXCLUSIVE lock does not
@@ -762,14 +773,29 @@ async function applyOnline(client: Client, m: Migration, ctx: StatementContext, 
     await step('the session settings', () =>
       boundedQuery(client, `SET lock_timeout = 0; SET statement_timeout = '${timeoutMs(ctx.migrationQueryTimeoutSeconds)}ms'`, undefined, bound),
     );
+    let failed: { error: unknown } | undefined;
     try {
       // The server cancels it at statement_timeout; the bound on the answer comes on top.
       await boundedQuery(client, sql, undefined, Math.min(ctx.migrationQueryTimeoutSeconds + bound, MAX_TIMEOUT_SECONDS));
-    } finally {
-      if (!isClosed(client)) {
-        await boundedQuery(client, `SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`, [saved.l, saved.s], bound).catch(() => undefined);
+    } catch (error) {
+      failed = { error };
+    }
+    if (!isClosed(client)) {
+      try {
+        await boundedQuery(client, `SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`, [saved.l, saved.s], bound);
+      } catch (error) {
+        // Later statements must not run with lock_timeout 0: the session is given up.
+        closed.add(client);
+        await client.end().catch(() => undefined);
+        if (failed) throw failed.error;
+        throw new MigrationError(
+          `${m.file}: could not restore the session's lock_timeout and statement_timeout after a CONCURRENTLY statement ` +
+            `(${(error as Error).message}), so the connection was closed rather than run the next statements without them. ` +
+            `${interruptedOnline(m)}. Run db:migrate again: it resumes where this run stopped (the CONCURRENTLY statement may run again, as its IF [NOT] EXISTS allows).`,
+        );
       }
     }
+    if (failed) throw failed.error;
   };
   /** A failed bare statement, described; one cancelled at --migration-query-timeout names the older transactions it may have waited for. */
   const bareFailure = async (i: number, error: unknown) => {
@@ -844,7 +870,8 @@ async function applyOnline(client: Client, m: Migration, ctx: StatementContext, 
         if (s.step?.kind === 'create-index' && !isClosed(client) && !connectionLost(e)) {
           const index = s.step.index;
           if ((await indexState(client, index, bound).catch(() => undefined)) === 'invalid') {
-            const dropped = await boundedQuery(client, `DROP INDEX CONCURRENTLY IF EXISTS ${index}`, undefined, ctx.migrationQueryTimeoutSeconds).then(
+            // Bare, as every CONCURRENTLY statement: no lock_timeout (the DDL one would cut its waits), bounded by --migration-query-timeout.
+            const dropped = await bare(`DROP INDEX CONCURRENTLY IF EXISTS ${index}`).then(
               () => true,
               () => false,
             );
