@@ -5,6 +5,7 @@ import { ROOT } from '../common/paths';
 import {
   applyPatch,
   catalogPatch,
+  knownStates,
   prefixCatalogsPath,
   readPrefixCatalogs,
   readSpecCatalog,
@@ -16,7 +17,7 @@ import {
 import { readMigrations } from '../lib/migrations/files';
 import { migrate, migrationStatus } from '../lib/migrations/runner';
 import { seed } from '../lib/migrations/seeder';
-import { readExpectedCatalog } from '../lib/migrations/verify';
+import { migrationHashes, readExpectedCatalog } from '../lib/migrations/verify';
 import { catalogJson, compareCatalogs, readCatalog, type Catalog } from '../lib/postgres/catalog';
 import { runProcess, withClient } from './helpers/db';
 import { adminQuery, createDatabase } from './helpers/postgres';
@@ -30,8 +31,10 @@ import { createStackRoles, type StackRoles } from './helpers/stack-roles';
  * history lost. Each is a copy of a template that holds the stack's roles and default privileges,
  * so that `db:verify` (grants included) can pass afterwards.
  *
- * PA_WRITE_ADOPT_CATALOGS=1 rewrites schema/adopt/spec-catalog.json and prefix-catalogs.json from
- * what this file builds (after a new migration); without it, a stale file fails the first tests.
+ * PA_WRITE_ADOPT_CATALOGS=1 rewrites schema/adopt/spec-catalog.json and prefix-catalogs.json (with
+ * the hashes of the migrations it was written for) from what this file builds (after a new
+ * migration, and after PA_WRITE_EXPECTED=1 npx jest tests/verify.test.ts has rewritten catalog.json,
+ * which the prefixes are patches of); without it, a stale file fails the first tests.
  */
 
 const TIMEOUT = { queryTimeoutSeconds: 30 };
@@ -136,7 +139,7 @@ describe('the recorded starting points', () => {
 
   it('prefix-catalogs.json holds the catalog after each proper prefix of the committed migrations', async () => {
     const expected = readExpectedCatalog();
-    const recorded: PrefixCatalogs = { prefixes: [] };
+    const recorded: PrefixCatalogs = { prefixes: [], migrations: migrationHashes(migrations) };
     const { admin } = await stackDatabase(async () => undefined);
     for (let applied = 0; applied < migrations.length; applied++) {
       if (applied > 0) await withClient(stack.urlAs(admin, 'migrator'), (c) => migrate(c, migrations.slice(0, applied)));
@@ -148,6 +151,25 @@ describe('the recorded starting points', () => {
     if (WRITE) writePrefixCatalogs(recorded);
     expect(fs.readFileSync(prefixCatalogsPath(), 'utf8')).toBe(catalogJson(recorded as unknown as Catalog));
     expect(readPrefixCatalogs().prefixes).toHaveLength(migrations.length);
+  });
+});
+
+describe('the recorded starting points, when stale', () => {
+  it('refuses prefix-catalogs.json written for other migrations, naming how to regenerate it', () => {
+    const changed = migrations.map((m) => (m.name === '0003_deferred_authorship_checks' ? { ...m, hash: 'edited' } : m));
+    const expected = { ...readExpectedCatalog(), migrations: migrationHashes(changed) };
+    expect(() => knownStates(changed, expected)).toThrow(
+      /^refusing to baseline, nothing was changed: schema\/adopt\/prefix-catalogs\.json is not current for the committed migrations \(0003_deferred_authorship_checks changed since\): regenerate the recorded catalogs .*`PA_WRITE_ADOPT_CATALOGS=1 npx jest tests\/baseline\.test\.ts`/,
+    );
+  });
+
+  it('refuses a stale catalog.json too', () => {
+    const changed = migrations.map((m) => (m.name === '0003_deferred_authorship_checks' ? { ...m, hash: 'edited' } : m));
+    expect(() => knownStates(changed)).toThrow(/^refusing to baseline, nothing was changed: schema\/migrations\/catalog\.json is not the catalog of the committed migrations \(0003_deferred_authorship_checks changed since\)/);
+  });
+
+  it('records the hashes of the migrations it was written for', () => {
+    expect(readPrefixCatalogs().migrations).toEqual(migrationHashes(migrations));
   });
 });
 

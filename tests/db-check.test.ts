@@ -5,6 +5,7 @@ import { readMigrations } from '../lib/migrations/files';
 import { checkExpectedCatalogCurrent, checkSchemaMatchesMigrations } from '../lib/migrations/schema-check';
 import { expectedCatalogPath, migrationHashes, readExpectedCatalog } from '../lib/migrations/verify';
 import { catalogJson } from '../lib/postgres/catalog';
+import { prefixCatalogsPath, readPrefixCatalogs, writePrefixCatalogs } from '../lib/migrations/baseline';
 import { npmRun } from './helpers/db';
 
 describe('npm run db:check', () => {
@@ -22,9 +23,12 @@ describe('npm run db:check', () => {
     beforeEach(() => fs.cpSync(path.join(ROOT, 'schema'), path.join(scratch, 'schema'), { recursive: true }));
     afterEach(() => fs.rmSync(scratch, { recursive: true, force: true }));
     /** What --write-expected records besides the catalog, which an edit that changes no object leaves as it is. */
+    const adopt = path.join(scratch, 'schema', 'adopt');
     const recordHashes = () => {
       const catalog = expectedCatalogPath(paths.migrations);
-      fs.writeFileSync(catalog, catalogJson({ ...readExpectedCatalog(catalog), migrations: migrationHashes(readMigrations(paths.migrations)) }));
+      const migrations = migrationHashes(readMigrations(paths.migrations));
+      fs.writeFileSync(catalog, catalogJson({ ...readExpectedCatalog(catalog), migrations }));
+      writePrefixCatalogs({ ...readPrefixCatalogs(prefixCatalogsPath(adopt)), migrations }, prefixCatalogsPath(adopt));
     };
 
     it('fails when the TypeScript schema has a change with no migration, and shows the SQL', async () => {
@@ -69,7 +73,7 @@ describe('npm run db:check', () => {
       const file = path.join(paths.migrations, '0002_updated_at_triggers.sql');
       fs.writeFileSync(file, `${fs.readFileSync(file, 'utf8')}\n--> statement-breakpoint\nCOMMENT ON FUNCTION set_updated_at() IS 'keeps updated_at current';\n`);
       await expect(checkSchemaMatchesMigrations(paths)).rejects.toThrow(
-        /schema\/migrations\/catalog\.json is not the catalog of the committed migrations \(0002_updated_at_triggers changed since\): run `npm run db:verify -- --write-expected` on a scratch database/,
+        /schema\/migrations\/catalog\.json is not the catalog of the committed migrations \(0002_updated_at_triggers changed since\): regenerate the recorded catalogs from fresh databases on the test server: `PA_WRITE_EXPECTED=1 npx jest tests\/verify\.test\.ts`/,
       );
       recordHashes();
       await expect(checkSchemaMatchesMigrations(paths)).resolves.toEqual([]);
@@ -81,7 +85,16 @@ describe('npm run db:check', () => {
       delete recorded.migrations!['0007_public_head_search_per_field'];
       fs.writeFileSync(catalog, catalogJson(recorded));
       await expect(checkExpectedCatalogCurrent(paths.migrations)).rejects.toThrow(
-        /catalog\.json is not the catalog of the committed migrations \(0007_public_head_search_per_field is not in it\): run `npm run db:verify -- --write-expected`/,
+        /catalog\.json is not the catalog of the committed migrations \(0007_public_head_search_per_field is not in it\): regenerate the recorded catalogs .*`npm run db:verify -- --write-expected`/,
+      );
+    });
+
+    it('fails when prefix-catalogs.json predates a migration, without a database', async () => {
+      const recorded = readPrefixCatalogs(prefixCatalogsPath(adopt));
+      delete recorded.migrations!['0007_public_head_search_per_field'];
+      writePrefixCatalogs(recorded, prefixCatalogsPath(adopt));
+      await expect(checkExpectedCatalogCurrent(paths.migrations)).rejects.toThrow(
+        /schema\/adopt\/prefix-catalogs\.json is not current for the committed migrations \(0007_public_head_search_per_field is not in it\): regenerate the recorded catalogs .*`PA_WRITE_ADOPT_CATALOGS=1 npx jest tests\/baseline\.test\.ts`/,
       );
     });
 

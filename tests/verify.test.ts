@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import { ROOT } from '../common/paths';
 import { checkPostgres } from '../lib/health/postgres';
-import { readMigrations } from '../lib/migrations/files';
+import { onlineStep, readMigrations, type Migration, type OnlineStep } from '../lib/migrations/files';
 import { migrate } from '../lib/migrations/runner';
-import { expectedCatalogPath, migrationHashes, readExpectedCatalog, verifyDatabase } from '../lib/migrations/verify';
+import { expectedCatalogPath, historyNote, migrationHashes, readExpectedCatalog, verifyDatabase, writeExpectedCatalog } from '../lib/migrations/verify';
+import { scriptCommands } from '../lib/postgres/sql-script';
 import { catalogJson, compareCatalogs, readCatalog } from '../lib/postgres/catalog';
 import { stackRolesOf } from '../lib/postgres/grants';
 import { runProcess, withClient } from './helpers/db';
@@ -15,9 +16,14 @@ import { createStackRoles, type StackRoles } from './helpers/stack-roles';
  * `db:verify` on the shared PostgreSQL 15: a database built by the committed migrations, as the
  * migrator of a stack whose roles hold what the program grants, matches the committed catalog; each
  * planted difference, on a copy of it, is reported by name, and alone.
+ *
+ * PA_WRITE_EXPECTED=1 rewrites schema/migrations/catalog.json from the database this file migrates
+ * (after a new migration; then PA_WRITE_ADOPT_CATALOGS=1 npx jest tests/baseline.test.ts, whose
+ * prefix catalogs are patches of it); without it, a stale file fails the first test.
  */
 
 const TIMEOUT = { queryTimeoutSeconds: 10 };
+const WRITE = process.env.PA_WRITE_EXPECTED === '1';
 const server = sharedServer();
 const namespace = `verify_${process.pid}`;
 let base: string;
@@ -65,8 +71,9 @@ const verifyCli = (url: string, args: string[] = []) =>
   runProcess('node', ['cli/launch.js', 'verify', ...args], { cwd: ROOT, env: { ...process.env, MIGRATOR_DATABASE_URL: url, DATABASE_URL: '' } });
 
 describe('the expected catalog', () => {
-  it('is what the committed migrations produce (else: npm run db:verify -- --write-expected on a freshly migrated scratch database)', async () => {
+  it('is what the committed migrations produce (else: PA_WRITE_EXPECTED=1 npx jest tests/verify.test.ts rewrites it)', async () => {
     const fresh = await withClient(base, (c) => readCatalog(c, TIMEOUT));
+    if (WRITE) writeExpectedCatalog(fresh, readMigrations());
     expect(catalogJson({ ...fresh, migrations: migrationHashes(readMigrations()) })).toBe(fs.readFileSync(expectedCatalogPath(), 'utf8'));
   });
 
@@ -156,16 +163,82 @@ describe('verifyDatabase, with migrations pending', () => {
     expect((await differencesOf(url)).differences.map((d) => d.message)).toEqual(['index idx_users_role: missing']);
   });
 
-  it('an online build in progress, an INVALID index a pending migration creates, is no drift; another INVALID index is', async () => {
-    const create = readMigrations().find((m) => m.name === '0006_public_head_search_index')!.statements[0].sql;
-    const url = await copyWith(
-      `${create}; CREATE INDEX idx_stray ON users (email);` +
-        "UPDATE pg_index SET indisvalid = false WHERE indexrelid IN ('idx_documents_public_head_search'::regclass, 'idx_stray'::regclass)",
-      await behind(),
-    );
+  /** The committed migrations, 0006 made an online one: its index built by CREATE INDEX CONCURRENTLY IF NOT EXISTS (same name and hash). */
+  const withOnline0006 = (): Migration[] =>
+    readMigrations().map((m) => {
+      if (m.name !== '0006_public_head_search_index') return m;
+      const sql = m.statements[0].sql.replace(/^CREATE INDEX /, 'CREATE INDEX CONCURRENTLY IF NOT EXISTS ');
+      return { ...m, transactional: false, statements: [{ sql, line: 2, step: onlineStep(scriptCommands(sql)[0]) as OnlineStep }] };
+    });
+  const create0006 = () => readMigrations().find((m) => m.name === '0006_public_head_search_index')!.statements[0].sql;
+  const invalidate = (...names: string[]) => `UPDATE pg_index SET indisvalid = false WHERE indexrelid IN (${names.map((n) => `'${n}'::regclass`).join(', ')})`;
+
+  it('an index made by hand that a pending transactional migration creates is drift: db:migrate would fail on it', async () => {
+    const url = await copyWith(create0006(), await behind());
     const result = await differencesOf(url);
+    expect(result.differences.map((d) => d.message)).toEqual([
+      'index idx_documents_public_head_search: not in the migrations applied so far (up to 0005_search_indexes_per_branch); ' +
+        'the pending migration 0006_public_head_search_index creates an index of that name, and would fail ("already exists")',
+    ]);
+    expect(result.notes.join('\n')).not.toContain('being built');
+  });
+
+  it('an INVALID index a pending online migration builds, with its definition, is a note (a build in progress); another INVALID index is drift', async () => {
+    const migrations = withOnline0006();
+    expect(migrations[6].statements[0].step).toEqual({ kind: 'create-index', index: '"idx_documents_public_head_search"', concurrently: true });
+    const url = await copyWith(`${create0006()}; CREATE INDEX idx_stray ON users (email); ${invalidate('idx_documents_public_head_search', 'idx_stray')}`, await behind());
+    const result = await withClient(url, (c) => verifyDatabase(c, { ...TIMEOUT, migrations }));
     expect(result.differences.map((d) => d.message)).toEqual(['index idx_stray: not in the migrations']);
     expect(result.notes).toContain('index idx_documents_public_head_search: being built (INVALID until it finishes) by the pending migration 0006_public_head_search_index');
+  });
+
+  it('an index of the name a pending online migration builds, with another definition, is drift', async () => {
+    const url = await copyWith(
+      `CREATE INDEX idx_documents_public_head_search ON documents (title); ${invalidate('idx_documents_public_head_search')}`,
+      await behind(),
+    );
+    const result = await withClient(url, (c) => verifyDatabase(c, { ...TIMEOUT, migrations: withOnline0006() }));
+    expect(result.differences.map((d) => d.message)).toEqual([
+      expect.stringMatching(
+        /^index idx_documents_public_head_search: CREATE INDEX idx_documents_public_head_search ON public\.documents USING btree \(title\), not the index the pending migration 0006_public_head_search_index builds under that name \(CREATE INDEX idx_documents_public_head_search ON public\.documents USING gin .*\); its CREATE INDEX CONCURRENTLY IF NOT EXISTS would keep this one$/,
+      ),
+    ]);
+  });
+
+  it('refuses a stale prefix-catalogs.json: one written for other migrations', async () => {
+    const migrations = readMigrations().map((m) => (m.name === '0007_public_head_search_per_field' ? { ...m, hash: 'edited' } : m));
+    const expected = { ...readExpectedCatalog(), migrations: migrationHashes(migrations) };
+    await expect(withClient(await behind(), (c) => verifyDatabase(c, { ...TIMEOUT, migrations, expected }))).rejects.toThrow(
+      /^refusing to verify: schema\/adopt\/prefix-catalogs\.json is not current for the committed migrations \(0007_public_head_search_per_field changed since\): regenerate the recorded catalogs/,
+    );
+  });
+
+  it('says "duplicate rows" when that is all that is wrong with the history', async () => {
+    const url = await copyWith(
+      "INSERT INTO drizzle.__drizzle_migrations (hash, created_at, name) SELECT hash, created_at, name FROM drizzle.__drizzle_migrations WHERE name = '0003_deferred_authorship_checks'",
+    );
+    const result = await differencesOf(url);
+    expect(result.differences).toEqual([]);
+    expect(result.notes).toContainEqual(expect.stringMatching(/^the migration history has duplicate rows, so the database was compared with all the committed migrations .*0003_deferred_authorship_checks is recorded 2 times/));
+    expect(result.notes.join('\n')).not.toContain('not a prefix');
+  });
+
+  it('says the database is ahead of this checkout when it has a migration newer than the committed ones', async () => {
+    const all = readMigrations();
+    const newest = all[all.length - 1].createdAt;
+    const url = await copyWith(`INSERT INTO drizzle.__drizzle_migrations (hash, created_at, name) VALUES ('future', ${newest + 1000}, '0008_future')`);
+    const result = await differencesOf(url);
+    expect(result.differences).toEqual([]);
+    expect(result.notes).toContainEqual(
+      'the database is ahead of this checkout (it has migrations this checkout does not: 0008_future), so the database was compared with all the committed migrations; ' +
+        'verify it from a checkout that has them (db:migrate refuses here)',
+    );
+  });
+
+  it('historyNote: an unknown migration older than the newest committed one is no "ahead"', () => {
+    const migrations = readMigrations();
+    const note = historyNote({ applied: [{ id: 1, hash: 'x', createdAt: 1, name: '0000_old' }], pending: [], problems: ['0000_old.sql was applied to this database but is no longer among the migration files (removed or renamed).'] }, migrations);
+    expect(note).toMatch(/^the migration history is not a prefix of the committed migrations/);
   });
 
   it('says so when the history is not a prefix of the committed migrations (an edited migration), and compares with all of them', async () => {
@@ -179,7 +252,7 @@ describe('verifyDatabase, with migrations pending', () => {
     const expected = readExpectedCatalog();
     const { '0007_public_head_search_per_field': _last, ...older } = expected.migrations!;
     await expect(withClient(base, (c) => verifyDatabase(c, { ...TIMEOUT, expected: { ...expected, migrations: older } }))).rejects.toThrow(
-      /^refusing to verify: schema\/migrations\/catalog\.json is not the catalog of the committed migrations \(0007_public_head_search_per_field is not in it\): run `npm run db:verify -- --write-expected` on a scratch database/,
+      /^refusing to verify: schema\/migrations\/catalog\.json is not the catalog of the committed migrations \(0007_public_head_search_per_field is not in it\): regenerate the recorded catalogs from fresh databases on the test server: `PA_WRITE_EXPECTED=1 npx jest tests\/verify\.test\.ts` \(rewrites schema\/migrations\/catalog\.json\), then `PA_WRITE_ADOPT_CATALOGS=1 npx jest tests\/baseline\.test\.ts` \(rewrites schema\/adopt\/prefix-catalogs\.json and spec-catalog\.json/,
     );
   });
 });

@@ -21,7 +21,9 @@ export function registerVerify(program: Command): void {
         'Only reads. Connects as MIGRATOR_DATABASE_URL when it is set, else DATABASE_URL (any role that may\n' +
         'connect will do; the migrator can read the history).\n\n' +
         '--write-expected records the catalog of the database as the expected one: run it on a fresh scratch\n' +
-        'database that the committed migrations alone have just built (nothing else made in it).',
+        'database that the committed migrations alone have just built (nothing else made in it). With the test\n' +
+        'server, `PA_WRITE_EXPECTED=1 npx jest tests/verify.test.ts` does the same on a database it builds; then\n' +
+        "regenerate db:baseline's catalogs, patches of it: `PA_WRITE_ADOPT_CATALOGS=1 npx jest tests/baseline.test.ts`.",
     )
     .option('--json', 'print the result as JSON: { database, ok, owner, roles, against, pending, notes, differences: [{ kind, name, problem, attribute?, expected?, actual?, message }] }')
     .addOption(stackOption("the stack the database should belong to: its mark (the prepare step's comment) must name it"))
@@ -100,5 +102,8 @@ async function writeExpected(
     );
   }
   write(await readCatalog(client, { queryTimeoutSeconds }), migrations);
-  say(`wrote ${file}: the catalog of ${display} (${plural(migrations.length, 'migration')} applied).`);
+  say(
+    `wrote ${file}: the catalog of ${display} (${plural(migrations.length, 'migration')} applied). ` +
+      "Regenerate db:baseline's catalogs (schema/adopt/prefix-catalogs.json, patches of it) too: `PA_WRITE_ADOPT_CATALOGS=1 npx jest tests/baseline.test.ts`.",
+  );
 }

@@ -28,7 +28,7 @@ import {
   type MigrateOptions,
   type SessionRole,
 } from './runner';
-import { readExpectedCatalog } from './verify';
+import { catalogStaleness, prefixCatalogsStaleness, readExpectedCatalog, REWRITE_CATALOGS } from './verify';
 
 /**
  * `db:baseline`: adopts a database built before this project, either by the specification's own SQL
@@ -101,6 +101,8 @@ export function applyPatch(base: Catalog, patch: CatalogPatch): Catalog {
 export interface PrefixCatalogs {
   /** One entry per proper prefix: `applied` migrations, the last of them named (null for none). */
   prefixes: Array<{ applied: number; last: string | null; patch: CatalogPatch }>;
+  /** The committed migrations the file was written for, name -> sha256 (as catalog.json records them): another set makes it stale. */
+  migrations?: Record<string, string>;
 }
 
 function readJson<T>(file: string, what: string): T {
@@ -127,16 +129,19 @@ export interface KnownState {
 }
 
 /** Every state baseline recognises: the specification's schema, and each prefix of the migrations (all of them included). */
-export function knownStates(migrations: Migration[], expected: Catalog = readExpectedCatalog()): KnownState[] {
+export function knownStates(migrations: Migration[], expected: Catalog = readExpectedCatalog(), recorded: PrefixCatalogs = readPrefixCatalogs()): KnownState[] {
+  // Both recorded for other migrations than these: a prefix's catalog would be wrong, and the database misjudged.
+  const stale = catalogStaleness(expected, migrations) ?? prefixCatalogsStaleness(recorded, migrations);
+  if (stale) throw new UserFacingError(`refusing to baseline, nothing was changed: ${stale}`);
   const states: KnownState[] = [{ kind: 'specification', applied: 0, label: "the specification's schema (its database/init/*.sql)", catalog: readSpecCatalog() }];
-  const { prefixes } = readPrefixCatalogs();
+  const { prefixes } = recorded;
   for (let applied = 0; applied < migrations.length; applied++) {
     const entry = prefixes.find((p) => p.applied === applied);
     const last = applied === 0 ? null : migrations[applied - 1].name;
     if (!entry || entry.last !== last) {
       throw new UserFacingError(
         `${path.relative(ROOT, prefixCatalogsPath())} does not describe the committed migrations (no entry for ${applied === 0 ? 'an empty database' : `the migrations up to ${last}`}): ` +
-          'rewrite it with `PA_WRITE_ADOPT_CATALOGS=1 npx jest tests/baseline.test.ts` and commit it with the migration.',
+          `${REWRITE_CATALOGS}.`,
       );
     }
     states.push({ kind: 'prefix', applied, label: prefixLabel(migrations, applied), catalog: applyPatch(expected, entry.patch) });

@@ -154,13 +154,18 @@ export async function checkSchemaMatchesMigrations(paths: SchemaCheckPaths): Pro
 }
 
 /**
- * db:verify's expected catalog (catalog.json, next to the migrations) records the sha256 of each
- * migration it was written after: a migration added, edited or removed since makes it stale, which
- * this notices without a database.
+ * db:verify's expected catalog (catalog.json, next to the migrations) and db:baseline's prefix
+ * catalogs (schema/adopt/prefix-catalogs.json) record the sha256 of each migration they were
+ * written after: a migration added, edited or removed since makes them stale, which this notices
+ * without a database.
  */
 export async function checkExpectedCatalogCurrent(migrationsDir: string): Promise<void> {
-  const { catalogStaleness, expectedCatalogPath, readExpectedCatalog } = await import('./verify');
+  const { catalogStaleness, expectedCatalogPath, prefixCatalogsStaleness, readExpectedCatalog } = await import('./verify');
+  const { prefixCatalogsPath, readPrefixCatalogs } = await import('./baseline');
+  const migrations = readMigrations(migrationsDir);
   const file = expectedCatalogPath(migrationsDir);
-  const stale = catalogStaleness(readExpectedCatalog(file), readMigrations(migrationsDir), file);
+  // db:baseline's prefix catalogs (schema/adopt, beside schema/migrations) record the migrations' hashes likewise.
+  const prefixes = prefixCatalogsPath(path.join(migrationsDir, '..', 'adopt'));
+  const stale = catalogStaleness(readExpectedCatalog(file), migrations, file) ?? prefixCatalogsStaleness(readPrefixCatalogs(prefixes), migrations, prefixes);
   if (stale) throw new UserFacingError(stale);
 }

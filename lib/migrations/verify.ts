@@ -8,8 +8,8 @@ import { compareGrants, stackRolesOf, type RoleNames } from '../postgres/grants'
 import { DATABASE_NAME } from '../../common/names';
 import { postgresNames } from '../../common/stack-names';
 import { readMigrations, type Migration } from './files';
-import { boundedQuery, historyStatus, INSUFFICIENT_PRIVILEGE, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from './runner';
-import { applyPatch, readPrefixCatalogs, type PrefixCatalogs } from './baseline';
+import { boundedQuery, historyStatus, INSUFFICIENT_PRIVILEGE, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, type HistoryCheck } from './runner';
+import { applyPatch, prefixCatalogsPath, readPrefixCatalogs, type PrefixCatalogs } from './baseline';
 
 /**
  * `db:verify`: the live database against what the committed migrations produce. What they produce
@@ -30,7 +30,7 @@ export function readExpectedCatalog(file = expectedCatalogPath()): Catalog {
   } catch (error) {
     throw new UserFacingError(
       `cannot read the expected catalog ${path.relative(ROOT, file)}: ${(error as Error).message}. ` +
-        'Restore it from version control, or write it from a freshly migrated scratch database: npm run db:verify -- --write-expected',
+        `Restore it from version control, or ${REWRITE_CATALOGS}`,
     );
   }
   return JSON.parse(text) as Catalog;
@@ -45,15 +45,25 @@ export function writeExpectedCatalog(catalog: Catalog, migrations: Migration[], 
 }
 
 /**
- * Why `expected` is not the catalog of `migrations` (a migration added, changed or removed since it
- * was written), or undefined when it is. Only the hashes are compared: no database needed.
+ * How to rewrite the recorded catalogs after a migration was added, changed or removed: each from a
+ * database the tests build fresh on the test server. catalog.json first: prefix-catalogs.json holds
+ * patches of it.
  */
-export function catalogStaleness(expected: Catalog, migrations: Migration[], file = expectedCatalogPath()): string | undefined {
-  const recorded = expected.migrations;
-  const rewrite =
-    'run `npm run db:verify -- --write-expected` on a scratch database that `npm run db:migrate` has just built from the committed migrations (and nothing else), and commit the file with them';
+export const REWRITE_CATALOGS =
+  'regenerate the recorded catalogs from fresh databases on the test server: `PA_WRITE_EXPECTED=1 npx jest tests/verify.test.ts` ' +
+  '(rewrites schema/migrations/catalog.json), then `PA_WRITE_ADOPT_CATALOGS=1 npx jest tests/baseline.test.ts` (rewrites ' +
+  'schema/adopt/prefix-catalogs.json and spec-catalog.json; the prefixes are patches of catalog.json), and commit them with the migrations. ' +
+  'Without the test server: `npm run db:verify -- --write-expected` on a scratch database that `npm run db:migrate` has just built ' +
+  'from the committed migrations (and nothing else) writes catalog.json';
+
+/**
+ * Why a file that records the hashes of the migrations it was written for (`recorded`) is not
+ * current for `migrations` (a migration added, changed or removed since), or undefined when it is.
+ * Only the hashes are compared: no database needed.
+ */
+export function hashStaleness(recorded: Record<string, string> | undefined, migrations: Migration[], file: string, what: string): string | undefined {
   const where = path.relative(ROOT, file);
-  if (!recorded) return `${where} does not record which migrations it was written from: ${rewrite}.`;
+  if (!recorded) return `${where} does not record which migrations it was written from: ${REWRITE_CATALOGS}.`;
   const committed = migrationHashes(migrations);
   const added = Object.keys(committed).filter((n) => !(n in recorded));
   const removed = Object.keys(recorded).filter((n) => !(n in committed));
@@ -64,8 +74,16 @@ export function catalogStaleness(expected: Catalog, migrations: Migration[], fil
     ...(changed.length ? [`${changed.join(', ')} changed since`] : []),
     ...(removed.length ? [`${removed.join(', ')} ${removed.length === 1 ? 'is' : 'are'} no longer committed`] : []),
   ];
-  return `${where} is not the catalog of the committed migrations (${parts.join('; ')}): ${rewrite}.`;
+  return `${where} is not ${what} (${parts.join('; ')}): ${REWRITE_CATALOGS}.`;
 }
+
+/** Why `expected` is not the catalog of `migrations`, or undefined when it is. */
+export const catalogStaleness = (expected: Catalog, migrations: Migration[], file = expectedCatalogPath()): string | undefined =>
+  hashStaleness(expected.migrations, migrations, file, 'the catalog of the committed migrations');
+
+/** Why schema/adopt/prefix-catalogs.json is not that of `migrations`, or undefined when it is. */
+export const prefixCatalogsStaleness = (prefixes: PrefixCatalogs, migrations: Migration[], file = prefixCatalogsPath()): string | undefined =>
+  hashStaleness(prefixes.migrations, migrations, file, 'current for the committed migrations');
 
 export interface VerifyOptions {
   /** Each query's bound, in seconds. */
@@ -95,7 +113,32 @@ export interface VerifyResult {
   expected: Catalog;
 }
 
-/** The CREATE INDEX names of a migration's statements. */
+/** An index's SQL spelling (`"schema"."name"` or `"name"`, as files.ts gives it) as the catalog keys it (`name` in public, else `schema.name`). */
+function catalogIndexKey(sqlName: string): string {
+  const parts = [...sqlName.matchAll(/"((?:[^"]|"")*)"|([^".]+)/g)].map((x) => (x[1] !== undefined ? x[1].replace(/""/g, '"') : x[2]));
+  return parts.length > 1 && parts[0] !== 'public' ? parts.join('.') : parts[parts.length - 1];
+}
+
+/**
+ * The indexes pending migrations build online: named by a `CREATE INDEX CONCURRENTLY IF NOT EXISTS`
+ * of a pending non-transactional migration, the first such migration for each. Only these may exist
+ * before their migration is recorded (an interrupted or running build): the runner keeps or rebuilds
+ * them. An index a transactional migration creates must not exist yet: its CREATE INDEX would fail.
+ */
+function onlineBuilds(pending: Migration[]): Map<string, Migration> {
+  const out = new Map<string, Migration>();
+  for (const m of pending) {
+    if (m.transactional) continue;
+    for (const s of m.statements) {
+      if (s.step?.kind !== 'create-index') continue;
+      const key = catalogIndexKey(s.step.index);
+      if (!out.has(key)) out.set(key, m);
+    }
+  }
+  return out;
+}
+
+/** The CREATE INDEX names of a migration's statements (for messages). */
 const createdIndexes = (m: Migration) =>
   m.statements.flatMap((s) => [...s.sql.matchAll(/CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?:"?([A-Za-z_][\w$]*)"?\.)?"?([A-Za-z_][\w$]*)"?/gi)].map((x) => (x[1] && x[1] !== 'public' ? `${x[1]}.${x[2]}` : x[2])));
 
@@ -118,7 +161,7 @@ export async function verifyDatabase(client: Client, options: VerifyOptions): Pr
     return undefined;
   });
   if (history && history.problems.length > 0) {
-    notes.push(`the migration history is not a prefix of the committed migrations, so the database was compared with all of them (db:migrate refuses until it is fixed): ${history.problems.join(' ')}`);
+    notes.push(historyNote(history, migrations));
   } else if (history && history.pending.length > 0) {
     pending = history.pending;
     const applied = migrations.length - pending.length;
@@ -136,14 +179,29 @@ export async function verifyDatabase(client: Client, options: VerifyOptions): Pr
   const actual = await readCatalog(client, options);
   let differences = compareCatalogs(expected, actual);
   notes.push(...catalogNotes(expected, actual));
-  // An index a pending migration creates (an online build in progress is INVALID until it ends) is that migration's, not drift.
-  const building = new Map<string, string>();
-  for (const m of pending) for (const name of createdIndexes(m)) if (!building.has(name)) building.set(name, m.name);
-  differences = differences.filter((d) => {
-    if (d.kind !== 'index' || d.problem !== 'unexpected' || !building.has(d.name)) return true;
+  // An index a pending online migration builds (INVALID while the build runs, or after it was interrupted) is that
+  // migration's, not drift, when it is the index the migration builds. Anything else the applied migrations do not make is drift.
+  const online = onlineBuilds(pending);
+  const applied = migrations.length - pending.length;
+  differences = differences.flatMap((d) => {
+    if (d.kind !== 'index' || d.problem !== 'unexpected') return [d];
     const index = actual.indexes[d.name];
-    notes.push(`index ${d.name}: ${index.valid ? 'built' : 'being built (INVALID until it finishes)'} by the pending migration ${building.get(d.name)}`);
-    return false;
+    const builder = online.get(d.name);
+    if (builder) {
+      // What the index is once its migration has run: the catalog after it (a later migration may redefine it), else the full one.
+      const after = prefixCatalog(migrations, migrations.indexOf(builder) + 1, full) ?? full;
+      const want = after.indexes[d.name]?.definition;
+      if (want !== undefined && index.definition === want) {
+        notes.push(`index ${d.name}: ${index.valid ? 'built already' : 'being built (INVALID until it finishes)'} by the pending migration ${builder.name}`);
+        return [];
+      }
+      return [{ ...d, message: `index ${d.name}: ${index.definition}, not the index the pending migration ${builder.name} builds under that name${want ? ` (${want})` : ''}; its CREATE INDEX CONCURRENTLY IF NOT EXISTS would keep this one` }];
+    }
+    const creator = pending.find((m) => createdIndexes(m).includes(d.name));
+    if (creator) {
+      return [{ ...d, message: `${d.message} applied so far (${applied === 0 ? 'none' : `up to ${migrations[applied - 1].name}`}); the pending migration ${creator.name} creates an index of that name, and would fail ("already exists")` }];
+    }
+    return [d];
   });
 
   const stack = await stackOfDatabase(client, bound, options.stack);
@@ -174,6 +232,31 @@ export async function verifyDatabase(client: Client, options: VerifyOptions): Pr
   return { roles, owner: stack.owner, differences, notes, pending, against, expected };
 }
 
+/** runner.ts's wording of a history problem that is a duplicate row (compareHistory): the only problem that is no edit. */
+const DUPLICATE_ROW = / is recorded \d+ times in /;
+/** runner.ts's wording of an applied migration that is not among the files. */
+const NOT_AMONG_FILES = / was applied to this database but is no longer among the migration files/;
+
+/** What is wrong with a history that db:migrate refuses, as a note: the database was compared with all the committed migrations. */
+export function historyNote(history: HistoryCheck, migrations: Migration[]): string {
+  const compared = 'so the database was compared with all the committed migrations';
+  const newest = migrations.length > 0 ? migrations[migrations.length - 1].createdAt : -Infinity;
+  const known = new Set(migrations.map((m) => m.createdAt));
+  const ahead = history.applied.filter((r) => !known.has(r.createdAt) && r.createdAt > newest);
+  if (ahead.length > 0) {
+    const names = ahead.map((r) => r.name ?? `the migration with journal time ${r.createdAt}`);
+    const rest = history.problems.filter((p) => !(NOT_AMONG_FILES.test(p) && names.some((n) => p.startsWith(`${n}.sql `) || p.startsWith(`${n} `))));
+    return (
+      `the database is ahead of this checkout (it has migrations this checkout does not: ${names.join(', ')}), ${compared}; ` +
+      `verify it from a checkout that has them (db:migrate refuses here)${rest.length > 0 ? `. Besides: ${rest.join(' ')}` : ''}`
+    );
+  }
+  if (history.problems.every((p) => DUPLICATE_ROW.test(p))) {
+    return `the migration history has duplicate rows, ${compared} (db:migrate refuses until they are deleted): ${history.problems.join(' ')}`;
+  }
+  return `the migration history is not a prefix of the committed migrations, so the database was compared with all of them (db:migrate refuses until it is fixed): ${history.problems.join(' ')}`;
+}
+
 /** The catalog after the first `applied` committed migrations, from schema/adopt/prefix-catalogs.json, or undefined when not recorded for them. */
 export function prefixCatalog(migrations: Migration[], applied: number, full: Catalog): Catalog | undefined {
   if (applied >= migrations.length) return full;
@@ -184,6 +267,9 @@ export function prefixCatalog(migrations: Migration[], applied: number, full: Ca
     return undefined;
   }
   const last = applied === 0 ? null : migrations[applied - 1].name;
+  // Written for other migrations, its catalogs are not these migrations' prefixes: refuse, as for a stale catalog.json.
+  const stale = prefixCatalogsStaleness(recorded, migrations);
+  if (stale) throw new UserFacingError(`refusing to verify: ${stale}`);
   const entry = recorded.prefixes.find((p) => p.applied === applied && p.last === last);
   if (!entry) return undefined;
   // The patches are of the catalog of all the migrations: only valid while that is the committed one, checked above.
