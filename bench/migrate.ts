@@ -14,8 +14,6 @@
  * and, in this process, the runner's own time (`migrate()` from lib/migrations/runner.ts) on an empty database.
  * Prints the median, minimum and maximum of each, in milliseconds, as a Markdown table.
  */
-import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,22 +22,10 @@ import { readMigrations } from '../lib/migrations/files';
 import { migrate } from '../lib/migrations/runner';
 import { ROOT } from '../common/paths';
 import { createDatabase, startPostgres } from '../tests/helpers/postgres';
+import { emptyNpmProject, stats, timeProcess } from './timing';
 
-function timeCommand(command: string, args: string[], env: Record<string, string>, cwd = ROOT): Promise<number> {
-  const started = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} failed (${code}): ${stderr}`));
-      else resolve(Number(process.hrtime.bigint() - started) / 1e6);
-    });
-  });
-}
-
-const npmRun = (script: string, url: string) => timeCommand('npm', ['run', '--silent', script], { DATABASE_URL: url });
-const launch = (command: string, url: string) => timeCommand(process.execPath, [path.join(ROOT, 'cli', 'launch.js'), command], { DATABASE_URL: url });
+const npmRun = (script: string, url: string) => timeProcess('npm', ['run', '--silent', script], { env: { DATABASE_URL: url } });
+const launch = (command: string, url: string) => timeProcess(process.execPath, [path.join(ROOT, 'cli', 'launch.js'), command], { env: { DATABASE_URL: url } });
 const drizzleKit = path.join(ROOT, 'node_modules', 'drizzle-kit', 'bin.cjs');
 
 async function inProcessMigrate(url: string): Promise<number> {
@@ -54,11 +40,6 @@ async function inProcessMigrate(url: string): Promise<number> {
   }
 }
 
-function stats(samples: number[]): string {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-  return `${median.toFixed(0)} | ${sorted[0].toFixed(0)} | ${sorted[sorted.length - 1].toFixed(0)}`;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' } } });
@@ -78,8 +59,7 @@ async function main(): Promise<void> {
   };
   // npm's own start-up, measured beside the commands: it varies from day to day on this machine
   // (0.15 s on 2026-11-25, 0.23 s on 2026-12-01) and is most of a no-op run through npm.
-  const emptyProject = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-npm-'));
-  fs.writeFileSync(path.join(emptyProject, 'package.json'), JSON.stringify({ name: 'empty', version: '1.0.0', scripts: { empty: 'true' } }));
+  const emptyProject = emptyNpmProject();
   try {
     // One unmeasured run compiles the commands into .build/, as the first use after a change does.
     await npmRun('db:migrate', await createDatabase(server, 'warmup'));
@@ -96,13 +76,13 @@ async function main(): Promise<void> {
       results['node cli/launch.js migrate (no-op rerun)'].push(await launch('migrate', direct));
       results['migrate() in process, no process start (empty database)'].push(await inProcessMigrate(await createDatabase(server, 'bench_lib')));
       const other = await createDatabase(server, 'bench_kit');
-      results['drizzle-kit migrate (empty database)'].push(await timeCommand(process.execPath, [drizzleKit, 'migrate'], { DATABASE_URL: other }));
-      results['npm run of an empty script (npm alone: the floor under every npm row)'].push(await timeCommand('npm', ['run', '--silent', 'empty'], {}, emptyProject));
-      results['node -e 0 (Node.js alone: the floor under every process)'].push(await timeCommand(process.execPath, ['-e', '0'], {}));
+      results['drizzle-kit migrate (empty database)'].push(await timeProcess(process.execPath, [drizzleKit, 'migrate'], { env: { DATABASE_URL: other } }));
+      results['npm run of an empty script (npm alone: the floor under every npm row)'].push(await timeProcess('npm', ['run', '--silent', 'empty'], { cwd: emptyProject.dir }));
+      results['node -e 0 (Node.js alone: the floor under every process)'].push(await timeProcess(process.execPath, ['-e', '0']));
     }
   } finally {
     await server.stop();
-    fs.rmSync(emptyProject, { recursive: true, force: true });
+    emptyProject.remove();
   }
   console.log(`${runs} runs on ${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, PostgreSQL 15 (fsync on)\n`);
   console.log('| command | median ms | min ms | max ms |\n|---|---|---|---|');

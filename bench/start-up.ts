@@ -20,20 +20,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../common/paths';
 import { createDatabase, startPostgres } from '../tests/helpers/postgres';
-
-function time(command: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<number> {
-  const started = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} in ${cwd} failed (${code}): ${stderr}`));
-      else resolve(Number(process.hrtime.bigint() - started) / 1e6);
-    });
-  });
-}
+import { emptyNpmProject, stats, timeProcess } from './timing';
 
 /** What `npm run db:migrate` starts in `checkout`: its script, with `node` as this Node.js. */
 function migrateCommandLine(checkout: string): string[] {
@@ -43,11 +30,6 @@ function migrateCommandLine(checkout: string): string[] {
   return [process.execPath, ...words.slice(1)];
 }
 
-function stats(samples: number[]): string {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-  return `${median.toFixed(0)} | ${sorted[0].toFixed(0)} | ${sorted[sorted.length - 1].toFixed(0)}`;
-}
 
 const gitOut = (checkout: string, args: string[]) =>
   new Promise<string>((resolve) => {
@@ -69,8 +51,7 @@ async function main(): Promise<void> {
   const runs = Number(values.runs);
   const checkouts = [ROOT, ...values.against.map((dir) => path.resolve(dir))];
   const server = await startPostgres({ fast: false });
-  const emptyProject = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-npm-'));
-  fs.writeFileSync(path.join(emptyProject, 'package.json'), JSON.stringify({ name: 'empty', version: '1.0.0', scripts: { empty: 'true' } }));
+  const emptyProject = emptyNpmProject();
   const rows = new Map<string, number[]>();
   const add = (name: string, ms: number) => rows.set(name, [...(rows.get(name) ?? []), ms]);
   try {
@@ -79,20 +60,20 @@ async function main(): Promise<void> {
       const url = await createDatabase(server, 'startup');
       const [node, ...args] = migrateCommandLine(checkout);
       // Unmeasured: builds the checkout's commands if needed, and applies the migrations.
-      await time(node, args, checkout, { DATABASE_URL: url });
+      await timeProcess(node, args, { cwd: checkout, env: { DATABASE_URL: url } });
       targets.push({ label: await label(checkout), checkout, url, node, args });
     }
     for (let i = 0; i < runs; i++) {
-      add('node -e 0', await time(process.execPath, ['-e', '0'], emptyProject));
-      add('npm run of an empty script', await time('npm', ['run', '--silent', 'empty'], emptyProject));
+      add('node -e 0', await timeProcess(process.execPath, ['-e', '0'], { cwd: emptyProject.dir }));
+      add('npm run of an empty script', await timeProcess('npm', ['run', '--silent', 'empty'], { cwd: emptyProject.dir }));
       for (const t of targets) {
-        add(`${t.label}: ${[path.basename(t.node), ...t.args].join(' ')} (no-op)`, await time(t.node, t.args, t.checkout, { DATABASE_URL: t.url }));
-        add(`${t.label}: npm run db:migrate (no-op)`, await time('npm', ['run', '--silent', 'db:migrate'], t.checkout, { DATABASE_URL: t.url }));
+        add(`${t.label}: ${[path.basename(t.node), ...t.args].join(' ')} (no-op)`, await timeProcess(t.node, t.args, { cwd: t.checkout, env: { DATABASE_URL: t.url } }));
+        add(`${t.label}: npm run db:migrate (no-op)`, await timeProcess('npm', ['run', '--silent', 'db:migrate'], { cwd: t.checkout, env: { DATABASE_URL: t.url } }));
       }
     }
   } finally {
     await server.stop();
-    fs.rmSync(emptyProject, { recursive: true, force: true });
+    emptyProject.remove();
   }
   console.log(`${runs} interleaved rounds on ${os.cpus().length} x ${os.cpus()[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, PostgreSQL 15 (fsync on)\n`);
   console.log('| command | median ms | min ms | max ms |\n|---|---|---|---|');

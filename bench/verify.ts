@@ -10,34 +10,18 @@
  *   - `node cli/launch.js verify` as a separate process (start-up, connection, the same work, exit).
  * Prints the median, minimum and maximum of each, in milliseconds, and the machine.
  */
-import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
-import { ROOT } from '../common/paths';
 import { readMigrations } from '../lib/migrations/files';
 import { migrate } from '../lib/migrations/runner';
 import { verifyDatabase } from '../lib/migrations/verify';
 import { createDatabase, startPostgres } from '../tests/helpers/postgres';
 import { createStackRoles } from '../tests/helpers/stack-roles';
+import { summary, timeProcess } from './timing';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '21' } } });
 const runs = Number(values.runs);
-
-const stats = (ms: number[]) => {
-  const s = [...ms].sort((a, b) => a - b);
-  return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1] };
-};
-
-function timeCommand(args: string[], env: Record<string, string>): Promise<number> {
-  const started = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const child = spawn('node', args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - started) / 1e6) : reject(new Error(`verify failed (${code}): ${stderr}`))));
-  });
-}
 
 async function main(): Promise<void> {
   const server = await startPostgres({ fast: false });
@@ -59,14 +43,14 @@ async function main(): Promise<void> {
       const engine: number[] = [];
       for (let i = 0; i < runs; i++) engine.push(await once());
       const env = { MIGRATOR_DATABASE_URL: migratorUrl, DATABASE_URL: '' };
-      await timeCommand(['cli/launch.js', 'verify'], env);
+      await timeProcess(process.execPath, ['cli/launch.js', 'verify'], { env });
       const command: number[] = [];
-      for (let i = 0; i < runs; i++) command.push(await timeCommand(['cli/launch.js', 'verify'], env));
+      for (let i = 0; i < runs; i++) command.push(await timeProcess(process.execPath, ['cli/launch.js', 'verify'], { env }));
       const cpus = os.cpus();
       console.log(`${runs} runs on ${cpus.length} x ${cpus[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, PostgreSQL 15 (fsync on), warm\n`);
       console.log('| what | median ms | min | max |\n|---|---:|---:|---:|');
       for (const [what, ms] of [['verifyDatabase() (open connection)', engine], ['node cli/launch.js verify (a process)', command]] as const) {
-        const s = stats(ms);
+        const s = summary(ms);
         console.log(`| ${what} | ${s.median.toFixed(1)} | ${s.min.toFixed(1)} | ${s.max.toFixed(1)} |`);
       }
     } finally {

@@ -85,7 +85,8 @@ interface JournalEntry {
   tag: string;
 }
 
-function displayPath(file: string): string {
+/** A path as messages show it: relative to the folder the command runs in, when it is inside it. */
+export function displayPath(file: string): string {
   const relative = path.relative(process.cwd(), file);
   return relative.startsWith('..') ? file : relative;
 }

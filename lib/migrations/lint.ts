@@ -5,7 +5,7 @@ import { POSTGRES_MAJOR } from '../../common/names';
 import { migrationsPath, ROOT, squawkConfigPath } from '../../common/paths';
 import { UserFacingError } from '../postgres/connection';
 import { filesAtRevision } from '../stack/git';
-import { hashMigration, readMigrations, type Migration } from './files';
+import { displayPath, hashMigration, readMigrations, type Migration } from './files';
 
 /**
  * `db:lint`: squawk (its own binary, from npm's @squawk-cli/<platform>-<arch>) over the migrations, for
@@ -92,11 +92,6 @@ interface BaselineEntry {
   name: string;
   sha256: string;
 }
-
-const displayPath = (file: string): string => {
-  const relative = path.relative(process.cwd(), file);
-  return relative.startsWith('..') ? file : relative;
-};
 
 const NPM_CI = 'run `npm ci` in the project (squawk is one of its optional dependencies)';
 
