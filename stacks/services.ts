@@ -66,8 +66,24 @@ export const BACKUPS = {
 /** Admin tools (Adminer, the MinIO console) are published on loopback only, whatever the stack's bind address. */
 export const ADMIN_BIND_ADDRESS = '127.0.0.1';
 
+/**
+ * Adminer, on dev stacks with adminTools (stacks/containers/admin.ts): Debian bookworm's `adminer`
+ * package served by bookworm's PHP, in an image built from stacks/containers/adminer.Dockerfile.
+ * Debian's package rather than the official adminer image, so that the release the stack runs is
+ * the one tests/admin-tools.test.ts runs: the project's test machines (Debian bookworm) can install
+ * only this one.
+ */
 export const ADMINER = {
   alias: 'adminer',
   port: 8080,
   memoryMb: 128,
+  /** The package version the image installs (an apt pin: the build fails rather than install another); the test checks its machine has the same. */
+  debianVersion: '4.8.1-1',
+  /**
+   * Debian's entry script (the package's conffile): Adminer, compiled (/usr/share/adminer/adminer.php),
+   * with the plugin that keeps the page from asking adminer.org for a newer version. Debian's own
+   * web server setup serves it as the index of this folder (/etc/apache2/conf-available/adminer.conf).
+   */
+  entryScript: '/etc/adminer/conf.php',
+  docroot: '/etc/adminer',
 } as const;

@@ -11,6 +11,7 @@ import { DATABASE_NAME, ROLES, STORAGE_USERS } from '../common/names';
 import { plain, walk } from './helpers/pulumi-mocks';
 import { byType, one, PROJECT, ROOT, runCommittedStacks, runProgram, SHARED_STACK_ENV, STACK_SECRETS, stackFileConfig, type ProgramRun } from './helpers/program';
 import { TwinHost } from './helpers/twin';
+import { readDockerfile } from './helpers/dockerfile';
 
 /**
  * Scheduled backups as `pulumi up` declares them (stacks/containers/backups.ts), under Pulumi's mocks, and
@@ -172,7 +173,8 @@ test.each(['dev', 'external'])('%s declares no scheduled backups, but has the ba
   const { run: r, config } = runs.get(stack)!;
   expect(config.backupIntervalHours).toBe(0);
   expect(r.declared.filter((d) => d.type === COMPONENT || (d.type.startsWith('docker:') && d.name.startsWith('backups')))).toEqual([]);
-  expect(byType(r, IMAGE)).toEqual([]);
+  // dev builds one image, Adminer's (tests/stacks.test.ts); neither builds the backup image.
+  expect(byType(r, IMAGE).map((d) => d.name)).toEqual(config.adminTools ? ['adminer-image'] : []);
   expect(r.outputs.containers.value).not.toHaveProperty('backups');
   expect(r.outputs.backupDatabaseUrl.secret).toBe(true);
   expect(new URL(r.outputs.backupDatabaseUrl.value as string).username).toBe(config.names.postgres.roles.backup);
@@ -279,12 +281,7 @@ describe('the declared health check, run here', () => {
 });
 
 describe('the image\'s Dockerfile and build context', () => {
-  const dockerfile = fs.readFileSync(path.join(ROOT, BACKUP_DOCKERFILE), 'utf8');
-  /** Instructions, continuation lines joined, comments left out. */
-  const instructions = dockerfile
-    .replace(/\\\n\s*/g, '')
-    .split('\n')
-    .filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  const { text: dockerfile, instructions } = readDockerfile(path.join(ROOT, BACKUP_DOCKERFILE));
 
   test('FROM the configured base image; every ARG it uses is one the program passes', () => {
     expect(instructions.slice(0, 2)).toEqual(['ARG BASE_IMAGE', 'FROM ${BASE_IMAGE} AS bundle']);

@@ -116,6 +116,10 @@ describe('bad configuration is refused with the key, the value and what is allow
     ['moving major tag', { postgresImage: 'postgres:15-alpine' }, /^postgresImage: "postgres:15-alpine" is not allowed: it must pin a full version, not the moving tag "15-alpine"\.$/],
     ['wrong major version', { postgresImage: 'postgres:16.4-alpine' }, /^postgresImage: "postgres:16.4-alpine" is not allowed: it must be version 15, not 16.4-alpine\.$/],
     ['not an image reference', { pgbouncerImage: 'Edoburu/PgBouncer:v1' }, /^pgbouncerImage: .* it must be an image reference/],
+    ['an Adminer base image on a moving tag', { adminerBaseImage: 'debian:bookworm-slim' }, /^adminerBaseImage: "debian:bookworm-slim" is not allowed: it must pin a full version, not the moving tag/],
+    ['an Adminer base image not bookworm', { adminerBaseImage: 'debian:13.3-slim' }, /^adminerBaseImage: "debian:13\.3-slim" is not allowed: it must be a Debian bookworm image .*the image installs bookworm's adminer 4\.8\.1-1, the release the tests run\.$/],
+    ['the official adminer image, which the stack no longer pulls', { adminerBaseImage: 'adminer:4.17.1-standalone' }, /^adminerBaseImage: .* it must be a Debian bookworm image/],
+    ['the key Adminer\'s image had before', { adminerImage: 'adminer:4.17.1-standalone' }, /^adminerImage: unknown key\. Remove it with `pulumi config rm adminerImage`/],
     ['invalid bucket name', { bucketPrefix: 'Staging_' }, /^bucketPrefix: "Staging_" makes the documents bucket "Staging_documents", which may hold only lowercase letters/],
     ['bucket name too long', { bucketPrefix: 'x'.repeat(60) }, /^bucketPrefix: .* which must be 3 to 63 characters long\.$/],
     ['boolean spelt otherwise', { protectData: 'yes' }, /^protectData: "yes" is not true or false\./],
@@ -232,6 +236,15 @@ describe('state and passphrase of shared stacks', () => {
     expect(problems({ allowDevState: 'false' }, 'prod', SHARED_STACK_ENV)).toEqual([]);
     expect(problems({ allowDevState: 'false' }, 'prod', { PULUMI_BACKEND_URL: 'file:///srv/pulumi-state' })).toEqual([]);
   });
+});
+
+test('an Adminer base image is pinned Debian bookworm: a point release, or a tag naming bookworm with a digest', () => {
+  const adminerBase = (ref: string) => loadConfig('dev', { allowDevState: 'true', adminerBaseImage: ref }).adminerBaseImage;
+  for (const ref of ['debian:12.15-slim', 'debian:12.13', 'docker.io/library/debian:12.15-slim', `debian:bookworm-slim@sha256:${'a'.repeat(64)}`]) {
+    expect(adminerBase(ref)).toBe(ref);
+  }
+  expect(CONFIG_KEYS.adminerBaseImage.default).toBe('debian:12.15-slim');
+  expect(() => adminerBase(`debian@sha256:${'a'.repeat(64)}`)).toThrow(/it must be a Debian bookworm image/);
 });
 
 describe('the program validates before it declares anything', () => {

@@ -1,6 +1,10 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ADMINER_CONTEXT, ADMINER_DOCKERFILE } from '../stacks/containers/admin';
+import { BACKUP_DOCKERFILE } from '../stacks/containers/backups';
 import { goDuration } from '../stacks/containers/container';
 import { plain } from './helpers/pulumi-mocks';
-import { byType, CONTAINER_STACKS, one, runCommittedStacks } from './helpers/program';
+import { byType, CONTAINER_STACKS, one, ROOT, runCommittedStacks } from './helpers/program';
 
 /**
  * What the Docker provider reads back in a form of its own, declared in that form, and what its
@@ -75,4 +79,30 @@ describe.each(CONTAINER_STACKS)('stack %s', (stack) => {
     const network = one(runs.get(stack)!.run, 'docker:index/network:Network', 'network');
     expect(network.deleteBeforeReplace).toBe(true);
   });
+});
+
+/**
+ * The ignore file pulumi-docker applies to a build's context (pulumi/pulumi-docker
+ * provider/provider.go, getIgnorePatterns: `<Dockerfile>.dockerignore` if it exists, else the
+ * context's .dockerignore), for the context it hashes into the image's inputs (hashContext: a
+ * changed file there is a changed input, so a rebuild and a new container) and for the one it sends
+ * to Docker (provider/image.go, dockerBuild). The same code from v5.1.0 to the newest commit, so in
+ * 5.2.0 (docs/resources.md).
+ */
+function ignoreFileOf(dockerfile: string, context: string): string | undefined {
+  return [`${dockerfile}.dockerignore`, path.join(context, '.dockerignore')].find((candidate) => fs.existsSync(candidate));
+}
+
+test("the Adminer image's context is its own ignore file's, which lets in nothing: no change elsewhere rebuilds it", () => {
+  const build = plain(one(runs.get('dev')!.run, 'docker:index/image:Image', 'adminer-image').raw).build;
+  expect([build.dockerfile, build.context]).toEqual([path.join(ROOT, ADMINER_DOCKERFILE), path.join(ROOT, ADMINER_CONTEXT)]);
+  expect(ignoreFileOf(build.dockerfile, build.context)).toBe(`${build.dockerfile}.dockerignore`);
+  const rules = fs.readFileSync(`${build.dockerfile}.dockerignore`, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+  expect(rules).toEqual(['*']);
+});
+
+test("the backup image's context is the repository's, with the root .dockerignore (tests/backups-stack.test.ts reads it)", () => {
+  const build = plain(one(runs.get('prod')!.run, 'docker:index/image:Image', 'backups-image').raw).build;
+  expect(ignoreFileOf(build.dockerfile, build.context)).toBe(path.join(ROOT, '.dockerignore'));
+  expect(build.dockerfile).toBe(path.join(ROOT, BACKUP_DOCKERFILE));
 });

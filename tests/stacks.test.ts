@@ -1,15 +1,20 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { StackConfig } from '../stacks/config';
+import { ADMINER_CONTEXT, ADMINER_DOCKERFILE, ADMINER_HEALTHCHECK, adminerBuildArgs } from '../stacks/containers/admin';
 import { postgresCommand, postgresSettings } from '../stacks/containers/postgres-settings';
 import { POSTGRES_ENTRYPOINT, SUPERUSER_PASSWORD_STEP } from '../stacks/containers/postgres';
 import { APP_ENV } from '../common/names';
-import { MINIO, PGBOUNCER, POSTGRES, REDIS } from '../stacks/services';
+import { ADMINER, MINIO, PGBOUNCER, POSTGRES, REDIS } from '../stacks/services';
 import { DATABASE_NAME, ROLES, STORAGE_USERS } from '../common/names';
 import { plain, walk } from './helpers/pulumi-mocks';
-import { byType, CONTAINER_STACKS, one, PROJECT, runCommittedStacks, runProgram, type ProgramRun } from './helpers/program';
+import { byType, CONTAINER_STACKS, one, PROJECT, ROOT, runCommittedStacks, runProgram, type ProgramRun } from './helpers/program';
+import { readDockerfile } from './helpers/dockerfile';
 
 const CONTAINER = 'docker:index/container:Container';
 const VOLUME = 'docker:index/volume:Volume';
 const IMAGE = 'docker:index/remoteImage:RemoteImage';
+const BUILT_IMAGE = 'docker:index/image:Image';
 const ROLE = 'postgresql:index/role:Role';
 const MINIO_PROVIDER = 'pulumi:providers:minio';
 
@@ -41,15 +46,22 @@ describe.each(CONTAINER_STACKS)('stack %s', (stack) => {
   test('every container: pinned image, stack-named, health check waited on, restart policy, memory limit, labels, private network', () => {
     const { run, config } = get(stack);
     const images = new Map(byType(run, IMAGE).map((d) => [d.name, plain(d.raw)]));
+    const built = new Map(byType(run, BUILT_IMAGE).map((d) => [d.name, d]));
     for (const d of byType(run, CONTAINER)) {
       const c = plain(d.raw);
-      // The backup container's image is built, not pulled, and `up` does not wait for its first backup (tests/backups-stack.test.ts).
-      if (d.name !== 'backups') {
+      // The backup and Adminer images are built on the Docker host, not pulled: the container runs
+      // the build's image ID (their pinned base images: tests/backups-stack.test.ts, the Adminer test below).
+      const build = built.get(`${d.name}-image`);
+      if (build) {
+        expect([d.name, c.image]).toEqual([d.name, expect.stringMatching(/^sha256:[0-9a-f]{64}$/)]);
+        expect(d.dependencies).toContain(build.urn);
+      } else {
         const image = images.get(`${d.name}-image`);
         expect(image.name).toBe(config[`${d.name}Image` as keyof StackConfig]);
         expect(image.keepLocally).toBe(true);
-        expect(c.wait).toBe(true);
       }
+      // `up` waits for every container to be healthy but the backup container's first backup (tests/backups-stack.test.ts).
+      if (d.name !== 'backups') expect(c.wait).toBe(true);
       expect(c.name).toBe(`${PROJECT}-${stack}-${d.name}`);
       expect(c.waitTimeout).toBeGreaterThan(0);
       expect(c.restart).toBe('unless-stopped');
@@ -234,9 +246,78 @@ describe.each(CONTAINER_STACKS)('stack %s', (stack) => {
     // MinIO's root password is not handed out, under any name.
     const rootPassword = plain(one(run, MINIO_PROVIDER, 'minio').raw).minioPassword;
     expect(JSON.stringify(Object.values(o).map((x) => x.value))).not.toContain(rootPassword);
-    expect(o.adminUrls.value).toEqual(
-      config.adminTools ? { adminer: `http://127.0.0.1:${config.adminerPort}`, minioConsole: `http://127.0.0.1:${config.minioConsolePort}` } : {},
-    );
+    // Adminer's login form filled in for the read-only role through PgBouncer, on the stack's network; tests/admin-tools.test.ts logs in with it.
+    const adminer = `http://127.0.0.1:${config.adminerPort}/?pgsql=pgbouncer%3A6432&username=${ROLES.readonly}&db=${DATABASE_NAME}`;
+    expect(o.adminUrls.value).toEqual(config.adminTools ? { adminer, minioConsole: `http://127.0.0.1:${config.minioConsolePort}` } : {});
+  });
+});
+
+describe("Adminer (dev, with adminTools): Debian bookworm's adminer package, built on the Docker host", () => {
+  test('the image: its Dockerfile, an empty build context, the configured bookworm base, the pinned package; never pushed', () => {
+    const { run, config } = get('dev');
+    const image = one(run, BUILT_IMAGE, 'adminer-image');
+    expect(plain(image.raw)).toEqual({
+      imageName: `${PROJECT}-dev-adminer:local`,
+      build: { context: path.join(ROOT, ADMINER_CONTEXT), dockerfile: path.join(ROOT, ADMINER_DOCKERFILE), args: adminerBuildArgs(config.adminerBaseImage) },
+      skipPush: true,
+      buildOnPreview: false, // the SDK's default, kept: `pulumi preview` builds nothing
+    });
+    expect(adminerBuildArgs(config.adminerBaseImage)).toEqual({ BASE_IMAGE: 'debian:12.15-slim', ADMINER_VERSION: '4.8.1-1', ADMINER_ENTRY: '/etc/adminer/conf.php' });
+    expect(image.parent).toMatch(/::pronunciation:stack:Admin::admin$/);
+    expect(byType(run, IMAGE).map((d) => d.name)).not.toContain('adminer-image');
+  });
+
+  test("the container: PHP's built-in server on Debian's Adminer, stopped with SIGINT, its health check; no environment, no file, nothing secret", () => {
+    const { run } = get('dev');
+    const c = inputs(run, 'adminer');
+    expect(c.command).toEqual(['php', '-S', `0.0.0.0:${ADMINER.port}`, '-t', '/etc/adminer', '/etc/adminer/conf.php']);
+    expect(c.stopSignal).toBe('SIGINT');
+    expect(c.healthcheck.tests).toEqual(ADMINER_HEALTHCHECK);
+    expect(c.healthcheck.tests).toEqual(['CMD', 'php', '-r', `exit(@file_get_contents('http://127.0.0.1:${ADMINER.port}/') === false ? 1 : 0);`]);
+    expect([c.envs, c.uploads, c.volumes]).toEqual([undefined, undefined, undefined]);
+    expect([c.memory, c.memorySwap]).toEqual([ADMINER.memoryMb, ADMINER.memoryMb]);
+    // Only Adminer's server needs another stop signal than Docker's SIGTERM.
+    expect(byType(run, CONTAINER).filter((d) => plain(d.raw).stopSignal !== undefined).map((d) => d.name)).toEqual(['adminer']);
+  });
+
+  test('a stack without adminTools builds no Adminer image', () => {
+    const { run, config } = get('staging');
+    expect(config.adminTools).toBe(false);
+    expect(byType(run, BUILT_IMAGE).map((d) => d.name)).not.toContain('adminer-image');
+  });
+});
+
+describe("the Adminer image's Dockerfile and build context", () => {
+  const { text: dockerfile, instructions } = readDockerfile(path.join(ROOT, ADMINER_DOCKERFILE));
+
+  test('FROM the configured base image; every ARG it uses is one the program passes', () => {
+    expect(instructions.slice(0, 2)).toEqual(['ARG BASE_IMAGE', 'FROM ${BASE_IMAGE}']);
+    const declared = instructions.filter((l) => l.startsWith('ARG ')).map((l) => l.slice(4));
+    expect(declared.sort()).toEqual(Object.keys(adminerBuildArgs('')).sort());
+    // Build arguments, not the shell's variables of /etc/os-release (VERSION_CODENAME, PRETTY_NAME).
+    const used = new Set([...dockerfile.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]).filter((name) => !['VERSION_CODENAME', 'PRETTY_NAME'].includes(name)));
+    expect([...used].sort()).toEqual(declared.sort());
+  });
+
+  test('refuses any base but bookworm, installs the pinned adminer with php-cli and php-pgsql as the test machines do (.ci/run), checks the entry script, runs unprivileged', () => {
+    expect(instructions.slice(4)).toEqual([
+      'RUN . /etc/os-release && if [ "${VERSION_CODENAME}" != bookworm ]; then echo "BASE_IMAGE must be Debian bookworm, not ${PRETTY_NAME}" >&2; exit 1; fi',
+      'RUN apt-get update && apt-get install -y --no-install-recommends "adminer=${ADMINER_VERSION}" php-cli php-pgsql && rm -rf /var/lib/apt/lists/*',
+      'RUN php -l "${ADMINER_ENTRY}"',
+      'USER www-data',
+    ]);
+    // The container's command line is the program's (adminerCommand); the image copies nothing in.
+    expect(instructions.filter((l) => /^(CMD|ENTRYPOINT|COPY|ADD) /.test(l))).toEqual([]);
+    const ci = fs.readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8');
+    for (const pkg of ['adminer', 'php-cli', 'php-pgsql']) expect([pkg, new RegExp(`missing\\+=\\(${pkg}\\)`).test(ci)]).toEqual([pkg, true]);
+  });
+
+  test('its own .dockerignore lets nothing of the repository into the build context', () => {
+    const rules = fs
+      .readFileSync(path.join(ROOT, `${ADMINER_DOCKERFILE}.dockerignore`), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('#'));
+    expect(rules).toEqual(['*']);
   });
 });
 

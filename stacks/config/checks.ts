@@ -1,4 +1,4 @@
-import { POSTGRES } from '../services';
+import { ADMINER, POSTGRES } from '../services';
 
 /** A host name or address, as a server elsewhere is named: no scheme, port, path or spaces. */
 export const hostProblem = (v: string) => (v === '' || /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/.test(v) ? undefined : 'be a host name or IP address, without scheme or port');
@@ -18,6 +18,20 @@ export function backupNodeImageProblem(ref: string): string | undefined {
   const [major, minor] = (/^(\d+)\.(\d+)/.exec(tag) ?? []).slice(1).map(Number);
   if (!(major > 20 || (major === 20 && minor >= 6))) return 'be Node.js 20.6 or newer, which reads the credentials file (node --env-file)';
   return undefined;
+}
+
+/**
+ * The Adminer image is built FROM it (stacks/containers/adminer.Dockerfile): Debian bookworm, whose apt has the
+ * adminer release the tests run (ADMINER.debianVersion) and the PHP they run it with. Debian's point
+ * release tags (debian:12.15-slim) name bookworm by its version, other tags by its name
+ * (debian:bookworm-slim@sha256:..., node:22.21.1-bookworm-slim). The Dockerfile checks it again.
+ */
+export function adminerBaseImageProblem(ref: string): string | undefined {
+  const pinned = imageProblem(ref);
+  if (pinned) return pinned;
+  const [name, tag = ''] = ref.slice(ref.lastIndexOf('/') + 1).split('@')[0].split(':');
+  if (tag.includes('bookworm') || (name === 'debian' && /^12\.\d+(-slim)?$/.test(tag))) return undefined;
+  return `be a Debian bookworm image (debian:12.<point release>-slim, or a tag naming bookworm): the image installs bookworm's adminer ${ADMINER.debianVersion}, the release the tests run`;
 }
 
 /** S3's bucket naming rules, which MinIO enforces too. */

@@ -4,7 +4,7 @@ import { DEFAULT_KEEP } from '../../common/names';
 import { NAMESPACE_PATTERN, type PostgresNames, type StorageNames } from '../../common/stack-names';
 import { MAX_CONNECTIONS, POSTGRES_MIN_MEMORY_MB, RESERVED_CONNECTIONS } from '../containers/postgres-settings';
 import { POSTGRES, REDIS } from '../services';
-import { backupNodeImageProblem, hostProblem, imageProblem, pemPathProblem } from './checks';
+import { adminerBaseImageProblem, backupNodeImageProblem, hostProblem, imageProblem, pemPathProblem } from './checks';
 
 /**
  * The stack's configuration: every key, its type, default and what is allowed. This table is the
@@ -130,7 +130,12 @@ export const CONFIG_KEYS = {
     description: "What the stack's roles, database and storage users on external servers are named after; empty: the stack's name.",
     check: (v) => (v === '' || NAMESPACE_PATTERN.test(v) ? undefined : 'be up to 24 lowercase letters, digits and hyphens, beginning with a letter'),
   }),
-  adminerImage: image('Adminer image (with adminTools), pinned to a version or digest.', 'adminer:4.17.1-standalone'),
+  // Not the official adminer image: the stack builds Adminer from Debian bookworm's package, the
+  // release its tests run (stacks/services.ts ADMINER, stacks/containers/adminer.Dockerfile).
+  adminerBaseImage: {
+    ...image('Debian bookworm image the Adminer image (with adminTools) is built from, pinned to a point release or digest.', 'debian:12.15-slim'),
+    check: adminerBaseImageProblem,
+  },
   adminerPort: port('Host port for Adminer (with adminTools).', 8081),
   backupIntervalHours: spec({
     type: 'integer',

@@ -53,6 +53,15 @@ export interface ServiceContainerArgs {
    * Redis lose its last second of writes.
    */
   stopGraceSeconds: number;
+  /**
+   * The signal that stop sends, where the service stops cleanly on another than SIGTERM. Unset, the
+   * image's (Docker's default: SIGTERM). The provider sends it through Docker's ContainerStop, the
+   * one its delete calls with destroyGraceSeconds, and reads it back from the container, so a
+   * declared one shows no change on refresh (kreuzwerker/terraform-provider-docker v4.5.0,
+   * internal/provider/resource_docker_container_funcs.go: Create `StopSignal`, Read
+   * `container.Config.StopSignal`, Delete `ContainerStop`; resource_docker_container.go: ForceNew).
+   */
+  stopSignal?: string;
   /** Whether `pulumi up` waits for the health check to pass (default true). */
   waitHealthy?: boolean;
 }
@@ -93,6 +102,7 @@ export function serviceContainer(args: ServiceContainerArgs, parent: pulumi.Reso
       wait: args.waitHealthy ?? true,
       waitTimeout: HEALTHY_WITHIN_SECONDS,
       destroyGraceSeconds: args.stopGraceSeconds,
+      stopSignal: args.stopSignal,
       logDriver: 'local',
     },
     // The provider's Update applies no health check change to a running container (it only records

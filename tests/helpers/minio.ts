@@ -22,6 +22,8 @@ export interface MinioServer {
   port: number;
   /** http://127.0.0.1:<port> */
   url: string;
+  /** The web console's port (served when the environment has MINIO_BROWSER=on, as a stack with adminTools sets it). */
+  consolePort: number;
   rootUser: string;
   rootPassword: string;
   /** What the server has written to stdout and stderr so far. */
@@ -101,8 +103,9 @@ async function waitReady(url: string, child: ChildProcess, logFile: string, time
 
 /**
  * Starts a throwaway single-drive MinIO on a free loopback port with a generated root password.
- * `env` is added to the server's environment, as a container's environment would be. `dataDir`
- * keeps the data elsewhere, to outlive stop() (a container's volume, for the next container).
+ * `env` is added to the server's environment, as a container's environment would be: the console
+ * is off (MINIO_BROWSER=off) unless `env` turns it on. `dataDir` keeps the data elsewhere, to
+ * outlive stop() (a container's volume, for the next container).
  */
 export async function startMinio(options: { env?: Record<string, string>; dataDir?: string } = {}): Promise<MinioServer> {
   const bin = await minioBinary();
@@ -145,7 +148,7 @@ export async function startMinio(options: { env?: Record<string, string>; dataDi
         return '';
       }
     };
-    return { endPoint: '127.0.0.1', port, url, rootUser, rootPassword, logs, stop };
+    return { endPoint: '127.0.0.1', port, url, consolePort, rootUser, rootPassword, logs, stop };
   }
   fs.rmSync(root, { recursive: true, force: true });
   throw lastError;
