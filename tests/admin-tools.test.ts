@@ -49,7 +49,7 @@ import { containerSpec, TwinHost, type ContainerSpec } from './helpers/twin';
 
 const run = promisify(execFile);
 const CONTAINER = 'docker:index/container:Container';
-/** Debian's Chromium; GitHub's Ubuntu images link theirs here too (.ci/run). */
+/** Debian's Chromium (.ci/run installs the package; the pull-request workflow runs it in Debian bookworm). */
 const CHROMIUM = '/usr/bin/chromium';
 /**
  * What Chromium needs in this sandbox and on CI: as root it must run without its sandbox; no GPU,

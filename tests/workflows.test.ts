@@ -1,7 +1,8 @@
 /**
  * The GitHub workflows (.github/workflows) and their shared action (.github/actions/stack-access),
- * read as a reviewer would: each file valid for GitHub (action-validator); pull requests preview
- * every committed stack with the policy pack and never deploy; drift checks staging and prod with
+ * read as a reviewer would: each file valid for GitHub (action-validator); pull requests run the
+ * test suite in a pinned Debian bookworm container, then preview every committed stack with the
+ * policy pack and never deploy; drift checks staging and prod with
  * --refresh --expect-no-changes; deploy runs prod in its environment; every third-party action
  * pinned to a commit with its version beside it; the least permissions; no secret printed.
  *
@@ -15,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { load } from 'js-yaml';
 import { ROOT } from '../common/paths';
+import { imageProblem } from '../stacks/config/checks';
 
 type Dict = { [key: string]: unknown };
 const dict = (v: unknown): Dict => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Dict) : {});
@@ -138,6 +140,81 @@ function pullRequestProblems(wf: Dict, stacks: string[]): string[] {
   const extra = [...previewed].filter((s) => !stacks.includes(s));
   if (missing.length > 0) problems.push(`committed stacks not previewed: ${missing.join(', ')}`);
   if (extra.length > 0) problems.push(`previewed stacks with no Pulumi.<stack>.yaml: ${extra.join(', ')}`);
+  return problems;
+}
+
+/** The values a `docker create` flag has in a container's options: `--flag=value` or `--flag value`. */
+function flagValues(options: string, flag: string): string[] {
+  const tokens = options.trim().split(/\s+/).filter(Boolean);
+  const values: string[] = [];
+  for (const [i, token] of tokens.entries()) {
+    if (token === flag && i + 1 < tokens.length) values.push(tokens[i + 1]);
+    else if (token.startsWith(`${flag}=`)) values.push(token.slice(flag.length + 1));
+  }
+  return values.flatMap((v) => v.split(','));
+}
+
+/** Debian bookworm by the image's tag: 12, or a point release of it (debian:12.15-slim), or a tag naming bookworm. */
+function isBookworm(image: string): boolean {
+  const [, name = '', tag = ''] = /^(?:(?:docker\.io|index\.docker\.io)\/)?(?:library\/)?([^:@]+)(?::([^@]+))?(?:@.*)?$/.exec(image) ?? [];
+  return name === 'debian' && (/^12(\.\d+)?(-slim)?$/.test(tag) || /^bookworm(-\d{8})?(-slim)?$/.test(tag));
+}
+
+/**
+ * The job that runs .ci/run does so in Debian bookworm, as the project's machines and the CI that
+ * judges it do (the suite checks bookworm's adminer, chromium, php and postgresql-15): a container
+ * on a Linux runner, its image pinned (a digest, or a point-release tag: stacks/config/checks.ts,
+ * imageProblem) and bookworm by its tag. The container may mount (tests/backups-disk-full.test.ts
+ * mounts a tmpfs: CAP_SYS_ADMIN, and no AppArmor profile, which denies mount), and no more (not
+ * --privileged, no other capability, seccomp kept). git and the CA certificates are installed
+ * before actions/checkout, which without git downloads a tarball with no .git; no step uses sudo
+ * (the container runs as root and has none); root's git is told the workspace is safe before
+ * .ci/run; and no PGDG repository: bookworm's own postgresql-15 is the one the machines run.
+ */
+function testJobProblems(wf: Dict): string[] {
+  const problems: string[] = [];
+  const runsCi = (s: Dict) => /\bbash \.ci\/run\b/.test(str(s.run));
+  for (const { id, job } of jobsOf(wf).filter(({ job }) => stepsOf(job).some(runsCi))) {
+    const runner = str(job['runs-on']);
+    const container = typeof job.container === 'string' ? { image: job.container } : dict(job.container);
+    const image = str(container.image).trim();
+    if (!image) {
+      problems.push(`${id}: runs .ci/run on the runner's own system (${runner}), not in a Debian bookworm container`);
+      continue;
+    }
+    if (!/^ubuntu-/.test(runner)) problems.push(`${id}: runs on ${runner}: a container job needs a Linux runner (ubuntu-*)`);
+    const unpinned = imageProblem(image);
+    if (unpinned) problems.push(`${id}: the container image ${image} is not pinned: it must ${unpinned}`);
+    if (!isBookworm(image)) problems.push(`${id}: the container image ${image} is not Debian bookworm by its tag (debian:12.<point release>-slim, with its digest)`);
+
+    const options = str(container.options);
+    const caps = flagValues(options, '--cap-add').map((c) => c.toUpperCase().replace(/^CAP_/, ''));
+    const securityOpts = flagValues(options, '--security-opt').map((o) => o.toLowerCase());
+    const privileged = options.split(/\s+/).some((t) => t === '--privileged' || t === '--privileged=true');
+    if (privileged) problems.push(`${id}: the container is --privileged: the tmpfs mount needs CAP_SYS_ADMIN and no AppArmor profile, nothing more`);
+    else {
+      if (!caps.includes('SYS_ADMIN')) problems.push(`${id}: the container lacks CAP_SYS_ADMIN (--cap-add=SYS_ADMIN): tests/backups-disk-full.test.ts cannot mount its tmpfs`);
+      if (!securityOpts.some((o) => /^apparmor[=:]unconfined$/.test(o))) problems.push(`${id}: the container keeps Docker's AppArmor profile, which denies mount (--security-opt=apparmor=unconfined)`);
+    }
+    const extra = [...caps.filter((c) => c !== 'SYS_ADMIN'), ...securityOpts.filter((o) => /^seccomp[=:]unconfined$/.test(o))];
+    if (extra.length > 0) problems.push(`${id}: the container gets more than the tmpfs mount needs: ${extra.join(', ')}`);
+
+    const steps = stepsOf(job);
+    const checkout = steps.findIndex((s) => /^actions\/checkout@/.test(str(s.uses)));
+    const installs = (pkg: string) => steps.slice(0, Math.max(checkout, 0)).some((s) => new RegExp(`\\bapt-get install\\b[^\\n]*\\s${pkg}(?=\\s|$)`, 'm').test(str(s.run)));
+    if (!installs('git')) problems.push(`${id}: git is not installed before actions/checkout, which then downloads a tarball with no .git`);
+    if (!installs('ca-certificates')) problems.push(`${id}: ca-certificates is not installed before actions/checkout: git cannot fetch over HTTPS`);
+    for (const [i, step] of steps.entries()) {
+      const label = `${id}, step ${str(step.name || step.uses) || i + 1}`;
+      if (/(?:^|[\s;&|(])sudo\b/m.test(str(step.run))) problems.push(`${label}: runs sudo: the container has none, and runs as root already`);
+      if (/apt\.postgresql\.org/.test(str(step.run))) problems.push(`${label}: adds PGDG's repository: bookworm's own postgresql-15 is the one the project's machines run`);
+    }
+    const ci = steps.findIndex(runsCi);
+    const before = [...steps.slice(0, ci).map((s) => str(s.run)), str(steps[ci].run).split(/\bbash \.ci\/run\b/)[0]].join('\n');
+    if (!/\bgit config\b[^\n]*\bsafe\.directory\b[^\n]*\$\{?GITHUB_WORKSPACE\b/.test(before)) {
+      problems.push(`${id}: the workspace is not a git safe.directory before .ci/run: root's git refuses the checkout, which the runner's user owns`);
+    }
+  }
   return problems;
 }
 
@@ -461,6 +538,98 @@ describe('pull requests', () => {
     const target = clone(PR);
     dict(target.on).pull_request_target = null;
     expect(pullRequestProblems(target, COMMITTED_STACKS)).toEqual([expect.stringMatching(/pull_request_target/)]);
+  });
+});
+
+describe('the test job', () => {
+  const testJob = (wf: Dict) => dict(dict(wf.jobs).test);
+  const container = (wf: Dict) => dict(testJob(wf).container);
+  const withImage = (image: string) => {
+    const wf = clone(PR);
+    container(wf).image = image;
+    return testJobProblems(wf);
+  };
+  const withOptions = (options: string) => {
+    const wf = clone(PR);
+    container(wf).options = options;
+    return testJobProblems(wf);
+  };
+  const DIGEST = `sha256:${'0'.repeat(64)}`;
+
+  test('runs .ci/run in a pinned Debian bookworm container, which may mount a tmpfs and no more; git before the checkout; no sudo, no PGDG', () => {
+    expect(testJobProblems(PR)).toEqual([]);
+    // Not vacuous: the job that runs .ci/run is the one checked, and it has a container.
+    expect(str(container(PR).image)).toMatch(/^debian:12\.\d+-slim@sha256:[0-9a-f]{64}$/);
+  });
+
+  test('the check itself: each planted mistake is found', () => {
+    // Unpinned: a moving tag, no tag, latest.
+    expect(withImage('debian:bookworm-slim')).toEqual([expect.stringMatching(/debian:bookworm-slim is not pinned: it must pin a full version/)]);
+    expect(withImage('debian:12-slim')).toEqual([expect.stringMatching(/debian:12-slim is not pinned/)]);
+    expect(withImage('debian')).toEqual([expect.stringMatching(/debian is not pinned/), expect.stringMatching(/not Debian bookworm/)]);
+    // Not bookworm: another Debian release, Ubuntu, or a digest alone (which says nothing of the release).
+    expect(withImage(`debian:13.6-slim@${DIGEST}`)).toEqual([expect.stringMatching(/debian:13\.6-slim@sha256:0+ is not Debian bookworm/)]);
+    expect(withImage('ubuntu:24.04')).toEqual([expect.stringMatching(/ubuntu:24\.04 is not Debian bookworm/)]);
+    expect(withImage(`debian@${DIGEST}`)).toEqual([expect.stringMatching(/not Debian bookworm by its tag/)]);
+    // The point-release tag alone, or a tag naming bookworm with a digest, is pinned bookworm.
+    expect(withImage('debian:12.15-slim')).toEqual([]);
+    expect(withImage(`debian:bookworm-slim@${DIGEST}`)).toEqual([]);
+    expect(withImage('docker.io/library/debian:12.15')).toEqual([]);
+
+    // Ubuntu without a container, as before: the runner's own packages.
+    const onUbuntu = clone(PR);
+    delete testJob(onUbuntu).container;
+    expect(testJobProblems(onUbuntu)).toEqual(["test: runs .ci/run on the runner's own system (ubuntu-24.04), not in a Debian bookworm container"]);
+    const stringForm = clone(PR);
+    testJob(stringForm).container = 'debian:bookworm';
+    expect(testJobProblems(stringForm)).toEqual([expect.stringMatching(/not pinned/), expect.stringMatching(/lacks CAP_SYS_ADMIN/), expect.stringMatching(/AppArmor/)]);
+    const onMac = clone(PR);
+    testJob(onMac)['runs-on'] = 'macos-15';
+    expect(testJobProblems(onMac)).toEqual(['test: runs on macos-15: a container job needs a Linux runner (ubuntu-*)']);
+
+    // The tmpfs mount: too little, and too much.
+    expect(withOptions('')).toEqual([expect.stringMatching(/lacks CAP_SYS_ADMIN/), expect.stringMatching(/keeps Docker's AppArmor profile/)]);
+    expect(withOptions('--cap-add SYS_ADMIN')).toEqual([expect.stringMatching(/keeps Docker's AppArmor profile/)]);
+    expect(withOptions('--security-opt apparmor=unconfined')).toEqual([expect.stringMatching(/lacks CAP_SYS_ADMIN/)]);
+    expect(withOptions('--cap-add CAP_SYS_ADMIN --security-opt apparmor:unconfined')).toEqual([]);
+    expect(withOptions('--privileged')).toEqual([expect.stringMatching(/is --privileged/)]);
+    expect(withOptions('--cap-add=ALL --security-opt=apparmor=unconfined')).toEqual([expect.stringMatching(/lacks CAP_SYS_ADMIN/), expect.stringMatching(/more than the tmpfs mount needs: ALL/)]);
+    expect(withOptions('--cap-add=SYS_ADMIN --security-opt=apparmor=unconfined --security-opt=seccomp=unconfined')).toEqual([expect.stringMatching(/more than .*: seccomp=unconfined/)]);
+
+    // git (and its CA certificates) before the checkout.
+    const isInstall = (s: unknown) => /apt-get install/.test(str(dict(s).run)) && !/\.ci\/run/.test(str(dict(s).run));
+    const noGit = clone(PR);
+    testJob(noGit).steps = list(testJob(noGit).steps).filter((s) => !isInstall(s));
+    expect(testJobProblems(noGit)).toEqual([expect.stringMatching(/git is not installed before actions\/checkout/), expect.stringMatching(/ca-certificates is not installed/)]);
+    const gitAfter = clone(PR);
+    const steps = list(testJob(gitAfter).steps);
+    steps.splice(2, 0, steps.splice(steps.findIndex(isInstall), 1)[0]);
+    expect(testJobProblems(gitAfter)).toEqual([expect.stringMatching(/git is not installed before/), expect.stringMatching(/ca-certificates is not installed before/)]);
+    const gitManOnly = clone(PR);
+    const install = dict(list(testJob(gitManOnly).steps).find(isInstall));
+    install.run = str(install.run).replace(/ git /, ' git-man ');
+    expect(testJobProblems(gitManOnly)).toEqual([expect.stringMatching(/git is not installed before/)]);
+
+    // sudo, no safe.directory, PGDG.
+    const withSudo = clone(PR);
+    const ci = dict(list(testJob(withSudo).steps).find((s) => /\.ci\/run/.test(str(dict(s).run))));
+    ci.run = str(ci.run).replace(/^bash \.ci\/run$/m, 'sudo env "PATH=$PATH" bash .ci/run');
+    expect(testJobProblems(withSudo)).toEqual(['test, step bash .ci/run: runs sudo: the container has none, and runs as root already']);
+    const unsafe = clone(PR);
+    const ciStep = dict(list(testJob(unsafe).steps).find((s) => /\.ci\/run/.test(str(dict(s).run))));
+    ciStep.run = 'bash .ci/run';
+    expect(testJobProblems(unsafe)).toEqual([expect.stringMatching(/not a git safe\.directory before \.ci\/run/)]);
+    const safeAfter = clone(PR);
+    const lastStep = dict(list(testJob(safeAfter).steps).find((s) => /\.ci\/run/.test(str(dict(s).run))));
+    lastStep.run = 'bash .ci/run\ngit config --system --add safe.directory "$GITHUB_WORKSPACE"\n';
+    expect(testJobProblems(safeAfter)).toEqual([expect.stringMatching(/not a git safe\.directory before/)]);
+    const pgdg = clone(PR);
+    const deployPgdg = stepWhere(DEPLOY, (s) => /apt\.postgresql\.org\/pub/.test(str(s.run)));
+    list(testJob(pgdg).steps).splice(3, 0, clone(deployPgdg));
+    expect(testJobProblems(pgdg)).toEqual([
+      expect.stringMatching(/PostgreSQL 15's apt repository \(PGDG\): runs sudo/),
+      expect.stringMatching(/PostgreSQL 15's apt repository \(PGDG\): adds PGDG's repository/),
+    ]);
   });
 });
 
