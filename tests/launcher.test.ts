@@ -47,10 +47,12 @@ describe('cli/launch.js', () => {
 
   it('builds at install (the `prepare` script npm ci runs), so that a checkout that cannot be written runs too', async () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    expect(pkg.scripts.prepare).toBe(`node -e "require('./cli/launch.js').ensureBuilt()"`);
+    // The tools' build, then the client modules' (tests/client-package.test.ts runs that one).
+    const tools = `node -e "require('./cli/launch.js').ensureBuilt()"`;
+    expect(pkg.scripts.prepare).toBe(`${tools} && npm run build:client`);
     write('lib/word.ts', "export const word: string = 'three';\n");
     fs.rmSync(path.join(project, '.build'), { recursive: true, force: true });
-    await run('sh', ['-c', pkg.scripts.prepare], { cwd: project });
+    await run('sh', ['-c', tools], { cwd: project });
     const builds = fs.readdirSync(path.join(project, '.build'));
     expect(builds).toHaveLength(1);
     // Root ignores permissions, so "cannot be written" is a build that must not be touched: the

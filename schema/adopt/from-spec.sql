@@ -166,3 +166,18 @@ CREATE TRIGGER ai_provider_configs_set_updated_at BEFORE UPDATE ON ai_provider_c
 CREATE TRIGGER system_settings_set_updated_at BEFORE UPDATE ON system_settings FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 --> statement-breakpoint
 CREATE TRIGGER feature_flags_set_updated_at BEFORE UPDATE ON feature_flags FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+--> statement-breakpoint
+-- 0008: the migration history as services read it at start-up. The history table it reads is
+-- created after this script, in the same transaction (lib/migrations/baseline.ts, ensureTable), so
+-- its body is left unchecked here: PostgreSQL checks a LANGUAGE sql body when the function is
+-- created, unless check_function_bodies is off, and reads the table when the function is called.
+SET LOCAL check_function_bodies = off;
+--> statement-breakpoint
+CREATE FUNCTION public.applied_migrations() RETURNS SETOF bigint
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT created_at FROM drizzle.__drizzle_migrations WHERE created_at IS NOT NULL ORDER BY created_at
+$$;
+--> statement-breakpoint
+COMMENT ON FUNCTION public.applied_migrations() IS 'The created_at (journal time) of each applied migration, for services'' start-up check (client/database.ts); runs as its owner, since the app role may not read schema drizzle.';

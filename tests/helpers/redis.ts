@@ -7,7 +7,7 @@ import { createClient } from '@redis/client';
 import { redisAcl, redisCommand, type RedisSettings } from '../../stacks/containers/redis-settings';
 import { REDIS } from '../../stacks/services';
 import { freePort } from './postgres';
-import { serverStopper } from './server-process';
+import { endProcess } from './server-process';
 
 export interface RedisServer {
   port: number;
@@ -17,6 +17,12 @@ export interface RedisServer {
   appPassword: string;
   /** redis://app:PASSWORD@127.0.0.1:PORT, as the stack's redisUrl output. */
   url: string;
+  /**
+   * Stops the server as `docker stop` does (SIGTERM: it writes its append-only file and exits) and
+   * starts it again with the same command line, port, data folder and ACL file, as a container
+   * restart does. `whileDown` runs in between: what a client sees while the server is gone.
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -59,12 +65,18 @@ async function waitReady(port: number, child: ReturnType<typeof spawn>, logFile:
   }
 }
 
+/** What a test may add to the stack's command line. */
+export interface RedisTestOptions {
+  /** `--maxclients`: how many connections the server takes before it answers the next one "-ERR max number of clients reached" and closes it. */
+  maxclients?: number;
+}
+
 /**
  * A throwaway redis-server on a free loopback port, started with the command line and ACL file
  * the stack declares (stacks/containers/redis-settings.ts), with a generated app password. Only the data
- * folder, the ACL file's path and the port are this machine's.
+ * folder, the ACL file's path and the port are this machine's, plus what `options` adds.
  */
-export async function startRedis(settings: RedisSettings): Promise<RedisServer> {
+export async function startRedis(settings: RedisSettings, options: RedisTestOptions = {}): Promise<RedisServer> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-redis-'));
   const appPassword = randomBytes(24).toString('base64url');
   const aclFile = path.join(root, 'users.acl');
@@ -74,16 +86,49 @@ export async function startRedis(settings: RedisSettings): Promise<RedisServer> 
   let args = replaceArg(declared, '--port', String(port));
   args = replaceArg(args, '--dir', root);
   args = replaceArg(args, '--aclfile', aclFile);
+  if (options.maxclients !== undefined) args = [...args, '--maxclients', String(options.maxclients)];
   const logFile = path.join(root, 'redis.log');
-  const log = fs.openSync(logFile, 'w');
-  const child = spawn(binary, [...args, '--bind', '127.0.0.1', '--daemonize', 'no'], { stdio: ['ignore', log, log] });
-  fs.closeSync(log);
-  const stop = serverStopper(child, root, 'SIGTERM');
+  const launch = () => {
+    const log = fs.openSync(logFile, 'a');
+    const started = spawn(binary, [...args, '--bind', '127.0.0.1', '--daemonize', 'no'], { stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    return started;
+  };
+  let child = launch();
+  // As serverStopper (./server-process.ts) does, for whichever process runs now: a restart replaces it.
+  const killOnExit = () => {
+    child.kill('SIGKILL');
+    fs.rmSync(root, { recursive: true, force: true });
+  };
+  process.once('exit', killOnExit);
+  const stopAll = async () => {
+    process.removeListener('exit', killOnExit);
+    await endProcess(child, 'SIGTERM');
+    fs.rmSync(root, { recursive: true, force: true });
+  };
   try {
     await waitReady(port, child, logFile);
   } catch (error) {
-    await stop();
+    await stopAll();
     throw error;
   }
-  return { port, pid: child.pid as number, appPassword, url: `redis://${REDIS.appUser}:${appPassword}@127.0.0.1:${port}`, stop };
+  const server: RedisServer = {
+    port,
+    pid: child.pid as number,
+    appPassword,
+    url: `redis://${REDIS.appUser}:${appPassword}@127.0.0.1:${port}`,
+    async restart(whileDown) {
+      await endProcess(child, 'SIGTERM');
+      try {
+        if (whileDown) await whileDown();
+      } finally {
+        // Up again even when what ran in between failed: the next test needs the server.
+        child = launch();
+        server.pid = child.pid as number;
+        await waitReady(port, child, logFile);
+      }
+    },
+    stop: stopAll,
+  };
+  return server;
 }
