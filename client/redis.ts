@@ -131,6 +131,10 @@ interface Settings {
 const RECONNECT_FIRST_DELAY_MS = 100;
 /** Added at random to each pause, so that many clients do not reconnect in step after a restart. */
 const RECONNECT_JITTER_MS = 100;
+/** node-redis's PING period: half of commandTimeoutMs, so that an idle connection is never taken for a dead one (nodeRedisClient). */
+const pingIntervalMs = (s: Settings) => Math.floor(s.commandTimeoutMs / 2);
+/** What a PING timer may fire before pingInterval by performance.now(): libuv's clock is cached per loop turn and counted in whole ms. */
+const PING_TIMER_SLACK_MS = 5;
 /**
  * The error replies to the handshake (AUTH, SELECT: see nodeRedisClient) that say the login itself is
  * wrong, so that no retry with it can succeed, as Redis 7 words them (redis/redis 7.0.15):
@@ -224,7 +228,7 @@ function nodeRedisClient(target: RedisTarget, database: number, prefix: string, 
     maintNotifications: 'disabled',
     disableOfflineQueue: true,
     commandsQueueMaxLength: s.maxPendingCommands,
-    pingInterval: Math.floor(s.commandTimeoutMs / 2),
+    pingInterval: pingIntervalMs(s),
     commandOptions: { timeout: s.commandTimeoutMs },
   });
 }
@@ -259,8 +263,21 @@ export class AppRedis {
   #connection = 0;
   /** The last connection dropped for a stalled server: what its commands fail with is a timeout. */
   #dropped = -1;
-  /** When the current connection last answered (its login, a PING, a run()'s work), Date.now(). */
+  /**
+   * What the current connection last answered, in performance.now() (monotonic) time: when, and when
+   * it was sent at the earliest. The server answers in order, so a reply to something sent after a
+   * run() began shows it alive since; a reply to something sent before (a PING out when the server
+   * stopped) shows nothing about what came after. The CI saw exactly that PONG take a stalled server
+   * for an overloaded one.
+   */
   #answeredAt = 0;
+  #answeredSentAt = 0;
+  /**
+   * The earliest a PING can go out: node-redis sets its timer at 'ready' and after each reply
+   * (index.js, #setPingTimer: `.finally(() => this.#setPingTimer())`, after the 'ping-interval'
+   * emit), for pingInterval. Less a few ms, as timers count from libuv's cached clock.
+   */
+  #nextPingAt = 0;
   /** run() calls waiting for the connection, woken on every change. */
   readonly #waiters = new Set<() => void>();
 
@@ -287,13 +304,17 @@ export class AppRedis {
         return;
       }
       this.#connection += 1;
-      this.#answeredAt = Date.now();
+      this.#answered(this.#connection, performance.now());
+      this.#pingTimerStarted();
       this.#downSince = undefined;
       this.#lastProblem = undefined;
       this.#wake();
     });
     // The reply to the client's own PING (index.js, #setPingTimer): the server answers.
-    this.#client.on('ping-interval', () => (this.#answeredAt = Date.now()));
+    this.#client.on('ping-interval', () => {
+      this.#answered(this.#connection, this.#nextPingAt);
+      this.#pingTimerStarted();
+    });
     this.#client.on('terminated', () => this.#wake());
     this.#client.on('end', () => this.#wake());
   }
@@ -338,17 +359,18 @@ export class AppRedis {
   async run<T>(work: (client: AppRedisClient) => Promise<T>): Promise<T> {
     await this.#waitForConnection();
     const connection = this.#connection;
+    const began = performance.now();
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.#expire(connection)), this.#settings.commandTimeoutMs);
+      timer = setTimeout(() => reject(this.#expire(connection, began)), this.#settings.commandTimeoutMs);
     });
     try {
       // Promise.race subscribes to both: what `work` settles with after the timeout is not an unhandled rejection.
       const value = await Promise.race([work(this.#client), expired]);
-      this.#answered(connection);
+      this.#answered(connection, began);
       return value;
     } catch (error) {
-      if (error instanceof ErrorReply) this.#answered(connection);
+      if (error instanceof ErrorReply) this.#answered(connection, began);
       // destroy() rejects what waits with a DisconnectsClientError (index.js, destroy: flushAll).
       if (error instanceof DisconnectsClientError && connection === this.#dropped && !this.#closed) throw this.#timeout(error, undefined);
       throw this.#translate(error);
@@ -357,20 +379,28 @@ export class AppRedis {
     }
   }
 
-  #answered(connection: number): void {
-    if (connection === this.#connection) this.#answeredAt = Date.now();
+  /** `connection` answered now something sent at `sentAt` at the earliest. */
+  #answered(connection: number, sentAt: number): void {
+    if (connection !== this.#connection) return;
+    this.#answeredAt = performance.now();
+    this.#answeredSentAt = Math.max(this.#answeredSentAt, sentAt);
+  }
+
+  /** node-redis has just (re)started its PING timer: at 'ready', and after a PING's reply. */
+  #pingTimerStarted(): void {
+    this.#nextPingAt = performance.now() + pingIntervalMs(this.#settings) - PING_TIMER_SLACK_MS;
   }
 
   /**
-   * A run() on `connection` is out of time. If that connection is still up and the server has
-   * answered nothing on it for `commandTimeoutMs`, it is dropped and made again: without that, under
+   * A run() on `connection`, begun at `began`, is out of time. If that connection is still up and the
+   * server has answered nothing sent on it since, it is dropped and made again. Without that, under
    * steady traffic nothing would, as every write restarts socketTimeout's idle timer (socket.js,
    * #createSocket), and commands would wait until maxPendingCommands of them fill the queue.
    */
-  #expire(connection: number): RedisTimeoutError {
-    const silentMs = Date.now() - this.#answeredAt;
+  #expire(connection: number, began: number): RedisTimeoutError {
     const current = connection === this.#connection && this.#client.isReady;
-    if (this.#closed || !current || silentMs < this.#settings.commandTimeoutMs) return this.#timeout(undefined, current && !this.#closed ? silentMs : undefined);
+    const answeredSince = this.#answeredSentAt > began;
+    if (this.#closed || !current || answeredSince) return this.#timeout(undefined, current && !this.#closed ? Math.round(performance.now() - this.#answeredAt) : undefined);
     const error = this.#timeout(undefined, undefined);
     this.#dropped = connection;
     // Rejects every command sent or queued on it (index.js, destroy: flushAll) and closes the socket

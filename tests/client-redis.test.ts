@@ -257,6 +257,27 @@ test('a stalled server under steady traffic: every command fails within commandT
   expect(unhandled).toEqual([]);
 });
 
+test("work that outlasts commandTimeoutMs on a live server: run() fails in time, saying the server still answers; the connection is kept", async () => {
+  const seen: ClientError[] = [];
+  const redis = await open('cache', { onError: (e) => seen.push(e) });
+  await redis.run((c) => c.set('slow', 'kept'));
+  // Other work than Redis commands, longer than the bound; the client's own PINGs are answered meanwhile.
+  const { error, ms } = await failure(redis.run(async (c) => {
+    await c.get('slow');
+    await sleep(FAST.commandTimeoutMs + 500);
+  }));
+  expect(error).toBeInstanceOf(RedisTimeoutError);
+  expect((error as Error).message).toMatch(
+    new RegExp(`^Redis at redis://app@127\\.0\\.0\\.1:${server.port} \\(from REDIS_URL\\): run\\(\\) did not finish within 1 s \\(commandTimeoutMs\\), though the server answered 0(\\.\\d)? s ago: it is overloaded, or the work given to run\\(\\) does more than Redis commands \\(do that outside run\\(\\)\\)$`),
+  );
+  expect(ms).toBeGreaterThanOrEqual(FAST.commandTimeoutMs - 50);
+  expect(ms).toBeLessThan(FAST.commandTimeoutMs + 500);
+  // Not taken for a stalled server: nothing was dropped or told.
+  expect(redis.connected).toBe(true);
+  expect(seen).toEqual([]);
+  expect(await redis.run((c) => c.get('slow'))).toBe('kept');
+});
+
 /**
  * Holds the only connection a `--maxclients 1` server takes: a plain socket whose PING was
  * answered (the default user may PING), so that the server counts it. A try that meets the slot
