@@ -213,6 +213,27 @@ describe('npm run db:backup', () => {
     expect(listBackups(dir, STACK).map((b) => b.name)).toEqual([newest.name, older.name]);
   });
 
+  test('a dump cut short after pg_dump reported success is discarded, not kept as a backup', async () => {
+    // A pg_dump that succeeds, then loses the second half of its file: only the read-back can tell.
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bin-'));
+    try {
+      fs.writeFileSync(
+        path.join(bin, 'pg_dump'),
+        `#!/bin/sh\n"${PG_BIN}/pg_dump" "$@" || exit $?\nfor a in "$@"; do case "$a" in --file=*) f="\${a#--file=}";; esac; done\n` +
+          `[ -n "$f" ] && truncate -s $(( $(stat -c %s "$f") / 2 )) "$f"\nexit 0\n`,
+        { mode: 0o755 },
+      );
+      fs.symlinkSync(path.join(PG_BIN, 'pg_restore'), path.join(bin, 'pg_restore'));
+      const r = await backup(['--progress', '0'], { PG_BIN: bin });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^error: the dump was written but does not read back whole, so it was discarded: /);
+      expect(fs.readdirSync(dir)).toEqual([]);
+      expectNoSecret(r);
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
   test('a missing pg_dump of the server\'s major version is named, with the package to install; nothing is written', async () => {
     const r = await backup([], { PG_BIN: path.join(dir, 'no-such-bin') });
     expect(r.code).toBe(1);
@@ -413,6 +434,29 @@ describe('npm run db:restore', () => {
     expect(r.stderr).toMatch(/role "vanished" does not exist/);
     expect(r.stderr).toMatch(/the restore failed, so "kept_db2" was left as it was: pg_restore failed/);
     expect(await contents('kept_db2')).toEqual(kept);
+    expect(await databases()).toEqual(before);
+  });
+
+  test('with several jobs, a failure in one of pg_restore\'s workers, after the data went in, fails the restore and changes nothing', async () => {
+    // A policy is created after the data and the indexes, by a worker (pg_restore runs only the schema before it forks them).
+    await query('postgres', `CREATE ROLE gone_since`);
+    await query('postgres', `CREATE DATABASE worker_source`);
+    await query('worker_source', `CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g; CREATE INDEX t_id ON t (id); CREATE POLICY p ON t TO gone_since USING (true)`);
+    const r0 = await npmRun('db:backup', ['--stack', 'worker', '--dir', dir], { DATABASE_URL: server.url('worker_source'), PG_BIN });
+    expect(r0.code).toBe(0);
+    await query('postgres', `DROP DATABASE worker_source`);
+    await query('postgres', `DROP ROLE gone_since`);
+
+    expect((await backup()).code).toBe(0);
+    await restore(['--stack', STACK, '--dir', dir, '--database', 'kept_db3']).then((r) => expect(r.code).toBe(0));
+    const kept = await contents('kept_db3');
+    const before = await databases();
+    const r = await restore(['--stack', 'worker', '--dir', dir, '--database', 'kept_db3', '--replace', '--jobs', '2']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('with 2 jobs');
+    expect(r.stderr).toMatch(/role "gone_since" does not exist/);
+    expect(r.stderr).toMatch(/the restore failed, so "kept_db3" was left as it was: pg_restore failed/);
+    expect(await contents('kept_db3')).toEqual(kept);
     expect(await databases()).toEqual(before);
   });
 

@@ -10,9 +10,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { takeBackup } from '../lib/backups/dump';
 import type { BackupFile } from '../lib/backups/files';
-import { restore } from '../lib/backups/restore';
+import { defaultRestoreJobs, restore } from '../lib/backups/restore';
 import { boundQueries } from '../lib/backups/stall-limits';
 import { connect, parseDatabaseUrl } from '../lib/postgres/connection';
+import { descendants } from '../lib/process/proc';
 import { activeBackend as bigActiveBackend, bigDatabaseBackup, rows as bigRows } from './helpers/big-database';
 import { startPostgres, type PostgresServer } from './helpers/postgres';
 import { childrenOf, isRunning, waitFor } from './helpers/processes';
@@ -36,7 +37,7 @@ function thaw(): void {
   stopped.clear();
 }
 
-const activeBackend = (applicationName: string, datname?: string) => bigActiveBackend(server, applicationName, datname);
+const activeBackend = (applicationName: string, datname?: string, query?: string) => bigActiveBackend(server, applicationName, datname, query);
 
 const log: string[] = [];
 const say = (line: string) => log.push(line);
@@ -94,9 +95,13 @@ test('a restore whose server stops answering mid-restore gives up within the bou
     () => undefined,
     (error: Error) => error,
   );
-  freeze(await activeBackend('db:restore', 'stalled\\_target\\_\\_restore\\_%'));
+  // The session loading the table: with several jobs, a worker's (pg_restore forks one per job).
+  freeze(await activeBackend('db:restore', 'stalled\\_target\\_\\_restore\\_%', 'COPY %'));
   const restores = childrenOf(process.pid).filter((c) => c.comm === 'pg_restore');
   expect(restores.length).toBe(1);
+  const jobs = defaultRestoreJobs();
+  const workers = descendants(restores[0].pid);
+  expect(workers.length).toBe(jobs > 1 ? jobs : 0);
 
   const error = await failed;
   expect(error?.message).toBe(
@@ -107,6 +112,7 @@ test('a restore whose server stops answering mid-restore gives up within the bou
   // The bound, and DROP DATABASE ... WITH (FORCE)'s own 5 s wait for the stopped session.
   expect(Date.now() - started).toBeLessThan(40_000);
   expect(isRunning(restores[0].pid)).toBe(false);
+  expect(workers.filter(isRunning)).toEqual([]);
   expect(await rows('stalled_target', 'SELECT id FROM kept')).toEqual([{ id: 1 }]);
   const leftover = log.find((l) => /could not be dropped/.test(l));
   expect(leftover).toMatch(/^warning: the database "stalled_target__restore_[0-9a-f]{6}" this restore made could not be dropped \(.*\): the next restore drops it/);

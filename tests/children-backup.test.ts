@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { listBackups, type BackupFile } from '../lib/backups/files';
+import { defaultRestoreJobs } from '../lib/backups/restore';
+import { descendants } from '../lib/process/proc';
 import { activeBackend as bigActiveBackend, bigDatabaseBackup, rows as bigRows } from './helpers/big-database';
 import { PG_BIN, startPostgres, type PostgresServer } from './helpers/postgres';
 import { childrenOf, isRunning, startCli, waitFor } from './helpers/processes';
@@ -30,23 +32,36 @@ async function toTheEnd(cmd: ReturnType<typeof startCli>, boundMs = 120_000): Pr
   ]).finally(() => clearTimeout(timer));
 }
 
-const activeBackend = (applicationName: string, datname?: string) => bigActiveBackend(server, applicationName, datname);
+const activeBackend = (applicationName: string, datname?: string, query?: string) => bigActiveBackend(server, applicationName, datname, query);
 
 /**
  * Waits for the command's child program to be at work, kills the command with SIGKILL, and checks
- * that the child ended too, within a bound. A child that writes nothing on its stderr meanwhile (a
- * long table) would not notice its parent is gone (no SIGPIPE): the server's process serving it is
- * held (SIGSTOP) while the command is killed, so that nothing but the kernel's signal can end it.
+ * that the child ended too, within a bound, with the processes it forked (pg_restore's workers,
+ * one per job: `workers` of them) and the command's other children (`others`: the pg_restore that
+ * reads a dump back while pg_dump writes it). A child that writes nothing on its stderr meanwhile
+ * (a long table) would not notice its parent is gone (no SIGPIPE): the server's process serving it
+ * is held (SIGSTOP) while the command is killed, so that nothing but the kernel's signal can end it.
  */
-async function killMidRun(cmd: ReturnType<typeof startCli>, program: string, ready: () => boolean, session: [string, string]): Promise<void> {
+async function killMidRun(
+  cmd: ReturnType<typeof startCli>,
+  program: string,
+  ready: () => boolean,
+  session: [string, string, string?],
+  o: { workers?: number; others?: string[] } = {},
+): Promise<void> {
   const child = await waitFor(`${program} started by the command`, 60_000, () => ready() && childrenOf(cmd.pid).find((c) => c.comm === program));
   const backend = await activeBackend(...session);
+  const forked = descendants(child.pid);
+  expect(forked.length).toBe(o.workers ?? 0);
+  const others = childrenOf(cmd.pid).filter((c) => c.pid !== child.pid);
+  expect(others.map((c) => c.comm)).toEqual(o.others ?? []);
   process.kill(backend, 'SIGSTOP');
   try {
     cmd.child.kill('SIGKILL');
     await cmd.exited;
     const started = Date.now();
-    await waitFor(`${program} (pid ${child.pid}) to end with its parent`, CHILD_GONE_MS, () => !isRunning(child.pid));
+    const all = [child.pid, ...forked, ...others.map((c) => c.pid)];
+    await waitFor(`${program} (pid ${child.pid}), its workers and the command's other children to end with it`, CHILD_GONE_MS, () => !all.some(isRunning));
     expect(Date.now() - started).toBeLessThan(CHILD_GONE_MS);
   } finally {
     process.kill(backend, 'SIGCONT');
@@ -73,7 +88,7 @@ test('db:backup killed with SIGKILL mid-dump takes pg_dump with it; the next run
   const killed = startCli('db:backup', args, env);
   const partial = () => fs.readdirSync(dir).find((n) => n.endsWith('.partial'));
   // Mid-dump: pg_dump has begun writing the table's rows.
-  await killMidRun(killed, 'pg_dump', () => /dumping public\.t/.test(killed.output()) && fs.statSync(path.join(dir, partial() ?? '.')).size > 0, ['db:backup', 'big']);
+  await killMidRun(killed, 'pg_dump', () => /dumping public\.t/.test(killed.output()) && fs.statSync(path.join(dir, partial() ?? '.')).size > 0, ['db:backup', 'big'], { others: ['pg_restore'] });
   const left = partial() as string;
   expect(left).toMatch(new RegExp(`^\\.big-\\d{8}T\\d{6}Z\\.dump\\.${killed.pid}-\\d+\\.partial$`));
 
@@ -88,8 +103,10 @@ test('db:restore killed with SIGKILL mid-restore takes pg_restore with it; the n
   const env = { DATABASE_URL: server.url(), PG_BIN };
   const args = ['--file', big.path, '--database', 'killed_target'];
   const killed = startCli('db:restore', args, env);
-  // Mid-restore: after `pg_restore --list` has read the archive, the one loading the new database.
-  await killMidRun(killed, 'pg_restore', () => /into a new database/.test(killed.output()), ['db:restore', 'killed\\_target\\_\\_restore\\_%']);
+  // Mid-restore: after `pg_restore --list` has read the archive, the one loading the new database,
+  // while it loads the table (with several jobs, in a worker: pg_restore forks one per job).
+  const jobs = defaultRestoreJobs();
+  await killMidRun(killed, 'pg_restore', () => /into a new database/.test(killed.output()), ['db:restore', 'killed\\_target\\_\\_restore\\_%', 'COPY %'], { workers: jobs > 1 ? jobs : 0 });
   const [left] = await rows<{ datname: string }>('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'killed\\_target\\_\\_restore\\_%'`);
   expect(left?.datname).toMatch(/^killed_target__restore_[0-9a-f]{6}$/);
   // The server ends the killed pg_restore's session when it next hears from it (after the statement it runs).

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ROOT } from '../../common/paths';
 import { backupAt, DEFAULT_BACKUP_DIR, listBackups } from '../../lib/backups/files';
-import { databaseNameProblem, restore } from '../../lib/backups/restore';
+import { databaseNameProblem, defaultRestoreJobs, MAX_DEFAULT_RESTORE_JOBS, MAX_RESTORE_JOBS, restore } from '../../lib/backups/restore';
 import { DEFAULT_RESTORE_STALL_SECONDS } from '../../lib/backups/stall-limits';
 import { parseDatabaseUrl, UserFacingError } from '../../lib/postgres/connection';
 import { nonEmpty, numberIn, say, stackOption, UsageError, userPath } from '../program';
@@ -50,13 +50,19 @@ export function registerRestore(program: Command): void {
         .argParser(numberIn('seconds', 1, 86_400))
         .default(DEFAULT_RESTORE_STALL_SECONDS),
     )
-    .action(async (o: { database: string; file?: string; stack?: string; dir?: string; replace?: boolean; stallTimeout: number }) => {
+    .addOption(
+      new Option(
+        '--jobs <n>',
+        `pg_restore's jobs: tables loaded and indexes built at once, each a connection of its own (default: the CPUs here, at most ${MAX_DEFAULT_RESTORE_JOBS}; ${defaultRestoreJobs()} here)`,
+      ).argParser(numberIn('jobs', 1, MAX_RESTORE_JOBS, true)),
+    )
+    .action(async (o: { database: string; file?: string; stack?: string; dir?: string; replace?: boolean; stallTimeout: number; jobs?: number }) => {
       const backup = chooseBackup(o);
       const admin = parseDatabaseUrl(process.env.DATABASE_URL);
       // Ctrl-C or a stop lets the restore drop what it made (and never interrupts the swap itself).
       const stop = new AbortController();
       for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => (say(`${signal}: stopping the restore`), stop.abort()));
-      const result = await restore({ admin, database: o.database, backup, replace: Boolean(o.replace), log: say, signal: stop.signal, stallSeconds: o.stallTimeout });
+      const result = await restore({ admin, database: o.database, backup, replace: Boolean(o.replace), log: say, signal: stop.signal, stallSeconds: o.stallTimeout, jobs: o.jobs });
       say(`restored ${backup.name} into "${o.database}" on ${admin.display.replace(/\/[^/]*$/, '')}${result.replaced ? ' (replacing it)' : ''} in ${(result.ms / 1000).toFixed(1)} s.`);
     });
 }

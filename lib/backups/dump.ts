@@ -4,6 +4,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { backupName, backupsToRemove, checksumLine, checksumProblem, listBackups, parseBackupName, sha256File, type BackupFile } from './files';
 import { freeBytes, prepareFolder, refusedWrite } from './folder';
 import { partialName, removeLeftovers } from './leftovers';
+import { readBackWhileWritten, type ReadBack } from './read-back';
 import { boundQueries, DEFAULT_BACKUP_STALL_SECONDS } from './stall-limits';
 import { LAST_SUCCESS_FILE } from '../../common/names';
 import { checkUploadTarget, uploadBackup, type UploadTarget } from './upload';
@@ -92,6 +93,10 @@ async function countTables(target: DatabaseTarget, stallSeconds: number): Promis
 /** pg_dump's own words for a full disk (its messages are in English: lib/postgres/pg-tools.ts). */
 const DISK_FULL = /No space left on device|Disk quota exceeded/;
 
+function notWhole(error: Error): UserFacingError {
+  return new UserFacingError(`the dump was written but does not read back whole, so it was discarded: ${error.message}`);
+}
+
 /** A full disk, with what was written, what was free and, from the stack's last backup, about what is needed. */
 function diskFull(o: BackupOptions, partial: string, freeAtStart: number | undefined, previous: BackupFile | undefined): UserFacingError {
   const known = [`${size(sizeOf(partial))} written`];
@@ -106,9 +111,9 @@ function diskFull(o: BackupOptions, partial: string, freeAtStart: number | undef
 /**
  * Takes one backup: a pg_dump custom-format archive of one consistent snapshot (pg_dump reads in
  * a single repeatable-read transaction), written beside its final name and renamed into place only
- * once it has been read back whole by pg_restore and its checksum is on disk, so a backup file is
- * never half-written. Then uploads it (if asked) and prunes the folder to the newest `keep`.
- * Everything that can be checked first (folder, server, client tools, bucket) is checked before
+ * once it has been read back whole by pg_restore (while pg_dump writes it: read-back.ts) and its
+ * checksum is on disk, so a backup file is never half-written. Then uploads it (if asked) and
+ * prunes the folder to the newest `keep`. Everything that can be checked first (folder, server, client tools, bucket) is checked before
  * pg_dump starts, and what killed runs left in the folder is removed first. pg_dump ends with this
  * process, and is given up on when it makes no progress for `stallSeconds`.
  */
@@ -138,6 +143,7 @@ export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
       new UserFacingError(`cannot create ${partial} (${(error as NodeJS.ErrnoException).code}): the folder does not take files. Choose another folder with --dir.`)
     );
   }
+  let readBack: ReadBack | undefined;
   try {
     const conn = libpqConnection(o.target);
     let done = 0;
@@ -163,10 +169,17 @@ export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
           else if (Date.now() - lastLine >= o.progressSeconds * 1000) progress();
         },
       });
-      if (!run.tied && process.platform === 'linux') {
-        o.log('warning: setpriv (util-linux) is not installed, so pg_dump would outlive this command killed with SIGKILL: install util-linux.');
+      // Read back while it is written (read-back.ts): a dump that does not read back whole stops pg_dump at once.
+      let unreadable: Error | undefined;
+      readBack = readBackWhileWritten(pgRestore, partial, o.target, (error) => {
+        unreadable = error;
+        run.kill();
+      });
+      if (!(run.tied && readBack.tied) && process.platform === 'linux') {
+        o.log('warning: setpriv (util-linux) is not installed, so pg_dump and pg_restore would outlive this command killed with SIGKILL: install util-linux.');
       }
-      await runAbortable(run, o.signal).catch((error: Error) => {
+      await runAbortable(run, o.signal).catch(async (error: Error) => {
+        await readBack?.cancel();
         if (o.signal?.aborted) throw new UserFacingError('the backup was stopped; its unfinished file was removed.');
         if (error instanceof ToolStalledError) {
           throw new UserFacingError(
@@ -175,16 +188,30 @@ export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
           );
         }
         if (DISK_FULL.test(error.message)) throw diskFull(o, partial, freeAtStart, previous);
+        // pg_dump was stopped because what it wrote did not read back.
+        if (unreadable) throw notWhole(unreadable);
         throw error;
       });
     } finally {
       clearInterval(timer);
     }
-    // pg_restore reads every block: a dump cut short (disk full, say) fails here, not on the day it is needed.
-    await runPgTool(pgRestore, ['--file=/dev/null', partial], { env: {}, target: o.target }).done.catch((error: Error) => {
-      throw new UserFacingError(`the dump was written but does not read back whole, so it was discarded: ${error.message}`);
+    // pg_restore has read every block (read-back.ts): a dump cut short (disk full, say) fails here,
+    // not on the day it is needed. The file is hashed meanwhile, as pg_dump left it.
+    const written = sizeOf(partial);
+    const [{ sha256, bytes }, read] = await Promise.all([
+      sha256File(partial),
+      readBack.finish().catch((error: Error) => {
+        throw notWhole(error);
+      }),
+    ]);
+    // Every byte pg_restore read is still there, and nothing was added: the file hashed is the one read back.
+    if (bytes !== written || read > bytes) {
+      throw notWhole(new Error(`pg_restore read ${read} bytes of it, it was ${written} bytes when pg_dump ended, and ${bytes} bytes when it was hashed`));
+    }
+    // The table of contents pg_dump wrote last, over the first, with the data's offsets: pg_restore reads the header and all of it.
+    await runPgTool(pgRestore, ['--list', partial], { env: {}, target: o.target }).done.catch((error: Error) => {
+      throw notWhole(error);
     });
-    const { sha256, bytes } = await sha256File(partial);
     fsyncPath(partial);
     const backup = parseBackupName(o.dir, name) as BackupFile;
     // The checksum takes its name first: a dump is never in place without it (write-file-atomic
@@ -215,6 +242,8 @@ export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
     fsyncPath(o.dir);
     return { backup, bytes, sha256, tables, ms: Date.now() - started, removed };
   } finally {
+    // Whatever failed after pg_dump (the checksum's write, say) leaves no pg_restore behind.
+    await readBack?.cancel();
     try {
       fs.rmSync(partial, { force: true });
     } catch {

@@ -22,6 +22,23 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   /** Seconds without progress (a server that stopped answering) before the restore gives up; default DEFAULT_RESTORE_STALL_SECONDS. */
   stallSeconds?: number;
+  /** pg_restore's jobs, each a connection of its own; default defaultRestoreJobs(). */
+  jobs?: number;
+}
+
+/** The most jobs a restore takes unless told: beyond the cores, jobs only wait for each other. */
+export const MAX_DEFAULT_RESTORE_JOBS = 4;
+export const MAX_RESTORE_JOBS = 32;
+
+/**
+ * One pg_restore job per core here, at most MAX_DEFAULT_RESTORE_JOBS. A job loads a table or
+ * builds an index at a time, each in a server process of its own (the server does the work:
+ * parsing rows, computing generated columns such as the documents' search vector, building
+ * indexes), so jobs help only while the server has cores for them; the database server is usually
+ * this machine, or one no bigger.
+ */
+export function defaultRestoreJobs(): number {
+  return Math.max(1, Math.min(MAX_DEFAULT_RESTORE_JOBS, os.availableParallelism()));
 }
 
 /** Where the admin connection goes for CREATE/ALTER/DROP DATABASE: never the database being replaced. */
@@ -234,6 +251,9 @@ export async function restore(o: RestoreOptions): Promise<{ ms: number; replaced
   const started = Date.now();
   const nameProblem = databaseNameProblem(o.database);
   if (nameProblem) throw new UserFacingError(nameProblem);
+  if (o.jobs !== undefined && !(Number.isInteger(o.jobs) && o.jobs >= 1 && o.jobs <= MAX_RESTORE_JOBS)) {
+    throw new RangeError(`jobs must be a whole number from 1 to ${MAX_RESTORE_JOBS}, not ${o.jobs}`);
+  }
   const problem = await checksumProblem(o.backup);
   if (problem) throw new UserFacingError(`${o.backup.path} cannot be restored: ${problem}. Nothing was changed; choose another backup with --file.`);
   o.log(`checksum of ${o.backup.name} verified`);
@@ -282,13 +302,23 @@ export async function restore(o: RestoreOptions): Promise<{ ms: number; replaced
           'The roles, tablespaces and locales the backup names must exist here (deploy the stack first), and DATABASE_URL must be the server\'s admin login.',
       );
     }
-    o.log(`restoring ${o.backup.name} (dumped from ${archive.dumpedName}) into a new database, ${temporary}`);
+    const jobs = o.jobs ?? defaultRestoreJobs();
+    o.log(`restoring ${o.backup.name} (dumped from ${archive.dumpedName}) into a new database, ${temporary}, with ${jobs === 1 ? '1 job' : `${jobs} jobs`}`);
     const conn = libpqConnection(withDatabase(o.admin, temporary));
     let last = Date.now();
-    const run = runPgTool(pgRestore, ['--exit-on-error', '--verbose', '--no-password', `--dbname=${conn.dbname}`, o.backup.path], {
+    // --jobs: pg_restore creates the schema in one session, then loads the tables and builds the
+    // indexes and constraints in `jobs` worker processes, each with a session of its own, largest
+    // tables first (pg_dump/pg_backup_archiver.c, restore_toc_entries_parallel; the sizes come from
+    // the data offsets pg_dump wrote into the archive: pg_backup_custom.c, _PrepParallelRestore).
+    // --exit-on-error holds for the workers: a worker's error ends it (warn_or_exit_horribly), and
+    // the leader, finding it gone, ends the others and fails (parallel.c, "a worker process died
+    // unexpectedly"; archive_close_connection). Whatever went in stays in the temporary database,
+    // which is dropped: the restore is still all or nothing.
+    const run = runPgTool(pgRestore, ['--exit-on-error', '--verbose', '--no-password', ...(jobs > 1 ? [`--jobs=${jobs}`] : []), `--dbname=${conn.dbname}`, o.backup.path], {
       env: { ...conn.env, PGAPPNAME: 'db:restore' },
       target: o.admin,
       stallSeconds,
+      workers: jobs > 1,
       onLine: (line) => {
         const table = /processing data for table "([^"]+)"/.exec(line);
         if (table && Date.now() - last > 5000) {

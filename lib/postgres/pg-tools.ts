@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { Client } from 'pg';
 import { redact, UserFacingError, type DatabaseTarget } from './connection';
 import { spawnTied } from '../process/children';
@@ -81,6 +82,8 @@ export interface ToolRun {
   done: Promise<string>;
   /** The program ends with this process, even on SIGKILL (lib/process/children.ts). */
   tied: boolean;
+  /** Its standard input, when asked for (`stdin`); otherwise it reads nothing. */
+  stdin?: Writable;
   kill(): void;
 }
 
@@ -102,6 +105,12 @@ export class ToolStalledError extends UserFacingError {
  * outlives it. With `stallSeconds`, a run that makes no progress for that long (no line, no growth
  * of `writes`, no bytes read or written: lib/process/stall.ts) is killed and rejects with a
  * ToolStalledError: once connected, libpq waits for a server that stopped answering forever.
+ *
+ * With `workers` (pg_restore --jobs above 1, which forks a worker process per job:
+ * pg_dump/parallel.c, ParallelBackupStart), the program runs in a process group of its own, so that
+ * a stop or a stall reaches every worker at once, the workers' reads and writes count as progress,
+ * and the program gets TERM rather than KILL when this process ends, which it passes on to its
+ * workers (lib/process/children.ts).
  */
 export function runPgTool(
   file: string,
@@ -111,23 +120,41 @@ export function runPgTool(
     target: DatabaseTarget;
     onLine?: (line: string) => void;
     keepStdout?: boolean;
+    /** Give the program a standard input to write to (ToolRun.stdin). */
+    stdin?: boolean;
     stallSeconds?: number;
     /** Files the program writes, whose growth is progress. */
     writes?: string[];
+    workers?: boolean;
   },
 ): ToolRun {
-  const { child, tied } = spawnTied(file, args, {
-    // Messages in English, as ours are, and as callers read them ("No space left on device"). An
-    // empty LC_ALL counts as unset (glibc locale/findlocale.c, _nl_find_locale), so LC_MESSAGES
-    // applies, and gettext ignores LANGUAGE under the C locale (intl/dcigettext.c, guess_category_value).
-    env: { ...process.env, LC_ALL: '', LC_MESSAGES: 'C', ...options.env },
-    stdio: ['ignore', options.keepStdout ? 'pipe' : 'ignore', 'pipe'],
-  });
+  const { child, tied } = spawnTied(
+    file,
+    args,
+    {
+      // Messages in English, as ours are, and as callers read them ("No space left on device"). An
+      // empty LC_ALL counts as unset (glibc locale/findlocale.c, _nl_find_locale), so LC_MESSAGES
+      // applies, and gettext ignores LANGUAGE under the C locale (intl/dcigettext.c, guess_category_value).
+      env: { ...process.env, LC_ALL: '', LC_MESSAGES: 'C', ...options.env },
+      stdio: [options.stdin ? 'pipe' : 'ignore', options.keepStdout ? 'pipe' : 'ignore', 'pipe'],
+      detached: options.workers === true,
+    },
+    options.workers ? 'TERM' : 'KILL',
+  );
+  // A group's id is its first process's pid; the workers stay in it (they only fork).
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      if (options.workers && child.pid !== undefined) process.kill(-child.pid, name);
+      else child.kill(name);
+    } catch {
+      // all of them have ended already
+    }
+  };
   const tool = path.basename(file);
   const watch =
     options.stallSeconds === undefined
       ? undefined
-      : watchForStall({ pid: child.pid, files: options.writes ?? [], seconds: options.stallSeconds, onStall: () => child.kill('SIGKILL') });
+      : watchForStall({ pid: child.pid, files: options.writes ?? [], seconds: options.stallSeconds, onStall: () => signal('SIGKILL'), tree: options.workers });
   let stdout = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const tail: string[] = [];
@@ -160,7 +187,9 @@ export function runPgTool(
       reject(new UserFacingError(`${tool} ${why}${output}`));
     });
   });
-  return { done, tied, kill: () => child.kill('SIGTERM') };
+  // A program that reads its input may end before taking all of it: that is told by its exit status, not by EPIPE.
+  child.stdin?.on('error', () => undefined);
+  return { done, tied, stdin: child.stdin ?? undefined, kill: () => signal('SIGTERM') };
 }
 
 /** Runs a client program to its end; aborting the signal stops it. */

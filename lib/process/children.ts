@@ -53,11 +53,19 @@ export interface TiedChild {
 /**
  * spawn(), with the child tied to this process (see above). Its pid is the program's own: setpriv
  * execs it in place, so signals sent to the child reach the program.
+ *
+ * `deathSignal` is the signal the child gets when this process ends: KILL, unless the child must
+ * pass the end on. The setting is cleared in the children the child forks (prctl(2),
+ * PR_SET_PDEATHSIG), so a program that works through processes of its own, as `pg_restore --jobs`
+ * does, is given TERM, which it handles by sending TERM to each of its workers, then a cancel
+ * request to the server for its own query, then _exit (pg_dump/parallel.c, sigTermHandler; each
+ * worker does the same for its query). The cost: a server that no longer answers at all can hold
+ * that cancel request (PQcancel opens a connection) until the connection attempt times out.
  */
-export function spawnTied(file: string, args: readonly string[], options: SpawnOptions): TiedChild {
+export function spawnTied(file: string, args: readonly string[], options: SpawnOptions, deathSignal: 'KILL' | 'TERM' = 'KILL'): TiedChild {
   const setpriv = findSetpriv();
   if (!setpriv) return { child: spawn(file, args, options), tied: false };
-  return { child: spawn(setpriv, ['--pdeathsig', 'KILL', '--', file, ...args], options), tied: true };
+  return { child: spawn(setpriv, ['--pdeathsig', deathSignal, '--', file, ...args], options), tied: true };
 }
 
 /** The signals that ask a command to stop: Ctrl-C, `kill`, `docker stop`, a closed terminal. */

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { descendants } from './proc';
 
 /**
  * Notices a child program that has stopped making progress: a client program waiting on a server
@@ -8,7 +9,9 @@ import * as fs from 'node:fs';
  * Progress is anything the child does that this process can see: a line it writes (`touch()`), a
  * file it writes growing, and, on Linux, the bytes it has read and written through any file or
  * socket, its server connection included (/proc/PID/io rchar and wchar, proc(5); readable for a
- * child of the same user).
+ * child of the same user). With `tree`, the bytes of the processes the child forked count too:
+ * `pg_restore --jobs` loads and indexes in worker processes it forks (pg_dump/parallel.c,
+ * ParallelBackupStart), while the leader only waits for them.
  */
 export interface StallWatch {
   /** Counts as progress: call it for each line the child writes. */
@@ -34,10 +37,13 @@ function fileSize(file: string): number {
   }
 }
 
-/** Calls `onStall` once, when `seconds` have passed with no progress of the child `pid`. */
-export function watchForStall(o: { pid: number | undefined; files: readonly string[]; seconds: number; onStall: () => void }): StallWatch {
+/** Calls `onStall` once, when `seconds` have passed with no progress of the child `pid` (and, with `tree`, of the processes it forked). */
+export function watchForStall(o: { pid: number | undefined; files: readonly string[]; seconds: number; onStall: () => void; tree?: boolean }): StallWatch {
   const limitMs = o.seconds * 1000;
-  const mark = () => [o.pid === undefined ? '' : ioCounters(o.pid), ...o.files.map(fileSize)].join('|');
+  // Without /proc (macOS) there are no counters to read, nor any need to list the processes.
+  const tree = o.tree === true && fs.existsSync('/proc/self/io');
+  const pids = (pid: number) => (tree ? [pid, ...descendants(pid)] : [pid]);
+  const mark = () => [...(o.pid === undefined ? [] : pids(o.pid).map((p) => `${p}:${ioCounters(p)}`)), ...o.files.map(fileSize)].join('|');
   let last = mark();
   let lastProgress = Date.now();
   let stalled = false;

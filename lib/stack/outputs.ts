@@ -1,7 +1,7 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { UserFacingError } from '../postgres/connection';
-import { procStat } from '../process/proc';
+import { processParents, procStat } from '../process/proc';
 import { appEnvEntries, parseStackOutputs } from './env-file';
 import { ROOT } from '../../common/paths';
 
@@ -41,24 +41,6 @@ export function pulumiTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   return seconds * 1000;
 }
 
-/** Every process's parent, from /proc on Linux, else from ps (macOS has no /proc). */
-function parents(): Map<number, number> {
-  const map = new Map<number, number>();
-  if (fs.existsSync('/proc/self/stat')) {
-    for (const entry of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const fields = procStat(Number(entry)); // undefined: it exited while we read
-      if (fields) map.set(Number(entry), Number(fields[1]));
-    }
-    return map;
-  }
-  for (const line of execFileSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' }).split('\n')) {
-    const [pid, ppid] = line.trim().split(/\s+/).map(Number);
-    if (pid) map.set(pid, ppid);
-  }
-  return map;
-}
-
 const signal = (pid: number, name: NodeJS.Signals) => {
   try {
     process.kill(pid, name);
@@ -78,7 +60,7 @@ function killTree(pid: number): Set<number> {
   for (let grown = true; grown; ) {
     for (const p of tree) signal(p, 'SIGSTOP');
     grown = false;
-    for (const [child, parent] of parents()) {
+    for (const [child, parent] of processParents()) {
       if (tree.has(parent) && !tree.has(child)) {
         tree.add(child);
         grown = true;

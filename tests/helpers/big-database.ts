@@ -33,14 +33,14 @@ export async function bigDatabaseBackup(server: PostgresServer): Promise<BackupF
   return listBackups(dir, 'big')[0];
 }
 
-/** The backend of an active session with this application name on databases LIKE `datname`: its pid. */
-export function activeBackend(server: PostgresServer, applicationName: string, datname = '%'): Promise<number> {
+/** The backend of an active session with this application name on databases LIKE `datname`, running a statement LIKE `query`: its pid. */
+export function activeBackend(server: PostgresServer, applicationName: string, datname = '%', query = '%'): Promise<number> {
   return waitFor(`an active session of ${applicationName}`, 60_000, async () => {
     const found = await rows<{ pid: number }>(
       server,
       'postgres',
-      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname LIKE $2 AND state = 'active' AND query NOT LIKE 'SELECT%' LIMIT 1`,
-      [applicationName, datname],
+      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname LIKE $2 AND state = 'active' AND query NOT LIKE 'SELECT%' AND query LIKE $3 LIMIT 1`,
+      [applicationName, datname, query],
     );
     return found[0]?.pid;
   });
