@@ -455,6 +455,8 @@ describe('npm run db:restore', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('with 2 jobs');
     expect(r.stderr).toMatch(/role "gone_since" does not exist/);
+    // The leader found its worker gone: the parallel path (pg_dump/parallel.c, ListenToWorkers).
+    expect(r.stderr).toMatch(/a worker process died unexpectedly/);
     expect(r.stderr).toMatch(/the restore failed, so "kept_db3" was left as it was: pg_restore failed/);
     expect(await contents('kept_db3')).toEqual(kept);
     expect(await databases()).toEqual(before);

@@ -13,7 +13,7 @@ import type { BackupFile } from '../lib/backups/files';
 import { defaultRestoreJobs, restore } from '../lib/backups/restore';
 import { boundQueries } from '../lib/backups/stall-limits';
 import { connect, parseDatabaseUrl } from '../lib/postgres/connection';
-import { descendants } from '../lib/process/proc';
+import { groupMembers } from '../lib/process/proc';
 import { activeBackend as bigActiveBackend, bigDatabaseBackup, rows as bigRows } from './helpers/big-database';
 import { startPostgres, type PostgresServer } from './helpers/postgres';
 import { childrenOf, isRunning, waitFor } from './helpers/processes';
@@ -100,7 +100,7 @@ test('a restore whose server stops answering mid-restore gives up within the bou
   const restores = childrenOf(process.pid).filter((c) => c.comm === 'pg_restore');
   expect(restores.length).toBe(1);
   const jobs = defaultRestoreJobs();
-  const workers = descendants(restores[0].pid);
+  const workers = groupMembers(restores[0].pid).filter((pid) => pid !== restores[0].pid);
   expect(workers.length).toBe(jobs > 1 ? jobs : 0);
 
   const error = await failed;

@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { listBackups, type BackupFile } from '../lib/backups/files';
 import { defaultRestoreJobs } from '../lib/backups/restore';
-import { descendants } from '../lib/process/proc';
+import { GROUP_GRACE_SECONDS } from '../lib/process/children';
+import { groupMembers } from '../lib/process/proc';
 import { activeBackend as bigActiveBackend, bigDatabaseBackup, rows as bigRows } from './helpers/big-database';
 import { PG_BIN, startPostgres, type PostgresServer } from './helpers/postgres';
 import { childrenOf, isRunning, startCli, waitFor } from './helpers/processes';
@@ -38,7 +39,7 @@ const activeBackend = (applicationName: string, datname?: string, query?: string
  * Waits for the command's child program to be at work, kills the command with SIGKILL, and checks
  * that the child ended too, within a bound, with the processes it forked (pg_restore's workers,
  * one per job: `workers` of them) and the command's other children (`others`: the pg_restore that
- * reads a dump back while pg_dump writes it). A child that writes nothing on its stderr meanwhile
+ * reads a dump back while pg_dump writes it, the shell guarding pg_restore's workers). A child that writes nothing on its stderr meanwhile
  * (a long table) would not notice its parent is gone (no SIGPIPE): the server's process serving it
  * is held (SIGSTOP) while the command is killed, so that nothing but the kernel's signal can end it.
  */
@@ -47,26 +48,33 @@ async function killMidRun(
   program: string,
   ready: () => boolean,
   session: [string, string, string?],
-  o: { workers?: number; others?: string[] } = {},
+  o: { workers?: number; others?: string[]; freezeServer?: boolean; boundMs?: number } = {},
 ): Promise<void> {
+  const bound = o.boundMs ?? CHILD_GONE_MS;
   const child = await waitFor(`${program} started by the command`, 60_000, () => ready() && childrenOf(cmd.pid).find((c) => c.comm === program));
   const backend = await activeBackend(...session);
-  const forked = descendants(child.pid);
+  // pg_restore with jobs leads a process group of its own; pg_dump is in the command's.
+  const forked = o.workers ? groupMembers(child.pid).filter((pid) => pid !== child.pid) : [];
   expect(forked.length).toBe(o.workers ?? 0);
   const others = childrenOf(cmd.pid).filter((c) => c.pid !== child.pid);
   expect(others.map((c) => c.comm)).toEqual(o.others ?? []);
-  process.kill(backend, 'SIGSTOP');
+  // The whole server: the postmaster too, which then takes connections (the kernel does) and answers none.
+  const frozen = [backend, ...(o.freezeServer ? [postmasterPid()] : [])];
+  for (const pid of frozen) process.kill(pid, 'SIGSTOP');
   try {
     cmd.child.kill('SIGKILL');
     await cmd.exited;
     const started = Date.now();
     const all = [child.pid, ...forked, ...others.map((c) => c.pid)];
-    await waitFor(`${program} (pid ${child.pid}), its workers and the command's other children to end with it`, CHILD_GONE_MS, () => !all.some(isRunning));
-    expect(Date.now() - started).toBeLessThan(CHILD_GONE_MS);
+    await waitFor(`${program} (pid ${child.pid}), its workers and the command's other children to end with it`, bound, () => !all.some(isRunning));
+    expect(Date.now() - started).toBeLessThan(bound);
   } finally {
-    process.kill(backend, 'SIGCONT');
+    for (const pid of frozen) process.kill(pid, 'SIGCONT');
   }
 }
+
+/** The server's postmaster: the first line of postmaster.pid. */
+const postmasterPid = () => Number(fs.readFileSync(path.join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
 
 beforeAll(async () => {
   server = await startPostgres();
@@ -106,7 +114,11 @@ test('db:restore killed with SIGKILL mid-restore takes pg_restore with it; the n
   // Mid-restore: after `pg_restore --list` has read the archive, the one loading the new database,
   // while it loads the table (with several jobs, in a worker: pg_restore forks one per job).
   const jobs = defaultRestoreJobs();
-  await killMidRun(killed, 'pg_restore', () => /into a new database/.test(killed.output()), ['db:restore', 'killed\\_target\\_\\_restore\\_%', 'COPY %'], { workers: jobs > 1 ? jobs : 0 });
+  await killMidRun(killed, 'pg_restore', () => /into a new database/.test(killed.output()), ['db:restore', 'killed\\_target\\_\\_restore\\_%', 'COPY %'], {
+    workers: jobs > 1 ? jobs : 0,
+    // With jobs, the shell that guards pg_restore's process group (children.ts, guardGroup), which ends with it.
+    others: jobs > 1 ? ['sh'] : [],
+  });
   const [left] = await rows<{ datname: string }>('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'killed\\_target\\_\\_restore\\_%'`);
   expect(left?.datname).toMatch(/^killed_target__restore_[0-9a-f]{6}$/);
   // The server ends the killed pg_restore's session when it next hears from it (after the statement it runs).
@@ -117,4 +129,20 @@ test('db:restore killed with SIGKILL mid-restore takes pg_restore with it; the n
   expect(next.output()).toContain(`dropped "${left.datname}", left by a restore that was stopped before it ended`);
   expect(await rows('postgres', `SELECT datname FROM pg_database WHERE datname LIKE '%\\_\\_re%'`)).toEqual([]);
   expect(await rows('killed_target', 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 2000000 }]);
+}, 180_000);
+
+test('db:restore --jobs 2 killed with SIGKILL while the whole server is frozen: pg_restore and its workers, stuck in their cancel requests, are ended by the group guard', async () => {
+  // On TERM each of them sends the server a cancel request, which waits for an answer without a bound (children.ts, guardGroup).
+  const env = { DATABASE_URL: server.url(), PG_BIN };
+  const killed = startCli('db:restore', ['--file', big.path, '--database', 'frozen_target', '--jobs', '2'], env);
+  await killMidRun(killed, 'pg_restore', () => /into a new database/.test(killed.output()), ['db:restore', 'frozen\\_target\\_\\_restore\\_%', 'COPY %'], {
+    workers: 2,
+    others: ['sh'],
+    freezeServer: true,
+    boundMs: GROUP_GRACE_SECONDS * 1000 + CHILD_GONE_MS,
+  });
+  await waitFor('the sessions of the killed restore to end', 60_000, async () => (await rows('postgres', `SELECT 1 FROM pg_stat_activity WHERE datname LIKE 'frozen\\_target\\_\\_restore\\_%'`)).length === 0);
+  for (const { datname } of await rows<{ datname: string }>('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'frozen\\_target\\_\\_restore\\_%'`)) {
+    await rows('postgres', `DROP DATABASE "${datname}" WITH (FORCE)`);
+  }
 }, 180_000);

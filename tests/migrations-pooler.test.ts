@@ -34,11 +34,13 @@ function startPgbouncer(poolSize: number, change: Record<string, string> = {}): 
   );
 }
 
+/** Nothing in the test's database, and no advisory lock on it (other test files migrate their own databases on the shared server meanwhile). */
 async function untouched(client: Client): Promise<void> {
   const { rows } = await client.query(
     `SELECT (SELECT count(*)::int FROM pg_namespace WHERE nspname = 'drizzle') AS drizzle,
             (SELECT count(*)::int FROM information_schema.tables WHERE table_schema = 'public') AS tables,
-            (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory') AS locks`,
+            (SELECT count(*)::int FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+              WHERE l.locktype = 'advisory' AND d.datname = current_database()) AS locks`,
   );
   expect(rows[0]).toEqual({ drizzle: 0, tables: 0, locks: 0 });
 }

@@ -204,9 +204,11 @@ export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
         throw notWhole(error);
       }),
     ]);
-    // Every byte pg_restore read is still there, and nothing was added: the file hashed is the one read back.
-    if (bytes !== written || read > bytes) {
-      throw notWhole(new Error(`pg_restore read ${read} bytes of it, it was ${written} bytes when pg_dump ended, and ${bytes} bytes when it was hashed`));
+    // pg_restore was handed every byte, and nothing changed in length since: the file hashed is the
+    // one read back. (A pg_restore that ends content before the end of its input, with bytes left
+    // over, also exits 0.)
+    if (bytes !== written || read !== bytes) {
+      throw notWhole(new Error(`pg_restore was handed ${read} bytes of it, it was ${written} bytes when pg_dump ended, and ${bytes} bytes when it was hashed`));
     }
     // The table of contents pg_dump wrote last, over the first, with the data's offsets: pg_restore reads the header and all of it.
     await runPgTool(pgRestore, ['--list', partial], { env: {}, target: o.target }).done.catch((error: Error) => {

@@ -17,10 +17,16 @@ import { runPgTool } from '../postgres/pg-tools';
  *   forward through the blocks (_PrintTocData), never using the offsets, and inflates every block
  *   of every table to its output. A block missing, cut short or corrupt fails it. So whichever
  *   table of contents it read, the first or the rewritten one (or, read across the rewrite, parts
- *   of each: every offset field is one or the other, both valid), it read every data byte.
+ *   of each, an offset even half-written: it parses them and never uses them), it read every data byte.
  * What pg_dump wrote last, the rewritten table of contents, is then read by `pg_restore --list` on
  * the finished file (lib/backups/dump.ts), and the file is hashed as it is once pg_dump has ended,
  * with its length checked against the length it had then.
+ *
+ * Not proved, unlike by a pg_restore reading the finished file: that each offset in that table of
+ * contents points at its block (--list parses them and does not follow them). pg_dump computes
+ * them itself, as it writes each block; were one wrong, a restore from the file would fail
+ * ("found unexpected block ID"), and one from its bytes through a pipe (`cat FILE | pg_restore
+ * ...`, as here) would not.
  *
  * The archive pg_dump writes is the one `pg_dump --file` writes, offsets included: pg_dump writes
  * no offsets to a pipe (it cannot seek back), and without them `pg_restore --jobs` must search the
@@ -29,7 +35,8 @@ import { runPgTool } from '../postgres/pg-tools';
 export interface ReadBack {
   /**
    * Once pg_dump has ended with success: hands pg_restore the rest of the file, and resolves with
-   * the bytes it was handed once it has read them all and found the archive whole; rejects if not.
+   * the bytes it was handed (all of the file, unless pg_restore ended before taking them) once it
+   * has found the archive whole; rejects if not.
    */
   finish(): Promise<number>;
   /** pg_dump failed or was stopped: stops reading and ends pg_restore. */
@@ -37,6 +44,9 @@ export interface ReadBack {
   /** Whether pg_restore is tied to this process (lib/process/children.ts). */
   tied: boolean;
 }
+
+/** pg_restore ended by finish()'s own kill after the feed failed: the feed's error says why. */
+const readerKilled = (error: Error) => /stopped by SIG(TERM|KILL)/.test(error.message);
 
 /** Bytes read at once. */
 const CHUNK = 1024 * 1024;
@@ -109,13 +119,12 @@ export function readBackWhileWritten(pgRestore: string, file: string, target: Da
       writerDone = true;
       wake();
       const feedError = await fed;
-      if (feedError) {
-        run.kill();
-        await readerResult;
-        throw feedError;
-      }
+      if (feedError) run.kill();
+      // pg_restore's own words first: a reader that failed makes the feed fail too (EPIPE, which
+      // arrives before the reader's exit status) and would hide why.
       const error = await readerResult;
-      if (error) throw error;
+      if (error && !(feedError && readerKilled(error))) throw error;
+      if (feedError) throw feedError;
       return position;
     },
     async cancel() {

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Client } from 'pg';
 import { redact, UserFacingError, type DatabaseTarget } from './connection';
-import { spawnTied } from '../process/children';
+import { guardGroup, spawnTied } from '../process/children';
 import { watchForStall } from '../process/stall';
 
 /**
@@ -141,6 +141,8 @@ export function runPgTool(
     },
     options.workers ? 'TERM' : 'KILL',
   );
+  // Should the workers outlive their TERM (a cancel request to a server that never answers), the group is killed (children.ts).
+  const guard = options.workers && child.pid !== undefined ? guardGroup(child.pid) : undefined;
   // A group's id is its first process's pid; the workers stay in it (they only fork).
   const signal = (name: NodeJS.Signals) => {
     try {
@@ -154,7 +156,7 @@ export function runPgTool(
   const watch =
     options.stallSeconds === undefined
       ? undefined
-      : watchForStall({ pid: child.pid, files: options.writes ?? [], seconds: options.stallSeconds, onStall: () => signal('SIGKILL'), tree: options.workers });
+      : watchForStall({ pid: child.pid, files: options.writes ?? [], seconds: options.stallSeconds, onStall: () => signal('SIGKILL'), group: options.workers });
   let stdout = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const tail: string[] = [];
@@ -175,14 +177,19 @@ export function runPgTool(
   const done = new Promise<string>((resolve, reject) => {
     child.on('error', (error) => {
       watch?.stop();
+      guard?.release();
       reject(new UserFacingError(`cannot run ${file}: ${error.message}`));
     });
-    child.on('close', (code, signal) => {
+    child.on('close', (code, signalName) => {
       watch?.stop();
+      // A leader that failed may leave workers behind (one killed by the OOM killer, say); while any
+      // lives, the group's id cannot be given to another process (children.ts, guardGroup).
+      if (code !== 0 && options.workers) signal('SIGKILL');
+      guard?.release();
       if (partial) take(partial);
       if (code === 0) return resolve(stdout);
       if (watch?.stalled) return reject(new ToolStalledError(tool, options.stallSeconds as number));
-      const why = signal ? `was stopped by ${signal}` : `failed (exit status ${code})`;
+      const why = signalName ? `was stopped by ${signalName}` : `failed (exit status ${code})`;
       const output = tail.length > 0 ? `:\n${redact(tail.join('\n'), options.target).replace(/^/gm, '  ')}` : '';
       reject(new UserFacingError(`${tool} ${why}${output}`));
     });

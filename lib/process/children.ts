@@ -68,6 +68,54 @@ export function spawnTied(file: string, args: readonly string[], options: SpawnO
   return { child: spawn(setpriv, ['--pdeathsig', deathSignal, '--', file, ...args], options), tied: true };
 }
 
+/** How long a guarded process group has, after TERM, before KILL (guardGroup). */
+export const GROUP_GRACE_SECONDS = 5;
+
+export interface GroupGuard {
+  /** The group has ended (or is ended otherwise): the guard goes, signalling nothing. */
+  release(): void;
+}
+
+/**
+ * Ends the process group `pgid` when this process ends, however it ends: TERM, then KILL if it is
+ * still there after GROUP_GRACE_SECONDS. For a program tied with TERM (spawnTied's deathSignal) whose workers pass
+ * the TERM on: pg_restore's handler, in the leader and in each worker, sends the server a cancel
+ * request (PQcancel) before it exits, and in PostgreSQL 15's libpq that is a blocking connect,
+ * send and receive with no timeout (interfaces/libpq/fe-connect.c, internal_cancel), so against a
+ * server that takes the connection and never answers (a paused container) they would all stay.
+ *
+ * No handler of ours runs on SIGKILL, so the guard is another process: a shell, in a session of
+ * its own (a Ctrl-C for the command does not reach it), blocked reading a pipe that only this
+ * process holds open. The kernel closes the pipe when this process ends; the read returns, and the
+ * shell signals the group. release() kills the shell first, so an ended group's id, which the
+ * system may give to another, is never signalled. Hand-written, as no library does it: it is the
+ * pdeathsig idea for a whole group.
+ */
+export function guardGroup(pgid: number): GroupGuard {
+  // After TERM, it looks ten times a second whether the group is still there, and ends with it.
+  // No `--` before the negative pid: dash (Debian's /bin/sh) takes none in its kill, and a signal
+  // named first makes the next word the group.
+  const tries = GROUP_GRACE_SECONDS * 10;
+  const script =
+    `read _; kill -TERM -"$1" 2>/dev/null; i=0; ` +
+    `while kill -0 -"$1" 2>/dev/null; do i=$((i+1)); if [ $i -ge ${tries} ]; then kill -KILL -"$1" 2>/dev/null; exit 0; fi; sleep 0.1; done`;
+  const guard = spawn('/bin/sh', ['-c', script, 'sh', String(pgid)], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+  guard.on('error', () => undefined);
+  guard.stdin?.on('error', () => undefined);
+  // Neither the guard nor its pipe keeps this process alive: its end is what the guard waits for.
+  guard.unref();
+  (guard.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  let released = false;
+  return {
+    release() {
+      if (released) return;
+      released = true;
+      guard.kill('SIGKILL');
+      guard.stdin?.destroy();
+    },
+  };
+}
+
 /** The signals that ask a command to stop: Ctrl-C, `kill`, `docker stop`, a closed terminal. */
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 

@@ -33,19 +33,18 @@ export function processParents(): Map<number, number> {
   return map;
 }
 
-/** The processes below `pid`: its children, theirs, and so on. */
-export function descendants(pid: number): number[] {
-  const parents = processParents();
-  const below = new Set([pid]);
-  for (let grown = true; grown; ) {
-    grown = false;
-    for (const [child, parent] of parents) {
-      if (below.has(parent) && !below.has(child)) {
-        below.add(child);
-        grown = true;
-      }
-    }
+/**
+ * The processes of the process group `pgid` (its leader included, while it lives), from /proc:
+ * empty where there is none. A group, unlike the tree below a pid, keeps the workers a leader
+ * forked after the leader has gone (they are given to init, and stay in its group).
+ */
+export function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  if (!fs.existsSync('/proc/self/stat')) return members;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = procStat(Number(entry)); // undefined: it exited while we read
+    if (fields && Number(fields[2]) === pgid) members.push(Number(entry));
   }
-  below.delete(pid);
-  return [...below];
+  return members;
 }

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { descendants } from './proc';
+import { groupMembers } from './proc';
 
 /**
  * Notices a child program that has stopped making progress: a client program waiting on a server
@@ -9,9 +9,9 @@ import { descendants } from './proc';
  * Progress is anything the child does that this process can see: a line it writes (`touch()`), a
  * file it writes growing, and, on Linux, the bytes it has read and written through any file or
  * socket, its server connection included (/proc/PID/io rchar and wchar, proc(5); readable for a
- * child of the same user). With `tree`, the bytes of the processes the child forked count too:
- * `pg_restore --jobs` loads and indexes in worker processes it forks (pg_dump/parallel.c,
- * ParallelBackupStart), while the leader only waits for them.
+ * child of the same user). With `group`, the child leads a process group of its own and the bytes
+ * of every process in it count: `pg_restore --jobs` loads and indexes in worker processes it forks
+ * (pg_dump/parallel.c, ParallelBackupStart), while the leader only waits for them.
  */
 export interface StallWatch {
   /** Counts as progress: call it for each line the child writes. */
@@ -37,12 +37,12 @@ function fileSize(file: string): number {
   }
 }
 
-/** Calls `onStall` once, when `seconds` have passed with no progress of the child `pid` (and, with `tree`, of the processes it forked). */
-export function watchForStall(o: { pid: number | undefined; files: readonly string[]; seconds: number; onStall: () => void; tree?: boolean }): StallWatch {
+/** Calls `onStall` once, when `seconds` have passed with no progress of the child `pid` (and, with `group`, of every process in the group it leads). */
+export function watchForStall(o: { pid: number | undefined; files: readonly string[]; seconds: number; onStall: () => void; group?: boolean }): StallWatch {
   const limitMs = o.seconds * 1000;
   // Without /proc (macOS) there are no counters to read, nor any need to list the processes.
-  const tree = o.tree === true && fs.existsSync('/proc/self/io');
-  const pids = (pid: number) => (tree ? [pid, ...descendants(pid)] : [pid]);
+  const group = o.group === true && fs.existsSync('/proc/self/io');
+  const pids = (pid: number) => (group ? groupMembers(pid) : [pid]);
   const mark = () => [...(o.pid === undefined ? [] : pids(o.pid).map((p) => `${p}:${ioCounters(p)}`)), ...o.files.map(fileSize)].join('|');
   let last = mark();
   let lastProgress = Date.now();
