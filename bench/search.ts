@@ -1,9 +1,10 @@
 /**
  * Ranked document search over a large corpus: latency of searchDocuments() as the app calls it.
  *
- *   npm run bench:search [-- --docs 1000000 --users 10000 --public 0.1 --queries 3000] [--hold]
+ *   npm run bench:search [-- --docs 1000000 --users 10000 --public 0.1 --queries 3000] [--hold] [--json FILE]
  *
  * --hold keeps the server running afterwards and prints its URL, for EXPLAIN; Ctrl-C stops it.
+ * --json writes the overall percentiles to FILE (bench/search-growth.ts reads them).
  *
  * Builds a throwaway PostgreSQL 15 with the migrated schema and a deterministic corpus, then runs
  * a query mix through searchDocuments() (a user's own plus public documents, top 20) and prints
@@ -12,6 +13,7 @@
  * The corpus is bench/corpus.ts's: documents of ~150 words, Zipf-distributed over a 50,000-word
  * vocabulary whose top ranks are PostgreSQL's English stop words (the same every run).
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { drizzle } from 'drizzle-orm/node-postgres';
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     public: { type: 'string', default: '0.1' },
     queries: { type: 'string', default: '3000' },
     hold: { type: 'boolean', default: false },
+    json: { type: 'string' },
   },
 });
 const DOCS = Number(values.docs);
@@ -72,12 +75,20 @@ async function main(): Promise<void> {
     // Users search for content words, the common ones more often.
     const contentRank = zipfSampler(VOCABULARY - stopWords.length, random);
     const term = () => words[stopWords.length + contentRank()];
+    // A rare word: one of the least common half of the content words, drawn evenly.
+    const rare = () => words[VOCABULARY - 1 - Math.floor(random() * ((VOCABULARY - stopWords.length) / 2))];
     const shapes: [string, () => string][] = [
       ['one word', () => term()],
       ['two words', () => `${term()} ${term()}`],
       ['either word', () => `${term()} or ${term()}`],
       ['phrase', () => `"${term()} ${term()}"`],
+      ['a word, excluding another', () => `${term()} -${term()}`],
+      ['one rare word', () => rare()],
     ];
+    // Most searches come from users with documents of their own (DOCS / USERS each); one in five
+    // from a user with none (a new user: an id no document has).
+    const searcher = (): [string, string] =>
+      random() < 0.2 ? ['users with no documents', userId(USERS + Math.floor(random() * USERS))] : [`users with ${Math.round(DOCS / USERS)} documents`, userId(Math.floor(random() * USERS))];
     const timed = async (query: string, user: string) => {
       const t0 = process.hrtime.bigint();
       const results = await searchDocuments(db, { userId: user, query });
@@ -87,12 +98,16 @@ async function main(): Promise<void> {
 
     const samples: number[] = [];
     const byShape = new Map<string, number[]>();
+    const byUser = new Map<string, number[]>();
     let returned = 0;
     for (let i = 0; i < QUERIES; i++) {
-      const [shape, make] = shapes[Math.floor(random() * 10) < 6 ? 0 : 1 + (i % 3)];
-      const r = await timed(make(), userId(Math.floor(random() * USERS)));
+      // Half one common word, the other half the other shapes in turn.
+      const [shape, make] = shapes[random() < 0.5 ? 0 : 1 + (i % (shapes.length - 1))];
+      const [who, user] = searcher();
+      const r = await timed(make(), user);
       samples.push(r.ms);
       byShape.set(shape, [...(byShape.get(shape) ?? []), r.ms]);
+      byUser.set(who, [...(byUser.get(who) ?? []), r.ms]);
       returned += r.count;
     }
     const common = words[stopWords.length];
@@ -110,13 +125,18 @@ async function main(): Promise<void> {
     console.log(`${DOCS.toLocaleString('en')} documents, ${USERS.toLocaleString('en')} users, ${PUBLIC_SHARE * 100}% public; loaded and indexed in ${loadSeconds.toFixed(0)} s`);
     console.log(`${cpus.length} x ${cpus[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; server settings: ${Object.entries(SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}`);
     console.log(`"${common}" is in ${rows[0].all} documents (${rows[0].public} public)\n`);
-    console.log(`| ${QUERIES} queries (60% one word) | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|`);
+    console.log(`| ${QUERIES} queries (half one common word) | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|`);
     const line = (name: string, s: number[]) => {
       const x = [...s].sort((a, b) => a - b);
       console.log(`| ${name} | ${percentile(x, 50).toFixed(1)} | ${percentile(x, 95).toFixed(1)} | ${percentile(x, 99).toFixed(1)} | ${x[x.length - 1].toFixed(1)} |`);
     };
     line('all', sorted);
     for (const [shape, s] of byShape) line(shape, s);
+    for (const [who, s] of byUser) line(who, s);
+    if (values.json) {
+      const figures = (x: number[]) => ({ p50: percentile(x, 50), p95: percentile(x, 95), p99: percentile(x, 99), max: x[x.length - 1] });
+      fs.writeFileSync(values.json, JSON.stringify({ docs: DOCS, users: USERS, queries: QUERIES, loadSeconds, ...figures(sorted) }));
+    }
     console.log(`\nmean results per query: ${(returned / QUERIES).toFixed(1)}\n`);
     console.log('| worst case (a user with no matching documents of their own) | ms, best of 3 | results |\n|---|---|---|');
     for (const [name, query] of worst) {
