@@ -114,6 +114,10 @@ describe('searchDocuments', () => {
     // A negated, AND-ed or phrased term still counts in the rank while the document's title
     // does not match the query; and a title and description parsed as one text lose "<b loquat>".
     ['quince or -kumquat'], ['quince or kumquat medlar'], ['quince or "kumquat medlar"'], ['loquat'],
+    // One word and exclusions: every match ranks alike, so the page is the newest matches.
+    ['lorem -rhythm'], ['rhythm -lorem'], ['rhythm -tempo3 -tempo5'], ['quince -kumquat'], ['lorem -zzz'],
+    // Close to that shape and not it: the excluded phrase's words count in the rank; a leading exclusion.
+    ['rhythm -"lorem tempo3"'], ['-lorem rhythm'], ['rhythm lorem -tempo3'],
   ])('returns exactly what ranking every visible match returns: %s', async (query) => {
     for (const userId of [ALICE, BOB]) {
       const got = (await searchDocuments(t.db, { userId, query })).map((r) => ({ id: r.id, rank: r.rank }));
