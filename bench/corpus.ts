@@ -65,22 +65,27 @@ export const userId = (n: number): string => `00000000-0000-4000-b000-${n.toStri
 /**
  * Loads `users` users and `docs` documents (a share `publicShare` of them public, 2% soft-deleted)
  * into a migrated database, then builds the documents' secondary indexes and runs VACUUM ANALYZE.
+ * With `keepIndexes`, the documents go into the table with its indexes as they are, each insert
+ * updating them, as the app's writes do. Resolves with the milliseconds the inserts took.
  */
-export async function loadCorpus(url: string, words: string[], o: { docs: number; users: number; publicShare: number }): Promise<void> {
+export async function loadCorpus(url: string, words: string[], o: { docs: number; users: number; publicShare: number; keepIndexes?: boolean }): Promise<number> {
   const setup = new Client({ connectionString: url });
   await setup.connect();
   // Load without the secondary indexes of documents and rebuild them after: much faster.
-  const indexes = (
-    await setup.query<{ name: string; def: string }>(
-      `SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE tablename = 'documents' AND indexname <> 'documents_pkey'`,
-    )
-  ).rows;
+  const indexes = o.keepIndexes
+    ? []
+    : (
+        await setup.query<{ name: string; def: string }>(
+          `SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE tablename = 'documents' AND indexname <> 'documents_pkey'`,
+        )
+      ).rows;
   for (const i of indexes) await setup.query(`DROP INDEX "${i.name}"`);
   await setup.query(
     `INSERT INTO users (id, email, name) SELECT ('00000000-0000-4000-b000-' || lpad(to_hex(g), 12, '0'))::uuid, 'user' || g || '@example.com', 'User ' || g FROM generate_series(0, $1 - 1) g`,
     [o.users],
   );
   const loaders = 2;
+  const inserting = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: loaders }, async (_unused, worker) => {
       const client = new Client({ connectionString: url });
@@ -109,6 +114,7 @@ export async function loadCorpus(url: string, words: string[], o: { docs: number
       await client.end();
     }),
   );
+  const insertMs = Number(process.hrtime.bigint() - inserting) / 1e6;
   // Two at a time, the largest first.
   const queue = [...indexes].sort((a, b) => Number(/gin/.test(b.def)) - Number(/gin/.test(a.def)));
   await Promise.all(
@@ -121,4 +127,5 @@ export async function loadCorpus(url: string, words: string[], o: { docs: number
   );
   await setup.query('VACUUM ANALYZE');
   await setup.end();
+  return insertMs;
 }
