@@ -31,6 +31,7 @@ import { migrate } from '../lib/migrations/runner';
 import { connect, parseDatabaseUrl } from '../lib/postgres/connection';
 import { documents, users } from '../schema';
 import { postgresSettings } from '../stacks/containers/postgres-settings';
+import { pgbouncerSettingsOf } from '../stacks/containers/pgbouncer-settings';
 import { scramSha256Secret } from '../stacks/scram';
 import { PGBOUNCER_BIN, startPgbouncer } from '../tests/helpers/pgbouncer';
 import { adminQuery, PG_BIN, startPostgres } from '../tests/helpers/postgres';
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
       {
         postgres: server,
         logins: [{ user: stack.roles.app, scramSecret: secret }],
-        settings: { poolSize: dev.pgbouncerPoolSize, maxClientConnections: dev.pgbouncerMaxClientConnections },
+        settings: pgbouncerSettingsOf(dev),
       },
       { user: stack.roles.app, password: stack.password },
     );

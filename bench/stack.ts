@@ -22,7 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { Client } from 'pg';
-import { pgbouncerIni, pgbouncerUserlist } from '../stacks/containers/pgbouncer-settings';
+import { pgbouncerIni, pgbouncerSettingsOf, pgbouncerUserlist } from '../stacks/containers/pgbouncer-settings';
 import { postgresSettings } from '../stacks/containers/postgres-settings';
 import { scramSha256Secret } from '../stacks/scram';
 import { PGBOUNCER, POSTGRES } from '../stacks/services';
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
     const authFile = host.mapPath(PGBOUNCER.authFile);
     fs.writeFileSync(authFile, pgbouncerUserlist([{ user: 'bench', scramSecret: await storedSecret(server, 'bench') }]));
     const ini = host.local(PGBOUNCER.configFile);
-    fs.writeFileSync(ini, host.translate(pgbouncerIni({ poolSize: dev.pgbouncerPoolSize, maxClientConnections: dev.pgbouncerMaxClientConnections })));
+    fs.writeFileSync(ini, host.translate(pgbouncerIni(pgbouncerSettingsOf(dev))));
     host.chownTree(authFile);
     host.chownTree(ini);
     const bouncer = host.start('pgbouncer', 'pgbouncer', [ini]);

@@ -17,14 +17,15 @@ import { Client, Pool, type ClientBase, type PoolClient, type PoolConfig } from 
 import { APP_ENV } from '../common/names';
 import { boundedQuery, sessionRole } from '../lib/migrations/runner';
 import { plural } from '../lib/text';
-import { describeConnectError, parseDatabaseUrl, redact, UserFacingError, type DatabaseTarget } from '../lib/postgres/connection';
+import { describeConnectError, parseDatabaseUrl, redact, type DatabaseTarget } from '../lib/postgres/connection';
 import * as schema from '../schema';
 // The code's migrations, compiled in: tsc (resolveJsonModule, tsconfig.json) emits the journal into
 // dist/ beside the schema it describes, so a service always compares the database with the
 // migrations of the very code it runs, not with files it would have to find at run time.
 import journal from '../schema/migrations/meta/_journal.json';
-import { ClientError, InvalidArgumentError, InvalidVariableError, requireVariable, type Variables } from './errors';
+import { ClientError, InvalidArgumentError, parseVariable, type Variables } from './errors';
 import { wholeNumberOption } from './options';
+import { settlesWithin } from './wait';
 
 // The errors a service may meet here, from one import (the ones all client modules share live in errors.ts).
 export { ClientError, InvalidArgumentError, InvalidVariableError, MissingVariableError } from './errors';
@@ -168,7 +169,7 @@ export class DatabaseBehindError extends ClientError {
  * it is safe.
  */
 const HISTORY_FUNCTION = 'public.applied_migrations()';
-const HISTORY_QUERY = 'SELECT created_at FROM public.applied_migrations() AS history(created_at)';
+const HISTORY_QUERY = `SELECT created_at FROM ${HISTORY_FUNCTION} AS history(created_at)`;
 const HISTORY_MIGRATION = '0008_applied_migrations';
 /** PostgreSQL's undefined_function: the database has no HISTORY_FUNCTION (before HISTORY_MIGRATION, or never migrated). */
 const UNDEFINED_FUNCTION = '42883';
@@ -304,17 +305,6 @@ class ServiceClient extends Client {
   }
 }
 
-/** `promise` settled within `ms`? Never waits longer, and leaves no timer behind. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([promise.then(() => true, () => true), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 function checkOptions(options: DatabaseOptions): Required<Omit<DatabaseOptions, 'env' | 'onConnectionLost'>> {
   const connection = options.connection ?? 'pooled';
   if (connection !== 'pooled' && connection !== 'direct') {
@@ -339,15 +329,7 @@ function checkOptions(options: DatabaseOptions): Required<Omit<DatabaseOptions, 
 function readTarget(env: Variables, connection: ConnectionKind): DatabaseTarget {
   const variable = connection === 'pooled' ? APP_ENV.databaseUrl : APP_ENV.directDatabaseUrl;
   const what = connection === 'pooled' ? "the app role's login through PgBouncer (the stack's databaseUrl output)" : "the app role's direct login to PostgreSQL (the stack's directDatabaseUrl output)";
-  const value = requireVariable(env, variable, what);
-  try {
-    return parseDatabaseUrl(value, variable);
-  } catch (error) {
-    if (!(error instanceof UserFacingError)) throw error;
-    // parseDatabaseUrl words each problem as "<variable> <why>".
-    const why = error.message.startsWith(`${variable} `) ? error.message.slice(variable.length + 1) : `cannot be used: ${error.message}`;
-    throw new InvalidVariableError(variable, why);
-  }
+  return parseVariable(env, variable, what, (value) => parseDatabaseUrl(value, variable));
 }
 
 /**

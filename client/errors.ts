@@ -1,3 +1,5 @@
+import { UserFacingError } from '../lib/postgres/connection';
+
 /**
  * The errors the client modules throw for a service's own mistakes (a variable missing or wrong,
  * the wrong login, a database behind the code). Each has a stable `code` a service can switch on
@@ -38,6 +40,22 @@ export function requireVariable(vars: Variables, variable: string, what: string)
   const value = vars[variable];
   if (value === undefined || value.trim() === '') throw new MissingVariableError(variable, what);
   return value;
+}
+
+/**
+ * `parse` of the value of `variable` (a MissingVariableError when unset, saying what it holds). The
+ * project's parsers (lib/) word each problem as "<variable> <why>" in a UserFacingError, which
+ * becomes an InvalidVariableError; none repeats the value, which may hold a secret.
+ */
+export function parseVariable<T>(vars: Variables, variable: string, what: string, parse: (value: string) => T): T {
+  const value = requireVariable(vars, variable, what);
+  try {
+    return parse(value);
+  } catch (error) {
+    if (!(error instanceof UserFacingError)) throw error;
+    const why = error.message.startsWith(`${variable} `) ? error.message.slice(variable.length + 1) : `cannot be used: ${error.message}`;
+    throw new InvalidVariableError(variable, why);
+  }
 }
 
 /** An argument a service passed cannot be used: a malformed id, an expiry over the maximum, an option out of range. */

@@ -1,4 +1,3 @@
-import * as net from 'node:net';
 import {
   ClientClosedError,
   ClientOfflineError,
@@ -12,10 +11,11 @@ import {
 } from '@redis/client';
 import { APP_ENV } from '../common/names';
 import { networkProblem } from '../lib/health/check';
-import { parseRedisUrl, type RedisTarget } from '../lib/health/redis';
-import { redact, UserFacingError } from '../lib/postgres/connection';
-import { ClientError, InvalidArgumentError, InvalidVariableError, requireVariable, type Variables } from './errors';
+import { parseRedisUrl, redisSocket, type RedisTarget } from '../lib/health/redis';
+import { redact } from '../lib/postgres/connection';
+import { ClientError, InvalidArgumentError, InvalidVariableError, parseVariable, type Variables } from './errors';
 import { wholeNumberOption } from './options';
+import { settlesWithin } from './wait';
 
 // The errors every client module shares, from this entry point too: the package exports the modules, not errors.ts.
 export { ClientError, InvalidArgumentError, InvalidVariableError, MissingVariableError } from './errors';
@@ -169,16 +169,10 @@ function settingsFrom(o: RedisOptions): Settings {
  */
 function targetFrom(vars: Variables): { target: RedisTarget; database: number } {
   const source = APP_ENV.redisUrl;
-  const value = requireVariable(vars, source, "the app's Redis login, redis://USER:PASSWORD@HOST:PORT (the stack's redisUrl output)");
-  let target: RedisTarget;
-  try {
-    target = parseRedisUrl(value, source);
-  } catch (error) {
-    // Its messages begin with the variable's name and never repeat the value.
-    if (error instanceof UserFacingError) throw new InvalidVariableError(source, error.message.replace(new RegExp(`^${source} `), ''));
-    throw error;
-  }
-  const url = new URL(value.trim());
+  const { target, url } = parseVariable(vars, source, "the app's Redis login, redis://USER:PASSWORD@HOST:PORT (the stack's redisUrl output)", (value) => ({
+    target: parseRedisUrl(value, source),
+    url: new URL(value.trim()),
+  }));
   if (url.search !== '' || url.hash !== '') throw new InvalidVariableError(source, 'has a query or fragment, which this client does not read: remove it (the value is not shown: it holds a password)');
   const path = url.pathname;
   if (path === '' || path === '/') return { target, database: 0 };
@@ -211,15 +205,8 @@ function targetFrom(vars: Variables): { target: RedisTarget; database: number } 
  * - The URL itself is never given to it (parseURL would put it into a TypeError's `input`).
  */
 function nodeRedisClient(target: RedisTarget, database: number, prefix: string, s: Settings, reconnect: (retries: number, cause: Error) => number | Error) {
-  const socket = {
-    host: target.host,
-    port: target.port,
-    connectTimeout: s.connectTimeoutMs,
-    socketTimeout: s.commandTimeoutMs,
-    reconnectStrategy: reconnect,
-  };
   return createClient({
-    socket: target.tls ? { ...socket, tls: true as const, servername: net.isIP(target.host) ? undefined : target.host } : socket,
+    socket: redisSocket(target, { connectTimeout: s.connectTimeoutMs, socketTimeout: s.commandTimeoutMs, reconnectStrategy: reconnect }),
     username: target.user,
     password: target.password,
     database,
@@ -421,13 +408,8 @@ export class AppRedis {
     if (this.#closed) return;
     this.#closed = true;
     this.#wake();
-    if (this.#client.isOpen) {
-      let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#settings.commandTimeoutMs)));
-      // close() resolves once nothing waits for a reply (index.js, close).
-      await Promise.race([this.#client.close().catch(() => undefined), bound]);
-      clearTimeout(timer);
-    }
+    // close() resolves once nothing waits for a reply (index.js, close).
+    if (this.#client.isOpen) await settlesWithin(this.#client.close(), this.#settings.commandTimeoutMs);
     // Idempotent (socket.js, destroy): ends what close() left; a reconnection loop stops at its next step (#connect checks isOpen after each pause).
     this.#client.destroy();
   }

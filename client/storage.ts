@@ -7,10 +7,9 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { Client } from 'minio';
 import { APP_ENV, bucketVariable, type BucketKey } from '../common/names';
 import { withTimeout } from '../lib/health/check';
-import { UserFacingError } from '../lib/postgres/connection';
-import { accessProblem, type Credential, describeStorageError, type Endpoint, parseEndpoint, scrub, storageClient } from '../lib/storage/object-store';
+import { accessProblem, type Credential, CREDENTIAL_VARIABLES, describeStorageError, type Endpoint, parseEndpoint, scrub, storageClient } from '../lib/storage/object-store';
 import { systemSettings } from '../schema/system';
-import { ClientError, InvalidArgumentError, InvalidVariableError, requireVariable, type Variables } from './errors';
+import { ClientError, InvalidArgumentError, InvalidVariableError, parseVariable, requireVariable, type Variables } from './errors';
 import { wholeNumberOption } from './options';
 
 // The errors every client module shares, from this entry point too: the package exports the modules, not errors.ts.
@@ -49,8 +48,8 @@ export const PRESIGN_DEFAULT_SECONDS = 300;
 export const PRESIGN_MAX_SECONDS = 3600;
 /** The longest file name kept in a key, in characters (the key goes into file_path, varchar(500)). */
 const FILE_NAME_MAX = 100;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UUID_SOURCE = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const UUID = new RegExp(`^${UUID_SOURCE}$`, 'i');
 /** A temp link's random part: 128 bits, so that a link cannot be guessed (the bucket refuses listings). */
 const TOKEN_BYTES = 16;
 
@@ -426,20 +425,15 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 function setupFrom(vars: Variables): Setup {
   const endpointVariable = APP_ENV.s3Endpoint;
-  const endpointValue = requireVariable(vars, endpointVariable, "the object store's S3 API, e.g. http://127.0.0.1:9000 (the stack's s3Endpoint output)");
-  let endpoint: Endpoint;
-  try {
-    endpoint = parseEndpoint(endpointValue.trim(), endpointVariable);
-  } catch (error) {
-    if (error instanceof UserFacingError) throw new InvalidVariableError(endpointVariable, error.message.replace(new RegExp(`^${endpointVariable} `), ''));
-    throw error;
-  }
+  const endpoint = parseVariable(vars, endpointVariable, "the object store's S3 API, e.g. http://127.0.0.1:9000 (the stack's s3Endpoint output)", (value) =>
+    parseEndpoint(value.trim(), endpointVariable),
+  );
   const region = requireVariable(vars, APP_ENV.s3Region, 'the S3 region requests are signed for (the stack writes us-east-1 for its own MinIO)');
+  const names = CREDENTIAL_VARIABLES.app;
   const credential: Credential = {
-    accessKey: requireVariable(vars, APP_ENV.s3AccessKey, "the app's access key (the stack's s3AccessKey output)"),
-    secretKey: requireVariable(vars, APP_ENV.s3SecretKey, "the app's secret key (the stack's s3SecretKey output)"),
-    accessKeyVariable: APP_ENV.s3AccessKey,
-    secretKeyVariable: APP_ENV.s3SecretKey,
+    accessKey: requireVariable(vars, names.accessKeyVariable, "the app's access key (the stack's s3AccessKey output)"),
+    secretKey: requireVariable(vars, names.secretKeyVariable, "the app's secret key (the stack's s3SecretKey output)"),
+    ...names,
   };
   const bucket = (key: BucketKey) => {
     const variable = bucketVariable(key);

@@ -25,6 +25,7 @@ import { migrate } from '../lib/migrations/runner';
 import { connect, parseDatabaseUrl } from '../lib/postgres/connection';
 import { documents, users } from '../schema';
 import journal from '../schema/migrations/meta/_journal.json';
+import { pgbouncerSettingsOf } from '../stacks/containers/pgbouncer-settings';
 import { scramSha256Secret } from '../stacks/scram';
 import { startPgbouncer, type PgbouncerServer } from './helpers/pgbouncer';
 import { withClient } from './helpers/db';
@@ -67,7 +68,7 @@ beforeAll(async () => {
     {
       postgres: server,
       logins: [stack.roles.app, stack.roles.readonly].map((user) => ({ user, scramSecret: secret })),
-      settings: { poolSize: dev.pgbouncerPoolSize, maxClientConnections: dev.pgbouncerMaxClientConnections },
+      settings: pgbouncerSettingsOf(dev),
     },
     { user: stack.roles.app, password: stack.password },
   );

@@ -10,6 +10,7 @@ import { ROOT } from '../common/paths';
 import { readMigrations } from '../lib/migrations/files';
 import { seed } from '../lib/migrations/seeder';
 import { appEnvEntries } from '../lib/stack/env-file';
+import { pgbouncerSettingsOf } from '../stacks/containers/pgbouncer-settings';
 import { scramSha256Secret } from '../stacks/scram';
 import { S3_REGION } from '../stacks/services';
 import { freshDatabase, withClient, type TestDatabase } from './helpers/db';
@@ -107,7 +108,7 @@ beforeAll(async () => {
       {
         postgres: server,
         logins: [{ user: stack.roles.app, scramSecret: secret }],
-        settings: { poolSize: config.pgbouncerPoolSize, maxClientConnections: config.pgbouncerMaxClientConnections },
+        settings: pgbouncerSettingsOf(config),
         databases: [database],
       },
       { user: stack.roles.app, password: stack.password, database },

@@ -59,16 +59,18 @@ export function parseRedisUrl(value: string | undefined, source = 'REDIS_URL'): 
  * decoder's error (../RESP/decoder.js, "Unknown RESP type") is only emitted, and the command waits
  * on until the socket times out. `spokeOtherProtocol` says whether that happened.
  */
+/**
+ * node-redis's socket options for `target` with `options` (timeouts, reconnection): TLS for
+ * rediss://, naming the host for SNI unless it is an IP address, which SNI does not carry.
+ */
+export function redisSocket<O extends object>(target: RedisTarget, options: O) {
+  const socket = { host: target.host, port: target.port, ...options };
+  return target.tls ? { ...socket, tls: true as const, servername: net.isIP(target.host) ? undefined : target.host } : socket;
+}
+
 function healthClient(target: RedisTarget) {
-  const socket = {
-    host: target.host,
-    port: target.port,
-    connectTimeout: CHECK_TIMEOUT_MS,
-    socketTimeout: CHECK_TIMEOUT_MS,
-    reconnectStrategy: false as const,
-  };
   const client = createClient({
-    socket: target.tls ? { ...socket, tls: true as const, servername: net.isIP(target.host) ? undefined : target.host } : socket,
+    socket: redisSocket(target, { connectTimeout: CHECK_TIMEOUT_MS, socketTimeout: CHECK_TIMEOUT_MS, reconnectStrategy: false as const }),
     RESP: 2,
     maintNotifications: 'disabled',
     disableOfflineQueue: true,

@@ -15,17 +15,23 @@ export function procStat(pid: number): string[] | undefined {
   }
 }
 
+/** Every process's stat fields (procStat), by pid, from /proc; undefined where there is no /proc (macOS). */
+function procTable(): Map<number, string[]> | undefined {
+  if (!fs.existsSync('/proc/self/stat')) return undefined;
+  const table = new Map<number, string[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = procStat(Number(entry)); // undefined: it exited while we read
+    if (fields) table.set(Number(entry), fields);
+  }
+  return table;
+}
+
 /** Every process's parent, from /proc on Linux, else from ps (macOS has no /proc). */
 export function processParents(): Map<number, number> {
+  const table = procTable();
+  if (table) return new Map([...table].map(([pid, fields]) => [pid, Number(fields[1])]));
   const map = new Map<number, number>();
-  if (fs.existsSync('/proc/self/stat')) {
-    for (const entry of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const fields = procStat(Number(entry)); // undefined: it exited while we read
-      if (fields) map.set(Number(entry), Number(fields[1]));
-    }
-    return map;
-  }
   for (const line of execFileSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' }).split('\n')) {
     const [pid, ppid] = line.trim().split(/\s+/).map(Number);
     if (pid) map.set(pid, ppid);
@@ -39,12 +45,5 @@ export function processParents(): Map<number, number> {
  * forked after the leader has gone (they are given to init, and stay in its group).
  */
 export function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  if (!fs.existsSync('/proc/self/stat')) return members;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const fields = procStat(Number(entry)); // undefined: it exited while we read
-    if (fields && Number(fields[2]) === pgid) members.push(Number(entry));
-  }
-  return members;
+  return [...(procTable() ?? [])].filter(([, fields]) => Number(fields[2]) === pgid).map(([pid]) => pid);
 }

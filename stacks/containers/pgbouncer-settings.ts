@@ -6,6 +6,11 @@ export interface PgbouncerSettings {
   maxClientConnections: number;
 }
 
+/** The settings a stack's configuration gives PgBouncer (its pgbouncerPoolSize and pgbouncerMaxClientConnections keys). */
+export function pgbouncerSettingsOf(config: { pgbouncerPoolSize: number; pgbouncerMaxClientConnections: number }): PgbouncerSettings {
+  return { poolSize: config.pgbouncerPoolSize, maxClientConnections: config.pgbouncerMaxClientConnections };
+}
+
 /**
  * pgbouncer.ini. Clients log in with SCRAM against auth_file, and PgBouncer logs in to PostgreSQL
  * by passing that login through, which works because auth_file holds the very SCRAM secrets

@@ -3,7 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import type { StackConfig } from '../config';
 import { serviceContainer } from './container';
 import type { Naming } from '../naming';
-import { pgbouncerIni, pgbouncerUserlist, type PoolLogin } from './pgbouncer-settings';
+import { pgbouncerIni, pgbouncerSettingsOf, pgbouncerUserlist, type PoolLogin } from './pgbouncer-settings';
 import { PGBOUNCER } from '../services';
 import { DATABASE_NAME } from '../../common/names';
 
@@ -40,7 +40,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
         uploads: [
           {
             file: PGBOUNCER.configFile,
-            content: pgbouncerIni({ poolSize: config.pgbouncerPoolSize, maxClientConnections: config.pgbouncerMaxClientConnections }),
+            content: pgbouncerIni(pgbouncerSettingsOf(config)),
           },
           { file: PGBOUNCER.authFile, content: userlist, permissions: '0444' },
         ],

@@ -7,7 +7,7 @@ import { DATABASE_NAME } from '../../common/names';
 import { pgbouncerIni, pgbouncerUserlist, type PgbouncerSettings, type PoolLogin } from '../../stacks/containers/pgbouncer-settings';
 import { PGBOUNCER, POSTGRES } from '../../stacks/services';
 import { freePort, serverIdentity } from './postgres';
-import { endProcess } from './server-process';
+import { endProcess, serverStopper } from './server-process';
 
 /** Debian's PgBouncer (the package CI installs), or PGBOUNCER_BIN. */
 export const PGBOUNCER_BIN = process.env.PGBOUNCER_BIN ?? '/usr/sbin/pgbouncer';
@@ -41,8 +41,6 @@ export interface PgbouncerServer {
   readonly pid: number;
   /** A URL of `database` (the stack's by default) through this PgBouncer, logging in as `user`. */
   url(user: string, password: string, database?: string): string;
-  /** The log file's text, for failures. */
-  log(): string;
   /**
    * Stops PgBouncer (`signal`: SIGINT, its safe shutdown, by default; SIGTERM, its immediate one) and
    * starts it again with the same files on the same port, as a container restart does. `whileDown`
@@ -65,7 +63,7 @@ function replaceLine(ini: string, key: string, value: string): string {
  * log file are this machine's (as tests/helpers/redis.ts changes only redis-server's port and
  * folders), then `change` and `databases`, for the tests that ask for them.
  */
-export function localIni(options: PgbouncerOptions, port: number, root: string): string {
+function localIni(options: PgbouncerOptions, port: number, root: string): string {
   const { postgres, settings, change = {}, databases = [] } = options;
   let ini = pgbouncerIni(settings);
   // The stack's database entry keeps everything but its host and port (its dbname and any option).
@@ -88,9 +86,9 @@ export function localIni(options: PgbouncerOptions, port: number, root: string):
   return `${ini}logfile = ${path.join(root, 'pgbouncer.log')}\n`;
 }
 
-/** Waits until `probe` gets an answer through PgBouncer, or PgBouncer exits. */
-async function waitReady(url: string, child: ChildProcess, log: () => string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/** Waits until `url` gets an answer through PgBouncer (10 s at most), or PgBouncer exits. */
+async function waitReady(url: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
   for (;;) {
     const client = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
     client.on('error', () => undefined);
@@ -132,17 +130,8 @@ export async function startPgbouncer(options: PgbouncerOptions, probe: Probe): P
     child = spawn(PGBOUNCER_BIN, [iniFile], { ...(identity ?? {}), stdio: 'ignore' });
     await waitReady(probeUrl, child, log);
   };
-  // As serverStopper (./server-process.ts) does, for whichever process runs now: a restart replaces it.
-  const killOnExit = () => {
-    child.kill('SIGKILL');
-    fs.rmSync(root, { recursive: true, force: true });
-  };
-  process.once('exit', killOnExit);
-  const stop = async () => {
-    process.removeListener('exit', killOnExit);
-    await endProcess(child, 'SIGINT');
-    fs.rmSync(root, { recursive: true, force: true });
-  };
+  // Whichever process runs now: a restart replaces it.
+  const stop = serverStopper(() => child, root, 'SIGINT');
   try {
     await launch();
   } catch (error) {
@@ -155,7 +144,6 @@ export async function startPgbouncer(options: PgbouncerOptions, probe: Probe): P
       return child.pid as number;
     },
     url,
-    log,
     restart: async ({ signal = 'SIGINT', whileDown } = {}) => {
       await endProcess(child, signal);
       await whileDown?.();

@@ -7,7 +7,7 @@ import { createClient } from '@redis/client';
 import { redisAcl, redisCommand, type RedisSettings } from '../../stacks/containers/redis-settings';
 import { REDIS } from '../../stacks/services';
 import { freePort } from './postgres';
-import { endProcess } from './server-process';
+import { endProcess, serverStopper } from './server-process';
 
 export interface RedisServer {
   port: number;
@@ -95,17 +95,8 @@ export async function startRedis(settings: RedisSettings, options: RedisTestOpti
     return started;
   };
   let child = launch();
-  // As serverStopper (./server-process.ts) does, for whichever process runs now: a restart replaces it.
-  const killOnExit = () => {
-    child.kill('SIGKILL');
-    fs.rmSync(root, { recursive: true, force: true });
-  };
-  process.once('exit', killOnExit);
-  const stopAll = async () => {
-    process.removeListener('exit', killOnExit);
-    await endProcess(child, 'SIGTERM');
-    fs.rmSync(root, { recursive: true, force: true });
-  };
+  // Whichever process runs now: a restart replaces it.
+  const stopAll = serverStopper(() => child, root, 'SIGTERM');
   try {
     await waitReady(port, child, logFile);
   } catch (error) {

@@ -4,17 +4,19 @@ import * as fs from 'node:fs';
 /**
  * The stop() of a throwaway server: `signal` for a clean shutdown, SIGKILL after 10 s, then its
  * folder removed. A server must not outlive the process that started it, even one that never
- * calls stop(), so it is also killed when this process exits.
+ * calls stop(), so it is also killed when this process exits. `server` is its process, or, for a
+ * server that restarts (a new process each time), a function giving the one running now.
  */
-export function serverStopper(child: ChildProcess, root: string, signal: NodeJS.Signals): () => Promise<void> {
+export function serverStopper(server: ChildProcess | (() => ChildProcess), root: string, signal: NodeJS.Signals): () => Promise<void> {
+  const current = typeof server === 'function' ? server : () => server;
   const killOnExit = () => {
-    child.kill('SIGKILL');
+    current().kill('SIGKILL');
     fs.rmSync(root, { recursive: true, force: true });
   };
   process.once('exit', killOnExit);
   return async () => {
     process.removeListener('exit', killOnExit);
-    await endProcess(child, signal);
+    await endProcess(current(), signal);
     fs.rmSync(root, { recursive: true, force: true });
   };
 }
