@@ -69,6 +69,21 @@ describe('npm run db:check', () => {
       await expect(checkSchemaMatchesMigrations(paths)).rejects.toThrow(/0001_schema\.sql is not the SQL drizzle-kit generates from its snapshot: statement 1 is\n\s+SET LOCAL statement_timeout/);
     });
 
+    it('accepts IF NOT EXISTS after a generated CREATE INDEX CONCURRENTLY only in a migration marked to run without a transaction', async () => {
+      const file = path.join(paths.migrations, '0009_public_recent_index.sql');
+      const committed = fs.readFileSync(file, 'utf8');
+      expect(committed).toMatch(/^-- pa-data: no-transaction\n[\s\S]*CREATE INDEX CONCURRENTLY IF NOT EXISTS "idx_documents_public_recent"/);
+      await expect(checkSchemaMatchesMigrations(paths)).resolves.toEqual([]);
+      fs.writeFileSync(file, committed.replace(/^-- pa-data: no-transaction\n/, ''));
+      recordHashes();
+      await expect(checkSchemaMatchesMigrations(paths)).rejects.toThrow(
+        /0009_public_recent_index\.sql is not the SQL drizzle-kit generates from its snapshot: statement 1 is\n\s+CREATE INDEX CONCURRENTLY IF NOT EXISTS "idx_documents_public_recent"/,
+      );
+      fs.writeFileSync(file, committed.replace('IF NOT EXISTS "idx_documents_public_recent" ON "documents"', 'IF NOT EXISTS "idx_documents_public_recent" ON ONLY "documents"'));
+      recordHashes();
+      await expect(checkSchemaMatchesMigrations(paths)).rejects.toThrow(/0009_public_recent_index\.sql is not the SQL drizzle-kit generates/);
+    });
+
     it("accepts any SQL in a custom migration, once db:verify's catalog.json is rewritten after it", async () => {
       const file = path.join(paths.migrations, '0002_updated_at_triggers.sql');
       fs.writeFileSync(file, `${fs.readFileSync(file, 'utf8')}\n--> statement-breakpoint\nCOMMENT ON FUNCTION set_updated_at() IS 'keeps updated_at current';\n`);

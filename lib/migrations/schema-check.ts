@@ -57,15 +57,20 @@ async function regenerateFromSnapshots(snapshots: string[]): Promise<Regenerated
  */
 /**
  * What a reviewer may add to a generated migration without changing what it does to the schema,
- * and what `db:lint` asks of a migration that touches a live table: whole-line comments (squawk's
- * `-- squawk-ignore RULE -- REASON` exceptions) and `SET LOCAL lock_timeout` (which holds for the
- * migration's own transaction only). The statements left are compared with drizzle-kit's.
+ * and what `db:lint` and `db:migrate` ask of a migration that touches a live table: whole-line
+ * comments (squawk's `-- squawk-ignore RULE -- REASON` exceptions, and the first line's
+ * NO_TRANSACTION_MARKER), `SET LOCAL lock_timeout` (which holds for the migration's own transaction
+ * only) and, in a migration marked to run without a transaction, `IF NOT EXISTS` after drizzle-kit's
+ * `CREATE INDEX CONCURRENTLY` (for an index declared `.concurrently()`), which the runner requires so
+ * that an interrupted build can be resumed. The statements left are compared with drizzle-kit's.
  */
 const LOCK_TIMEOUT = /^SET\s+LOCAL\s+lock_timeout\s*(=|TO)\s*('[^']*'|\d+)\s*;?$/i;
-function reviewedStatements(statements: string[]): string[] {
+const CONCURRENT_IF_NOT_EXISTS = /^(CREATE (?:UNIQUE )?INDEX CONCURRENTLY) IF NOT EXISTS /;
+function reviewedStatements(statements: string[], transactional: boolean): string[] {
   return statements
     .map((sql) => sql.split('\n').filter((line) => !line.trimStart().startsWith('--')).join('\n').trim())
-    .filter((sql) => sql !== '' && !LOCK_TIMEOUT.test(sql));
+    .filter((sql) => sql !== '' && !LOCK_TIMEOUT.test(sql))
+    .map((sql) => (transactional ? sql : sql.replace(CONCURRENT_IF_NOT_EXISTS, '$1 ')));
 }
 
 async function checkSqlMatchesSnapshots(migrationsDir: string): Promise<string[]> {
@@ -80,7 +85,7 @@ async function checkSqlMatchesSnapshots(migrationsDir: string): Promise<string[]
   const problems: string[] = [];
   migrations.forEach((m, i) => {
     const expected = regenerated[i];
-    const actual = reviewedStatements(m.statements.map((s) => s.sql));
+    const actual = reviewedStatements(m.statements.map((s) => s.sql), m.transactional);
     if ('error' in expected) {
       if (actual.some((sql) => /\bRENAME\b/i.test(sql))) {
         notices.push(`${m.file} renames something; its SQL cannot be compared with its snapshot without answering drizzle-kit's questions, so it was not checked.`);
