@@ -4,6 +4,9 @@
  *   npm run bench:search [-- --docs 1000000 --users 10000 --public 0.1 --queries 3000] [--hold] [--json FILE]
  *
  * --hold keeps the server running afterwards and prints its URL, for EXPLAIN; Ctrl-C stops it.
+ * --url URL runs the queries against that database instead (a held one, loaded with the same
+ *   --docs, --users and --public), applying any migration it lacks first: to measure a change of
+ *   the search or a new migration without loading the corpus again.
  * --json writes the overall percentiles to FILE (bench/search-growth.ts reads them).
  *
  * Builds a throwaway PostgreSQL 15 with the migrated schema and a deterministic corpus, then runs
@@ -34,6 +37,7 @@ const { values } = parseArgs({
     queries: { type: 'string', default: '3000' },
     hold: { type: 'boolean', default: false },
     json: { type: 'string' },
+    url: { type: 'string' },
   },
 });
 const DOCS = Number(values.docs);
@@ -60,14 +64,14 @@ function percentile(sorted: number[], p: number): number {
 async function main(): Promise<void> {
   const stopWords = readStopWords();
   const words = vocabulary(stopWords);
-  const server = await startPostgres({ settings: SETTINGS });
+  const server = values.url === undefined ? await startPostgres({ settings: SETTINGS }) : undefined;
   try {
-    const url = await createDatabase(server, 'search');
+    const url = values.url ?? (await createDatabase(server!, 'search'));
     const client = new Client({ connectionString: url });
     await client.connect();
-    await migrate(client, readMigrations());
     const started = Date.now();
-    await loadCorpus(url, words, { docs: DOCS, users: USERS, publicShare: PUBLIC_SHARE });
+    await migrate(client, readMigrations());
+    if (server) await loadCorpus(url, words, { docs: DOCS, users: USERS, publicShare: PUBLIC_SHARE });
     const loadSeconds = (Date.now() - started) / 1000;
     const db = drizzle(client, { schema });
 
@@ -122,7 +126,7 @@ async function main(): Promise<void> {
 
     const sorted = [...samples].sort((a, b) => a - b);
     const cpus = os.cpus();
-    console.log(`${DOCS.toLocaleString('en')} documents, ${USERS.toLocaleString('en')} users, ${PUBLIC_SHARE * 100}% public; loaded and indexed in ${loadSeconds.toFixed(0)} s`);
+    console.log(`${DOCS.toLocaleString('en')} documents, ${USERS.toLocaleString('en')} users, ${PUBLIC_SHARE * 100}% public; ${server ? `loaded and indexed in ${loadSeconds.toFixed(0)} s` : `the database at --url (migrated in ${loadSeconds.toFixed(0)} s)`}`);
     console.log(`${cpus.length} x ${cpus[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; server settings: ${Object.entries(SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}`);
     console.log(`"${common}" is in ${rows[0].all} documents (${rows[0].public} public)\n`);
     console.log(`| ${QUERIES} queries (half one common word) | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|`);
@@ -145,12 +149,12 @@ async function main(): Promise<void> {
       console.log(`| ${name}: \`${query}\` | ${Math.min(...runs.map((r) => r.ms)).toFixed(1)} | ${runs[0].count} |`);
     }
     await client.end();
-    if (values.hold) {
+    if (values.hold && server) {
       console.error(`\nholding the server: psql ${url}  (Ctrl-C stops it)`);
       await new Promise((resolve) => process.once('SIGINT', resolve));
     }
   } finally {
-    await server.stop();
+    await server?.stop();
   }
 }
 

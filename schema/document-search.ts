@@ -42,6 +42,13 @@ type Database = NodePgDatabase<Record<string, unknown>>;
 const CONTENT_ONLY_RANK_CEILING = 0.2;
 
 /**
+ * How many of the newest public documents the search for one word with exclusions reads before it
+ * falls back to every match. Measured at 1M documents (bench/RESULTS.md): 800, 1,500 and 3,000 give
+ * much the same; a smaller window falls back for more words, a larger one reads more rows first.
+ */
+const RECENT_WINDOW = 1500;
+
+/**
  * The SQL behind searchDocuments, for EXPLAIN as well. The user's own matches
  * (idx_documents_owner_search) and other users' public matches are read separately and merged:
  * one `user_id = $1 OR is_public` query would visit every document containing the words.
@@ -53,8 +60,18 @@ const CONTENT_ONLY_RANK_CEILING = 0.2;
  * so ranks at most CONTENT_ONLY_RANK_CEILING: if the first pass fills a page ranked above that,
  * the page is exact. Otherwise, and for any query with AND, a phrase or a negation (whose
  * title-and-description matches say nothing of where the rest of the rank comes from), every
- * public match is ranked (idx_documents_public_search). The gates are one-time filters: the
- * branch not taken is never run. tests/search.test.ts compares the result with ranking every match.
+ * public match is ranked (idx_documents_public_search).
+ *
+ * One word with exclusions (`word -other`), or exclusions only, ranks every match alike: ts_rank
+ * scores an AND by the pairs of different query words a document holds (PostgreSQL 15's
+ * src/backend/utils/adt/tsrank.c, calc_rank_and, then 1e-20 when there is none), and such a match
+ * holds one; exclusions alone score 0 (calc_rank_or). The page is then the newest matches: the
+ * window reads the RECENT_WINDOW newest public documents (idx_documents_public_recent) and stops
+ * at the page's last match. Any match outside it is older than every one inside, so a full page
+ * from the window is exact; otherwise every public match is ranked.
+ *
+ * The gates are one-time filters: the branch not taken is never run. tests/search.test.ts compares
+ * the result with ranking every match.
  */
 export function documentSearchSql(options: DocumentSearchOptions): SQL {
   const limit = clampLimit(options.limit);
@@ -67,6 +84,11 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
   // Only words and `|`: no &, <-> (phrase), ! (negation) or parentheses in the query's text once
   // its quoted lexemes are removed.
   const wordsOrOnly = sql`(SELECT t !~ '[&<!(]' FROM (SELECT regexp_replace((${tsquery})::text, '''([^'']|'''')*''', '', 'g') AS t) q)`;
+  // One word with exclusions (`word -other -more`), or exclusions only: no `|`, `<->` or
+  // parentheses, and every operand but at most one negated. Once the quoted lexemes are removed,
+  // the query's text is its operators: split at ` & `, each part is '' (the word) or '!'.
+  const oneWordWithExclusions = sql`(SELECT count(*) FILTER (WHERE p = '') <= 1 AND count(*) FILTER (WHERE p = '!') >= 1 AND bool_and(p IN ('', '!'))
+    FROM regexp_split_to_table(regexp_replace((${tsquery})::text, '''([^'']|'''')*''', '', 'g'), ' & ') p)`;
   return sql`WITH own AS (
     SELECT ${columns} FROM ${d}
      WHERE ${d.userId} = ${options.userId} AND ${d.deletedAt} IS NULL AND ${d.searchVector} @@ ${tsquery}
@@ -77,11 +99,22 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
      ${order}
   ), head_decides AS (
     SELECT count(*) = ${limit} AND min(rank) > ${CONTENT_ONLY_RANK_CEILING} + 1e-6 AS yes FROM head
+  ), recent AS (
+    SELECT ${columns} FROM (
+      SELECT * FROM ${d} WHERE ${oneWordWithExclusions} AND ${othersPublic}
+       ORDER BY ${d.createdAt} DESC, ${d.id} LIMIT ${RECENT_WINDOW}
+    ) ${d}
+     WHERE ${d.searchVector} @@ ${tsquery}
+     ORDER BY created_at DESC, id LIMIT ${limit}
+  ), recent_decides AS (
+    SELECT count(*) = ${limit} AS yes FROM recent
   ), public AS (
     SELECT * FROM head WHERE (SELECT yes FROM head_decides)
     UNION ALL
+    SELECT * FROM recent WHERE (SELECT yes FROM recent_decides)
+    UNION ALL
     (SELECT ${columns} FROM ${d}
-      WHERE NOT (SELECT yes FROM head_decides) AND ${othersPublic} AND ${d.searchVector} @@ ${tsquery}
+      WHERE NOT (SELECT yes FROM head_decides) AND NOT (SELECT yes FROM recent_decides) AND ${othersPublic} AND ${d.searchVector} @@ ${tsquery}
       ${order})
   )
   SELECT * FROM own UNION ALL SELECT * FROM public ${order}`;

@@ -84,6 +84,9 @@ export const documents = pgTable(
     index('idx_documents_owner_search').using('gin', t.userId, t.searchVector).where(sql`deleted_at IS NULL`),
     index('idx_documents_public_search').using('gin', t.searchVector).where(sql`is_public AND deleted_at IS NULL`),
     index('idx_documents_public_head_search').using('gin', headWords).where(sql`is_public AND deleted_at IS NULL`),
+    // Every match of a word with exclusions (`word -other`) ranks the same (document-search.ts),
+    // so its page is the newest matches: read from the newest public documents first.
+    index('idx_documents_public_recent').on(t.createdAt.desc().nullsFirst(), t.id).where(sql`is_public AND deleted_at IS NULL`).concurrently(),
     index('idx_documents_title_trgm').using('gin', t.title.op('gin_trgm_ops')).where(sql`deleted_at IS NULL`),
   ],
 );

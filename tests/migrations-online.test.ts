@@ -435,11 +435,12 @@ describe('other online migrations', () => {
   it('applies each statement that may run in a transaction together with its record: a run stopped between the two repeats nothing', async () => {
     await t.client.query('CREATE TABLE prices (id integer PRIMARY KEY, cents integer NOT NULL)');
     await t.client.query('INSERT INTO prices VALUES (1, 5), (2, 7)');
-    // The progress table as the runner creates it, with a trigger that fails the record of a chosen
-    // statement: a run stopped right after that statement, before its record.
+    // The progress table as the runner creates it (already there if a committed migration is an
+    // online one), with a trigger that fails the record of a chosen statement: a run stopped right
+    // after that statement, before its record.
     await t.client.query('CREATE SCHEMA IF NOT EXISTS drizzle');
     await t.client.query(
-      `CREATE TABLE drizzle.${PROGRESS_TABLE} (hash text PRIMARY KEY, created_at bigint NOT NULL, name text NOT NULL, done integer NOT NULL, ` +
+      `CREATE TABLE IF NOT EXISTS drizzle.${PROGRESS_TABLE} (hash text PRIMARY KEY, created_at bigint NOT NULL, name text NOT NULL, done integer NOT NULL, ` +
         'statements integer NOT NULL, started_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())',
     );
     await t.client.query('CREATE TABLE public.fail_record_of (done integer NOT NULL)');

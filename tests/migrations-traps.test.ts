@@ -5,7 +5,7 @@ import { Client } from 'pg';
 import { APP_ENV } from '../common/names';
 import { checkPostgres } from '../lib/health/postgres';
 import { readMigrations } from '../lib/migrations/files';
-import { LOCK_NAME, migrate, MigrationError } from '../lib/migrations/runner';
+import { LOCK_NAME, migrate, MigrationError, PROGRESS_TABLE } from '../lib/migrations/runner';
 import { DEMO_SEEDS, REFERENCE_SEEDS, seed } from '../lib/migrations/seeder';
 import { connect, parseDatabaseUrl, UserFacingError } from '../lib/postgres/connection';
 import { DEMO_DOCUMENTS } from '../schema/seeds/demo';
@@ -160,7 +160,8 @@ describe('connected as a role that may not migrate or seed', () => {
   });
 
   it('migrate says so too when the role may read the history but not change the schema', async () => {
-    await t.client.query(`GRANT USAGE ON SCHEMA drizzle TO ${role}; GRANT SELECT ON ${HISTORY} TO ${role}`);
+    // The online migrations' progress as well: the committed migrations include one.
+    await t.client.query(`GRANT USAGE ON SCHEMA drizzle TO ${role}; GRANT SELECT ON ${HISTORY}, drizzle.${PROGRESS_TABLE} TO ${role}`);
     const error = await rejection(migrate(asApp, readMigrations(copy.dir)));
     expect(error).toBeInstanceOf(MigrationError);
     expect(error?.message).toContain(roleMessage('migrations', 'must be owner of table __drizzle_migrations'));
