@@ -1,6 +1,6 @@
 import { and, desc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { documents, headWords, SEARCH_CONFIG } from './documents';
+import { documents, headWords, SEARCH_CONFIG, titleWords } from './documents';
 
 export interface DocumentSearchOptions {
   /** The searching user: their own documents and every public one are searched. */
@@ -41,6 +41,9 @@ type Database = NodePgDatabase<Record<string, unknown>>;
  */
 const CONTENT_ONLY_RANK_CEILING = 0.2;
 
+/** Likewise, when none of the query words it contains is in its title (description: weight B = 0.4). */
+const UNTITLED_RANK_CEILING = 0.4;
+
 /**
  * How many of the newest public documents the search for one word with exclusions reads before it
  * falls back to every match. Measured at 1M documents (bench/RESULTS.md): 800, 1,500 and 3,000 give
@@ -54,13 +57,16 @@ const RECENT_WINDOW = 1500;
  * one `user_id = $1 OR is_public` query would visit every document containing the words.
  *
  * Public matches of a common word are many (1 in 9 documents here), and each must be fetched to be
- * ranked. For queries of plain words joined by `or` (one word included), the first pass ranks
- * only the public documents with a query word in their title or description
- * (idx_documents_public_head_search). Every other match has all its query words in its content,
- * so ranks at most CONTENT_ONLY_RANK_CEILING: if the first pass fills a page ranked above that,
- * the page is exact. Otherwise, and for any query with AND, a phrase or a negation (whose
- * title-and-description matches say nothing of where the rest of the rank comes from), every
- * public match is ranked (idx_documents_public_search).
+ * ranked. For queries of plain words joined by `or` (one word included), a first pass ranks only
+ * the public documents with a query word in their title (idx_documents_public_title_search).
+ * Every other match ranks at most UNTITLED_RANK_CEILING: if the title pass fills a page ranked
+ * above that (as one common word does), the page is exact. Otherwise a second pass ranks the
+ * public documents with a query word in their title or description
+ * (idx_documents_public_head_search); every other match has all its query words in its content,
+ * so ranks at most CONTENT_ONLY_RANK_CEILING, and a page ranked above that is exact. Otherwise,
+ * and for any query with AND, a phrase or a negation (whose title-and-description matches say
+ * nothing of where the rest of the rank comes from), every public match is ranked
+ * (idx_documents_public_search).
  *
  * One word with exclusions (`word -other`), or exclusions only, ranks every match alike: ts_rank
  * scores an AND by the pairs of different query words a document holds (PostgreSQL 15's
@@ -93,9 +99,15 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
     SELECT ${columns} FROM ${d}
      WHERE ${d.userId} = ${options.userId} AND ${d.deletedAt} IS NULL AND ${d.searchVector} @@ ${tsquery}
      ${order}
+  ), title AS (
+    SELECT ${columns} FROM ${d}
+     WHERE ${wordsOrOnly} AND ${othersPublic} AND ${titleWords} @@ ${tsquery}
+     ${order}
+  ), title_decides AS (
+    SELECT count(*) = ${limit} AND min(rank) > ${UNTITLED_RANK_CEILING} + 1e-6 AS yes FROM title
   ), head AS (
     SELECT ${columns} FROM ${d}
-     WHERE ${wordsOrOnly} AND ${othersPublic} AND ${headWords} @@ ${tsquery}
+     WHERE ${wordsOrOnly} AND NOT (SELECT yes FROM title_decides) AND ${othersPublic} AND ${headWords} @@ ${tsquery}
      ${order}
   ), head_decides AS (
     SELECT count(*) = ${limit} AND min(rank) > ${CONTENT_ONLY_RANK_CEILING} + 1e-6 AS yes FROM head
@@ -109,12 +121,14 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
   ), recent_decides AS (
     SELECT count(*) = ${limit} AS yes FROM recent
   ), public AS (
+    SELECT * FROM title WHERE (SELECT yes FROM title_decides)
+    UNION ALL
     SELECT * FROM head WHERE (SELECT yes FROM head_decides)
     UNION ALL
     SELECT * FROM recent WHERE (SELECT yes FROM recent_decides)
     UNION ALL
     (SELECT ${columns} FROM ${d}
-      WHERE NOT (SELECT yes FROM head_decides) AND NOT (SELECT yes FROM recent_decides) AND ${othersPublic} AND ${d.searchVector} @@ ${tsquery}
+      WHERE NOT (SELECT yes FROM title_decides) AND NOT (SELECT yes FROM head_decides) AND NOT (SELECT yes FROM recent_decides) AND ${othersPublic} AND ${d.searchVector} @@ ${tsquery}
       ${order})
   )
   SELECT * FROM own UNION ALL SELECT * FROM public ${order}`;

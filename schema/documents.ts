@@ -32,6 +32,9 @@ const searchConfig = sql.raw(`'${SEARCH_CONFIG}'::regconfig`);
  */
 export const headWords = sql`(to_tsvector(${searchConfig}, coalesce(title, '')) || to_tsvector(${searchConfig}, coalesce(description, '')))`;
 
+/** The words of a document's title alone, for the search's title pass (see document-search.ts). */
+export const titleWords = sql`to_tsvector(${searchConfig}, title)`;
+
 export const documents = pgTable(
   'documents',
   {
@@ -84,6 +87,7 @@ export const documents = pgTable(
     index('idx_documents_owner_search').using('gin', t.userId, t.searchVector).where(sql`deleted_at IS NULL`),
     index('idx_documents_public_search').using('gin', t.searchVector).where(sql`is_public AND deleted_at IS NULL`),
     index('idx_documents_public_head_search').using('gin', headWords).where(sql`is_public AND deleted_at IS NULL`),
+    index('idx_documents_public_title_search').using('gin', titleWords).where(sql`is_public AND deleted_at IS NULL`).concurrently(),
     // Every match of a word with exclusions (`word -other`) ranks the same (document-search.ts),
     // so its page is the newest matches: read from the newest public documents first.
     index('idx_documents_public_recent').on(t.createdAt.desc().nullsFirst(), t.id).where(sql`is_public AND deleted_at IS NULL`).concurrently(),

@@ -50,6 +50,10 @@ beforeAll(async () => {
   await q(`INSERT INTO documents (user_id, title, content, is_public, created_at) VALUES ($1, 'Kumquat', 'quince', true, ${newest})`, [BOB]);
   await q(`INSERT INTO documents (user_id, title, description, content, is_public) SELECT $1, 'Pear ' || g, 'loquat', 'x', true FROM generate_series(1, 20) g`, [BOB]);
   await q(`INSERT INTO documents (user_id, title, description, content, is_public, created_at) VALUES ($1, 'Notes <b', 'loquat> tips', 'x', true, ${newest})`, [BOB]);
+  // One of two words in the title ranks 0.30; both words, three times each in the description, 0.33:
+  // the title pass cannot decide "alpha or beta" (the others may rank up to 0.4), the second pass can.
+  await q(`INSERT INTO documents (user_id, title, content, is_public) SELECT $1, 'Alpha ' || g, 'x', true FROM generate_series(1, 20) g`, [BOB]);
+  await q(`INSERT INTO documents (user_id, title, description, content, is_public) VALUES ($1, 'Other', 'alpha beta alpha beta alpha beta', 'x', true)`, [BOB]);
   // Newest, and fewer than a page: the window cannot decide "gooseberry -x".
   await q(`INSERT INTO documents (user_id, title, content, is_public) SELECT $1, 'New ' || g, 'gooseberry', true FROM generate_series(1, 10) g`, [BOB]);
   await q('ANALYZE documents');
@@ -130,6 +134,8 @@ describe('searchDocuments', () => {
     // A negated, AND-ed or phrased term still counts in the rank while the document's title
     // does not match the query; and a title and description parsed as one text lose "<b loquat>".
     ['quince or -kumquat'], ['quince or kumquat medlar'], ['quince or "kumquat medlar"'], ['loquat'],
+    // Decided by titles alone, or not: see "alpha or beta" above.
+    ['drill'], ['drill or primer'], ['quince'], ['alpha or beta'], ['alpha'],
     // One word and exclusions: every match ranks alike, so the page is the newest matches.
     ['lorem -rhythm'], ['rhythm -lorem'], ['rhythm -tempo3 -tempo5'], ['quince -kumquat'], ['lorem -zzz'], ['-lorem -rhythm'], ['-ipsum'],
     // ...when the newest public documents hold less than a page of its matches, or none.
@@ -143,8 +149,17 @@ describe('searchDocuments', () => {
     }
   });
 
-  it('decides a common word on titles and descriptions alone, never running the full pass', async () => {
+  it('decides a common word on titles alone, never running the other passes', async () => {
     const loops = loopsByIndex(await planOf(documentSearchSql({ userId: ALICE, query: 'rhythm' }), true));
+    expect(loops.idx_documents_public_title_search).toBe(1);
+    expect(loops.idx_documents_public_head_search ?? 0).toBe(0);
+    expect(loops.idx_documents_public_search ?? 0).toBe(0);
+  });
+
+  it('decides on titles and descriptions when titles alone cannot, never running the full pass', async () => {
+    // "stress" is in no public title and in 85 public descriptions.
+    const loops = loopsByIndex(await planOf(documentSearchSql({ userId: ALICE, query: 'stress' }), true));
+    expect(loops.idx_documents_public_title_search).toBe(1);
     expect(loops.idx_documents_public_head_search).toBe(1);
     expect(loops.idx_documents_public_search ?? 0).toBe(0);
   });

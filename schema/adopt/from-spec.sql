@@ -129,7 +129,7 @@ ALTER TABLE "feature_flags" ADD CONSTRAINT "feature_flags_rollout_percentage_ran
 --> statement-breakpoint
 ALTER TABLE "user_progress" ADD CONSTRAINT "user_progress_skill_area_values" CHECK ("user_progress"."skill_area" IN ('pronunciation', 'fluency', 'rhythm', 'intonation'));
 --> statement-breakpoint
--- The generated search column (0001) and the search indexes (0001, 0005, 0007, 0009).
+-- The generated search column (0001) and the search indexes (0001, 0005, 0007, 0009, 0010).
 ALTER TABLE "documents" ADD COLUMN "search_vector" "tsvector" GENERATED ALWAYS AS (setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') || setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'B') || setweight(to_tsvector('english'::regconfig, coalesce(content, '')), 'C')) STORED NOT NULL;
 --> statement-breakpoint
 CREATE INDEX "idx_documents_title_trgm" ON "documents" USING gin ("title" gin_trgm_ops) WHERE deleted_at IS NULL;
@@ -141,6 +141,8 @@ CREATE INDEX "idx_documents_public_search" ON "documents" USING gin ("search_vec
 CREATE INDEX "idx_documents_public_head_search" ON "documents" USING gin ((to_tsvector('english'::regconfig, coalesce(title, '')) || to_tsvector('english'::regconfig, coalesce(description, '')))) WHERE is_public AND deleted_at IS NULL;
 --> statement-breakpoint
 CREATE INDEX "idx_documents_public_recent" ON "documents" USING btree ("created_at" DESC NULLS FIRST,"id") WHERE is_public AND deleted_at IS NULL;
+--> statement-breakpoint
+CREATE INDEX "idx_documents_public_title_search" ON "documents" USING gin (to_tsvector('english'::regconfig, title)) WHERE is_public AND deleted_at IS NULL;
 --> statement-breakpoint
 -- 0002: updated_at set by the database on every UPDATE.
 CREATE FUNCTION set_updated_at() RETURNS trigger
