@@ -64,14 +64,23 @@ function percentile(sorted: number[], p: number): number {
 async function main(): Promise<void> {
   const stopWords = readStopWords();
   const words = vocabulary(stopWords);
+  if (values.url !== undefined && values.hold) throw new Error('--hold keeps the server this script starts; with --url it starts none');
   const server = values.url === undefined ? await startPostgres({ settings: SETTINGS }) : undefined;
   try {
     const url = values.url ?? (await createDatabase(server!, 'search'));
     const client = new Client({ connectionString: url });
     await client.connect();
-    const started = Date.now();
+    const migrating = Date.now();
     await migrate(client, readMigrations());
+    const migrateSeconds = (Date.now() - migrating) / 1000;
+    const started = Date.now();
     if (server) await loadCorpus(url, words, { docs: DOCS, users: USERS, publicShare: PUBLIC_SHARE });
+    else {
+      const held = (await client.query<{ docs: string; users: string }>('SELECT (SELECT count(*) FROM documents) AS docs, (SELECT count(*) FROM users) AS users')).rows[0];
+      if (Number(held.docs) !== DOCS || Number(held.users) !== USERS) {
+        throw new Error(`the database at --url holds ${held.docs} documents and ${held.users} users, not --docs ${DOCS} and --users ${USERS}: pass the sizes it was loaded with`);
+      }
+    }
     const loadSeconds = (Date.now() - started) / 1000;
     const db = drizzle(client, { schema });
 
@@ -126,7 +135,7 @@ async function main(): Promise<void> {
 
     const sorted = [...samples].sort((a, b) => a - b);
     const cpus = os.cpus();
-    console.log(`${DOCS.toLocaleString('en')} documents, ${USERS.toLocaleString('en')} users, ${PUBLIC_SHARE * 100}% public; ${server ? `loaded and indexed in ${loadSeconds.toFixed(0)} s` : `the database at --url (migrated in ${loadSeconds.toFixed(0)} s)`}`);
+    console.log(`${DOCS.toLocaleString('en')} documents, ${USERS.toLocaleString('en')} users, ${PUBLIC_SHARE * 100}% public; ${server ? `loaded and indexed in ${loadSeconds.toFixed(0)} s` : `the database at --url (migrated in ${migrateSeconds.toFixed(1)} s)`}`);
     console.log(`${cpus.length} x ${cpus[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; server settings: ${Object.entries(SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}`);
     console.log(`"${common}" is in ${rows[0].all} documents (${rows[0].public} public)\n`);
     console.log(`| ${QUERIES} queries (half one common word) | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|`);

@@ -68,10 +68,12 @@ const RECENT_WINDOW = 1500;
  * nothing of where the rest of the rank comes from), every public match is ranked
  * (idx_documents_public_search).
  *
- * One word with exclusions (`word -other`), or exclusions only, ranks every match alike: ts_rank
+ * One word with exclusions (`word -other`), or a single exclusion, ranks every match alike: ts_rank
  * scores an AND by the pairs of different query words a document holds (PostgreSQL 15's
  * src/backend/utils/adt/tsrank.c, calc_rank_and, then 1e-20 when there is none), and such a match
- * holds one; exclusions alone score 0 (calc_rank_or). The page is then the newest matches: the
+ * holds one; a single exclusion scores 0 (calc_rank_or), as does a document with no words at all
+ * (calc_rank), which is why two exclusions alone (1e-20, or 0 for such a document) are left to the
+ * full pass. The page is then the newest matches: the
  * window reads the RECENT_WINDOW newest public documents (idx_documents_public_recent) and stops
  * at the page's last match. Any match outside it is older than every one inside, so a full page
  * from the window is exact; otherwise every public match is ranked.
@@ -90,10 +92,10 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
   // Only words and `|`: no &, <-> (phrase), ! (negation) or parentheses in the query's text once
   // its quoted lexemes are removed.
   const wordsOrOnly = sql`(SELECT t !~ '[&<!(]' FROM (SELECT regexp_replace((${tsquery})::text, '''([^'']|'''')*''', '', 'g') AS t) q)`;
-  // One word with exclusions (`word -other -more`), or exclusions only: no `|`, `<->` or
-  // parentheses, and every operand but at most one negated. Once the quoted lexemes are removed,
-  // the query's text is its operators: split at ` & `, each part is '' (the word) or '!'.
-  const oneWordWithExclusions = sql`(SELECT count(*) FILTER (WHERE p = '') <= 1 AND count(*) FILTER (WHERE p = '!') >= 1 AND bool_and(p IN ('', '!'))
+  // One word with exclusions (`word -other -more`), or a single exclusion: no `|`, `<->` or
+  // parentheses, and every operand but one negated, or just one negated. Once the quoted lexemes are
+  // removed, the query's text is its operators: split at ` & `, each part is '' (the word) or '!'.
+  const oneWordWithExclusions = sql`(SELECT (count(*) FILTER (WHERE p = '') = 1 OR count(*) = 1) AND count(*) FILTER (WHERE p = '!') >= 1 AND bool_and(p IN ('', '!'))
     FROM regexp_split_to_table(regexp_replace((${tsquery})::text, '''([^'']|'''')*''', '', 'g'), ' & ') p)`;
   return sql`WITH own AS (
     SELECT ${columns} FROM ${d}

@@ -54,6 +54,10 @@ beforeAll(async () => {
   // the title pass cannot decide "alpha or beta" (the others may rank up to 0.4), the second pass can.
   await q(`INSERT INTO documents (user_id, title, content, is_public) SELECT $1, 'Alpha ' || g, 'x', true FROM generate_series(1, 20) g`, [BOB]);
   await q(`INSERT INTO documents (user_id, title, description, content, is_public) VALUES ($1, 'Other', 'alpha beta alpha beta alpha beta', 'x', true)`, [BOB]);
+  // Newest of all, and an empty search_vector (stop words only): it ranks 0 for two exclusions
+  // (tsrank.c, calc_rank: an empty vector scores 0 before any formula), below every other match's
+  // 1e-20, but alike for one exclusion (0 for every match).
+  await q(`INSERT INTO documents (user_id, title, content, is_public, created_at) VALUES ($1, 'The', 'the', true, now() + interval '2 hours')`, [BOB]);
   // Newest, and fewer than a page: the window cannot decide "gooseberry -x".
   await q(`INSERT INTO documents (user_id, title, content, is_public) SELECT $1, 'New ' || g, 'gooseberry', true FROM generate_series(1, 10) g`, [BOB]);
   await q('ANALYZE documents');
@@ -68,12 +72,12 @@ async function planOf(query: SQL | { toSQL(): { sql: string; params: unknown[] }
 }
 
 /** The definition of the search, the slow way: rank every visible match. */
-async function reference(userId: string, query: string) {
+async function reference(userId: string, query: string, limit = 20) {
   const { rows } = await t.client.query(
     `SELECT id, ts_rank(search_vector, q) AS rank FROM documents, websearch_to_tsquery('english', $2) q
       WHERE (user_id = $1 OR is_public) AND deleted_at IS NULL AND search_vector @@ q
-      ORDER BY rank DESC, created_at DESC, id LIMIT 20`,
-    [userId, query],
+      ORDER BY rank DESC, created_at DESC, id LIMIT $3`,
+    [userId, query, limit],
   );
   return rows.map((r) => ({ id: r.id as string, rank: Number(r.rank) }));
 }
@@ -137,7 +141,7 @@ describe('searchDocuments', () => {
     // Decided by titles alone, or not: see "alpha or beta" above.
     ['drill'], ['drill or primer'], ['quince'], ['alpha or beta'], ['alpha'],
     // One word and exclusions: every match ranks alike, so the page is the newest matches.
-    ['lorem -rhythm'], ['rhythm -lorem'], ['rhythm -tempo3 -tempo5'], ['quince -kumquat'], ['lorem -zzz'], ['-lorem -rhythm'], ['-ipsum'],
+    ['lorem -rhythm'], ['rhythm -lorem'], ['rhythm -tempo3 -tempo5'], ['quince -kumquat'], ['lorem -zzz'], ['-lorem -rhythm'], ['-ipsum'], ['-lorem -rhythm -zzz'],
     // ...when the newest public documents hold less than a page of its matches, or none.
     ['gooseberry -zzz'], ['gooseberry -kumquat -rhythm'], ['gooseberry -new'], ['gooseberry -old'],
     // Close to that shape and not it: the excluded phrase's words count in the rank; a leading exclusion.
@@ -146,6 +150,13 @@ describe('searchDocuments', () => {
     for (const userId of [ALICE, BOB]) {
       const got = (await searchDocuments(t.db, { userId, query })).map((r) => ({ id: r.id, rank: r.rank }));
       expect([userId, got]).toEqual([userId, await reference(userId, query)]);
+    }
+  });
+
+  it.each([[1], [7], [50]])('returns exactly what ranking every visible match returns with a limit of %i', async (limit) => {
+    for (const query of ['rhythm', 'stress', 'ipsum', 'alpha or beta', 'lorem -rhythm', 'gooseberry -zzz', '-ipsum']) {
+      const got = (await searchDocuments(t.db, { userId: ALICE, query, limit })).map((r) => ({ id: r.id, rank: r.rank }));
+      expect([query, got]).toEqual([query, await reference(ALICE, query, limit)]);
     }
   });
 
