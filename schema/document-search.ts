@@ -57,10 +57,12 @@ const RECENT_WINDOW = 1500;
  * one `user_id = $1 OR is_public` query would visit every document containing the words.
  *
  * Public matches of a common word are many (1 in 9 documents here), and each must be fetched to be
- * ranked. For queries of plain words joined by `or` (one word included), a first pass ranks only
- * the public documents with a query word in their title (idx_documents_public_title_search).
- * Every other match ranks at most UNTITLED_RANK_CEILING: if the title pass fills a page ranked
- * above that (as one common word does), the page is exact. Otherwise a second pass ranks the
+ * ranked. For a query of one word, a first pass ranks only the public documents with the word in
+ * their title (idx_documents_public_title_search). Every other match ranks at most
+ * UNTITLED_RANK_CEILING: if the title pass fills a page ranked above that, the page is exact. (It
+ * holds for words joined by `or` too, but there a title holding one of two words ranks about 0.3,
+ * so the pass would seldom decide and cost more than it saves: measured at 1M, bench/RESULTS.md.)
+ * Otherwise, and for plain words joined by `or`, a pass ranks the
  * public documents with a query word in their title or description
  * (idx_documents_public_head_search); every other match has all its query words in its content,
  * so ranks at most CONTENT_ONLY_RANK_CEILING, and a page ranked above that is exact. Otherwise,
@@ -92,6 +94,8 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
   // Only words and `|`: no &, <-> (phrase), ! (negation) or parentheses in the query's text once
   // its quoted lexemes are removed.
   const wordsOrOnly = sql`(SELECT t !~ '[&<!(]' FROM (SELECT regexp_replace((${tsquery})::text, '''([^'']|'''')*''', '', 'g') AS t) q)`;
+  // One word: nothing left once its quoted lexeme is removed.
+  const oneWord = sql`(SELECT regexp_replace((${tsquery})::text, '''([^'']|'''')*''', '', 'g') = '')`;
   // One word with exclusions (`word -other -more`), or a single exclusion: no `|`, `<->` or
   // parentheses, and every operand but one negated, or just one negated. Once the quoted lexemes are
   // removed, the query's text is its operators: split at ` & `, each part is '' (the word) or '!'.
@@ -103,7 +107,7 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
      ${order}
   ), title AS (
     SELECT ${columns} FROM ${d}
-     WHERE ${wordsOrOnly} AND ${othersPublic} AND ${titleWords} @@ ${tsquery}
+     WHERE ${oneWord} AND ${othersPublic} AND ${titleWords} @@ ${tsquery}
      ${order}
   ), title_decides AS (
     SELECT count(*) = ${limit} AND min(rank) > ${UNTITLED_RANK_CEILING} + 1e-6 AS yes FROM title

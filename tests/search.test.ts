@@ -167,12 +167,16 @@ describe('searchDocuments', () => {
     expect(loops.idx_documents_public_search ?? 0).toBe(0);
   });
 
-  it('decides on titles and descriptions when titles alone cannot, never running the full pass', async () => {
+  it('decides on titles and descriptions when titles alone cannot or words are joined by or, never running the full pass', async () => {
     // "stress" is in no public title and in 85 public descriptions.
     const loops = loopsByIndex(await planOf(documentSearchSql({ userId: ALICE, query: 'stress' }), true));
     expect(loops.idx_documents_public_title_search).toBe(1);
     expect(loops.idx_documents_public_head_search).toBe(1);
     expect(loops.idx_documents_public_search ?? 0).toBe(0);
+    // Words joined by `or` skip the title pass, which could seldom decide them.
+    const either = loopsByIndex(await planOf(documentSearchSql({ userId: ALICE, query: 'rhythm or stress' }), true));
+    expect(either.idx_documents_public_title_search ?? 0).toBe(0);
+    expect(either.idx_documents_public_head_search).toBe(1);
   });
 
   it('reads one word with exclusions from the newest public documents, and every match only when they hold less than a page', async () => {
