@@ -57,17 +57,23 @@ const RECENT_WINDOW = 1500;
  * one `user_id = $1 OR is_public` query would visit every document containing the words.
  *
  * Public matches of a common word are many (1 in 9 documents here), and each must be fetched to be
- * ranked. For a query of one word, a first pass ranks only the public documents with the word in
- * their title (idx_documents_public_title_search). Every other match ranks at most
- * UNTITLED_RANK_CEILING: if the title pass fills a page ranked above that, the page is exact. (It
- * holds for words joined by `or` too, but there a title holding one of two words ranks about 0.3,
- * so the pass would seldom decide and cost more than it saves: measured at 1M, bench/RESULTS.md.)
- * Otherwise, and for plain words joined by `or`, a pass ranks the
- * public documents with a query word in their title or description
- * (idx_documents_public_head_search); every other match has all its query words in its content,
- * so ranks at most CONTENT_ONLY_RANK_CEILING, and a page ranked above that is exact. Otherwise,
- * and for any query with AND, a phrase or a negation (whose title-and-description matches say
- * nothing of where the rest of the rank comes from), every public match is ranked
+ * ranked, so queries of plain words joined by `or` (one word included) first rank fewer of them.
+ * By ts_rank's calc_rank_or (tsrank.c), each of the query's k words adds, over k, at most the
+ * weight of its first occurrence: at least 1/1.645 = 0.61 when that is in the title (A), less than
+ * 0.4 in the description (B), less than 0.2 in the content (C).
+ * - One word: the title pass ranks the public documents with the word in their title
+ *   (idx_documents_public_title_search). Any other match ranks below UNTITLED_RANK_CEILING.
+ * - Two words: the either pass ranks those with a query word in their title or both in their
+ *   title or description. Any other match has neither in its title and one of them in neither
+ *   field, so ranks below (0.4 + 0.2) / 2 = 0.3, and a title match 0.304 or more: a page of them
+ *   decides. (For k words the bound is 0.4 - 0.2 / k, which a title holding one of them, 0.61 / k,
+ *   does not clear from three words on: there the pass would seldom decide.)
+ * - Then, if that did not decide, the head pass ranks those with a query word in their title or
+ *   description (idx_documents_public_head_search): any other match ranks below
+ *   CONTENT_ONLY_RANK_CEILING.
+ * A pass decides when it fills a page ranked above its bound: no other match can enter it.
+ * Otherwise, and for any query with AND, a phrase or a negation (whose title-and-description
+ * matches say nothing of where the rest of the rank comes from), every public match is ranked
  * (idx_documents_public_search).
  *
  * One word with exclusions (`word -other`), or a single exclusion, ranks every match alike: ts_rank
@@ -111,9 +117,19 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
      ${order}
   ), title_decides AS (
     SELECT count(*) = ${limit} AND min(rank) > ${UNTITLED_RANK_CEILING} + 1e-6 AS yes FROM title
+  ), terms AS (
+    SELECT count(DISTINCT m[1]) AS k, string_agg(m[1], ' & ')::tsquery AS every_word
+      FROM regexp_matches((${tsquery})::text, '(''(?:[^'']|'''')*'')', 'g') m
+  ), either AS (
+    SELECT ${columns} FROM ${d}
+     WHERE ${wordsOrOnly} AND (SELECT k FROM terms) = 2 AND ${othersPublic}
+       AND (${titleWords} @@ ${tsquery} OR ${headWords} @@ (SELECT every_word FROM terms))
+     ${order}
+  ), either_decides AS (
+    SELECT count(*) = ${limit} AND min(rank) > ${UNTITLED_RANK_CEILING}::float8 - ${UNTITLED_RANK_CEILING - CONTENT_ONLY_RANK_CEILING}::float8 / 2 + 1e-6 AS yes FROM either
   ), head AS (
     SELECT ${columns} FROM ${d}
-     WHERE ${wordsOrOnly} AND NOT (SELECT yes FROM title_decides) AND ${othersPublic} AND ${headWords} @@ ${tsquery}
+     WHERE ${wordsOrOnly} AND NOT (SELECT yes FROM title_decides) AND NOT (SELECT yes FROM either_decides) AND ${othersPublic} AND ${headWords} @@ ${tsquery}
      ${order}
   ), head_decides AS (
     SELECT count(*) = ${limit} AND min(rank) > ${CONTENT_ONLY_RANK_CEILING} + 1e-6 AS yes FROM head
@@ -129,12 +145,14 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
   ), public AS (
     SELECT * FROM title WHERE (SELECT yes FROM title_decides)
     UNION ALL
+    SELECT * FROM either WHERE (SELECT yes FROM either_decides)
+    UNION ALL
     SELECT * FROM head WHERE (SELECT yes FROM head_decides)
     UNION ALL
     SELECT * FROM recent WHERE (SELECT yes FROM recent_decides)
     UNION ALL
     (SELECT ${columns} FROM ${d}
-      WHERE NOT (SELECT yes FROM title_decides) AND NOT (SELECT yes FROM head_decides) AND NOT (SELECT yes FROM recent_decides) AND ${othersPublic} AND ${d.searchVector} @@ ${tsquery}
+      WHERE NOT (SELECT yes FROM title_decides) AND NOT (SELECT yes FROM either_decides) AND NOT (SELECT yes FROM head_decides) AND NOT (SELECT yes FROM recent_decides) AND ${othersPublic} AND ${d.searchVector} @@ ${tsquery}
       ${order})
   )
   SELECT * FROM own UNION ALL SELECT * FROM public ${order}`;

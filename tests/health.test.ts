@@ -329,8 +329,9 @@ describe('npm run health, failing checks', () => {
       expect(pg).toMatch(/\(from MIGRATOR_DATABASE_URL\): no answer within 1 s: check the host and port/);
       expect(cache).toMatch(/\(from REDIS_URL\) accepted the connection but did not answer AUTH within 5 s/);
       expect(storage).toMatch(/\(from S3_ENDPOINT\): no answer within 5 s: check the host and port/);
-      // The three wait at once: about 5 s, where waiting in turn would take 11 s.
-      expect(dead.ms - start.ms).toBeLessThan(8_000);
+      // The three wait at once: about 5 s, where waiting in turn would take 11 s. 8.3 s was seen
+      // with the machine's two cores busy with a benchmark; anything under 11 s shows the overlap.
+      expect(dead.ms - start.ms).toBeLessThan(10_500);
       expectNoSecrets(dead, [frozen.appPassword]);
 
       expect(locked.code).toBe(1);

@@ -51,9 +51,16 @@ beforeAll(async () => {
   await q(`INSERT INTO documents (user_id, title, description, content, is_public) SELECT $1, 'Pear ' || g, 'loquat', 'x', true FROM generate_series(1, 20) g`, [BOB]);
   await q(`INSERT INTO documents (user_id, title, description, content, is_public, created_at) VALUES ($1, 'Notes <b', 'loquat> tips', 'x', true, ${newest})`, [BOB]);
   // One of two words in the title ranks 0.30; both words, three times each in the description, 0.33:
-  // the title pass cannot decide "alpha or beta" (the others may rank up to 0.4), the second pass can.
+  // on the page of "alpha or beta", which the either pass finds among the documents with both words
+  // in their title or description.
   await q(`INSERT INTO documents (user_id, title, content, is_public) SELECT $1, 'Alpha ' || g, 'x', true FROM generate_series(1, 20) g`, [BOB]);
   await q(`INSERT INTO documents (user_id, title, description, content, is_public) VALUES ($1, 'Other', 'alpha beta alpha beta alpha beta', 'x', true)`, [BOB]);
+  // For "gamma or delta": ten titles with one word (0.30 each), ten descriptions with both (0.24),
+  // and one document with "gamma" three times in its description and "delta" only in its content
+  // (0.25): on the page, though neither of its words is in its title nor both in its head.
+  await q(`INSERT INTO documents (user_id, title, content, is_public) SELECT $1, 'Gamma ' || g, 'x', true FROM generate_series(1, 10) g`, [BOB]);
+  await q(`INSERT INTO documents (user_id, title, description, content, is_public) SELECT $1, 'Plain ' || g, 'gamma delta', 'x', true FROM generate_series(1, 10) g`, [BOB]);
+  await q(`INSERT INTO documents (user_id, title, description, content, is_public) VALUES ($1, 'Mixed', 'gamma gamma gamma', 'delta delta delta', true)`, [BOB]);
   // Newest of all, and an empty search_vector (stop words only): it ranks 0 for two exclusions
   // (tsrank.c, calc_rank: an empty vector scores 0 before any formula), below every other match's
   // 1e-20, but alike for one exclusion (0 for every match).
@@ -91,6 +98,22 @@ function loopsByIndex(plan: string): Record<string, number> {
   };
   walk((JSON.parse(plan) as { Plan: Record<string, unknown> }[])[0].Plan);
   return loops;
+}
+
+/** Whether a CTE's plan ran at all (a one-time filter inside it can stop it before any index is read). */
+function cteRan(plan: string, name: string): boolean {
+  let ran: boolean | undefined;
+  const walk = (node: Record<string, unknown>) => {
+    if (node['Subplan Name'] === `CTE ${name}`) {
+      const reads = (n: Record<string, unknown>): boolean =>
+        (typeof n['Index Name'] === 'string' && Number(n['Actual Loops']) > 0) || ((n.Plans as Record<string, unknown>[] | undefined) ?? []).some(reads);
+      ran = reads(node);
+    }
+    for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+  };
+  walk((JSON.parse(plan) as { Plan: Record<string, unknown> }[])[0].Plan);
+  if (ran === undefined) throw new Error(`no CTE ${name} in the plan`);
+  return ran;
 }
 
 /** How many times a plan's sequential scans ran (a scan in a branch a one-time filter skips never does). */
@@ -139,7 +162,7 @@ describe('searchDocuments', () => {
     // does not match the query; and a title and description parsed as one text lose "<b loquat>".
     ['quince or -kumquat'], ['quince or kumquat medlar'], ['quince or "kumquat medlar"'], ['loquat'],
     // Decided by titles alone, or not: see "alpha or beta" above.
-    ['drill'], ['drill or primer'], ['quince'], ['alpha or beta'], ['alpha'],
+    ['drill'], ['drill or primer'], ['quince'], ['alpha or beta'], ['alpha'], ['gamma or delta'], ['gamma or delta or alpha'], ['delta or gamma or gamma'],
     // One word and exclusions: every match ranks alike, so the page is the newest matches.
     ['lorem -rhythm'], ['rhythm -lorem'], ['rhythm -tempo3 -tempo5'], ['quince -kumquat'], ['lorem -zzz'], ['-lorem -rhythm'], ['-ipsum'], ['-lorem -rhythm -zzz'],
     // ...when the newest public documents hold less than a page of its matches, or none.
@@ -167,16 +190,25 @@ describe('searchDocuments', () => {
     expect(loops.idx_documents_public_search ?? 0).toBe(0);
   });
 
-  it('decides on titles and descriptions when titles alone cannot or words are joined by or, never running the full pass', async () => {
+  it('decides on titles and descriptions when the first passes cannot, never running the full pass', async () => {
     // "stress" is in no public title and in 85 public descriptions.
     const loops = loopsByIndex(await planOf(documentSearchSql({ userId: ALICE, query: 'stress' }), true));
     expect(loops.idx_documents_public_title_search).toBe(1);
     expect(loops.idx_documents_public_head_search).toBe(1);
     expect(loops.idx_documents_public_search ?? 0).toBe(0);
-    // Words joined by `or` skip the title pass, which could seldom decide them.
-    const either = loopsByIndex(await planOf(documentSearchSql({ userId: ALICE, query: 'rhythm or stress' }), true));
-    expect(either.idx_documents_public_title_search ?? 0).toBe(0);
-    expect(either.idx_documents_public_head_search).toBe(1);
+    // Neither title matches nor descriptions holding both words make a page of "gamma or delta"
+    // ranked above what the others may rank (0.3): the title-and-description pass decides.
+    const plan = await planOf(documentSearchSql({ userId: ALICE, query: 'gamma or delta' }), true);
+    expect(cteRan(plan, 'either')).toBe(true);
+    expect(cteRan(plan, 'head')).toBe(true);
+    expect(loopsByIndex(plan).idx_documents_public_search ?? 0).toBe(0);
+  });
+
+  it('decides words joined by or on their titles and the descriptions holding every one of them', async () => {
+    const plan = await planOf(documentSearchSql({ userId: ALICE, query: 'rhythm or stress' }), true);
+    expect(cteRan(plan, 'either')).toBe(true);
+    expect(cteRan(plan, 'head')).toBe(false);
+    expect(loopsByIndex(plan).idx_documents_public_search ?? 0).toBe(0);
   });
 
   it('reads one word with exclusions from the newest public documents, and every match only when they hold less than a page', async () => {
