@@ -41,7 +41,7 @@ function transactionalPrefix(): { config: string; count: number; last: string; r
   const kept = online === -1 ? all : all.slice(0, online);
   for (const m of all.slice(kept.length)) copy.remove(m.name);
   const config = path.join(copy.dir, 'drizzle.config.js');
-  fs.writeFileSync(config, `module.exports = ${JSON.stringify({ dialect: 'postgresql', out: copy.dir, dbCredentials: { url: 'from DATABASE_URL' } })};\n`.replace('"from DATABASE_URL"', 'process.env.DATABASE_URL'));
+  fs.writeFileSync(config, `module.exports = { dialect: 'postgresql', out: ${JSON.stringify(copy.dir)}, dbCredentials: { url: process.env.DATABASE_URL } };\n`);
   return { config, count: kept.length, last: kept[kept.length - 1].name, remove: () => copy.cleanup() };
 }
 

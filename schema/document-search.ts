@@ -44,6 +44,9 @@ const CONTENT_ONLY_RANK_CEILING = 0.2;
 /** Likewise, when none of the query words it contains is in its title (description: weight B = 0.4). */
 const UNTITLED_RANK_CEILING = 0.4;
 
+/** A lexeme as a tsquery's text quotes it, a quote inside it doubled: a regular expression. */
+const QUOTED_LEXEME = sql.raw(`'(''(?:[^'']|'''')*'')'`);
+
 /**
  * How many of the newest public documents the search for one word with exclusions reads before it
  * falls back to every match. Measured at 1M documents (bench/RESULTS.md): 800, 1,500 and 3,000 give
@@ -97,16 +100,19 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
     ${d.isPublic} AS is_public, ${d.createdAt} AS created_at, ts_rank(${d.searchVector}, ${tsquery}) AS rank`;
   const order = sql`ORDER BY rank DESC, created_at DESC, id LIMIT ${limit}`;
   const othersPublic = sql`${d.isPublic} AND ${d.deletedAt} IS NULL AND ${d.userId} <> ${options.userId}`;
+  // The query's text with its quoted lexemes removed: its operators and parentheses alone. Each
+  // test of it is a subquery, so that the planner makes it a one-time filter of its branch.
+  const operators = sql`regexp_replace((${tsquery})::text, ${QUOTED_LEXEME}, '', 'g')`;
   // Only words and `|`: no &, <-> (phrase), ! (negation) or parentheses in the query's text once
   // its quoted lexemes are removed.
-  const wordsOrOnly = sql`(SELECT t !~ '[&<!(]' FROM (SELECT regexp_replace((${tsquery})::text, '''([^'']|'''')*''', '', 'g') AS t) q)`;
+  const wordsOrOnly = sql`(SELECT ${operators} !~ '[&<!(]')`;
   // One word: nothing left once its quoted lexeme is removed.
-  const oneWord = sql`(SELECT regexp_replace((${tsquery})::text, '''([^'']|'''')*''', '', 'g') = '')`;
+  const oneWord = sql`(SELECT ${operators} = '')`;
   // One word with exclusions (`word -other -more`), or a single exclusion: no `|`, `<->` or
   // parentheses, and every operand but one negated, or just one negated. Once the quoted lexemes are
   // removed, the query's text is its operators: split at ` & `, each part is '' (the word) or '!'.
   const oneWordWithExclusions = sql`(SELECT (count(*) FILTER (WHERE p = '') = 1 OR count(*) = 1) AND count(*) FILTER (WHERE p = '!') >= 1 AND bool_and(p IN ('', '!'))
-    FROM regexp_split_to_table(regexp_replace((${tsquery})::text, '''([^'']|'''')*''', '', 'g'), ' & ') p)`;
+    FROM regexp_split_to_table(${operators}, ' & ') p)`;
   return sql`WITH own AS (
     SELECT ${columns} FROM ${d}
      WHERE ${d.userId} = ${options.userId} AND ${d.deletedAt} IS NULL AND ${d.searchVector} @@ ${tsquery}
@@ -119,7 +125,7 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
     SELECT count(*) = ${limit} AND min(rank) > ${UNTITLED_RANK_CEILING} + 1e-6 AS yes FROM title
   ), terms AS (
     SELECT count(DISTINCT m[1]) AS k, string_agg(m[1], ' & ')::tsquery AS every_word
-      FROM regexp_matches((${tsquery})::text, '(''(?:[^'']|'''')*'')', 'g') m
+      FROM regexp_matches((${tsquery})::text, ${QUOTED_LEXEME}, 'g') m
   ), either AS (
     SELECT ${columns} FROM ${d}
      WHERE ${wordsOrOnly} AND (SELECT k FROM terms) = 2 AND ${othersPublic}

@@ -415,20 +415,29 @@ describe('npm run db:restore', () => {
     expect(await databases()).toEqual(before);
   });
 
+  /** A backup (stack `stack`) of a database that `setup` made naming `role`, which is then dropped with it. */
+  async function backupNamingAGoneRole(stack: string, role: string, setup: string): Promise<void> {
+    const source = `${stack}_source`;
+    await query('postgres', `CREATE ROLE ${role}`);
+    await query('postgres', `CREATE DATABASE ${source}`);
+    await query(source, setup);
+    const r0 = await npmRun('db:backup', ['--stack', stack, '--dir', dir], { DATABASE_URL: server.url(source), PG_BIN });
+    expect(r0.code).toBe(0);
+    await query('postgres', `DROP DATABASE ${source}`);
+    await query('postgres', `DROP ROLE ${role}`);
+  }
+
+  /** A database restored from the stack's newest backup, its contents and the server's databases, to compare after a failed restore over it. */
+  async function restoredTarget(database: string) {
+    expect((await backup()).code).toBe(0);
+    await restore(['--stack', STACK, '--dir', dir, '--database', database]).then((r) => expect(r.code).toBe(0));
+    return { kept: await contents(database), before: await databases() };
+  }
+
   test('a restore that fails part-way leaves the target as it was and no temporary database behind', async () => {
     // A backup whose table (not database) belongs to a role this server no longer has: pg_restore fails after it began.
-    await query('postgres', `CREATE ROLE vanished`);
-    await query('postgres', `CREATE DATABASE doomed_source`);
-    await query('doomed_source', `GRANT CREATE ON SCHEMA public TO vanished; SET ROLE vanished; CREATE TABLE t (id int); INSERT INTO t VALUES (1)`);
-    const r0 = await npmRun('db:backup', ['--stack', 'doomed', '--dir', dir], { DATABASE_URL: server.url('doomed_source'), PG_BIN });
-    expect(r0.code).toBe(0);
-    await query('postgres', `DROP DATABASE doomed_source`);
-    await query('postgres', `DROP ROLE vanished`);
-
-    expect((await backup()).code).toBe(0);
-    await restore(['--stack', STACK, '--dir', dir, '--database', 'kept_db2']).then((r) => expect(r.code).toBe(0));
-    const kept = await contents('kept_db2');
-    const before = await databases();
+    await backupNamingAGoneRole('doomed', 'vanished', `GRANT CREATE ON SCHEMA public TO vanished; SET ROLE vanished; CREATE TABLE t (id int); INSERT INTO t VALUES (1)`);
+    const { kept, before } = await restoredTarget('kept_db2');
     const r = await restore(['--stack', 'doomed', '--dir', dir, '--database', 'kept_db2', '--replace']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/role "vanished" does not exist/);
@@ -439,18 +448,8 @@ describe('npm run db:restore', () => {
 
   test('with several jobs, a failure in one of pg_restore\'s workers, after the data went in, fails the restore and changes nothing', async () => {
     // A policy is created after the data and the indexes, by a worker (pg_restore runs only the schema before it forks them).
-    await query('postgres', `CREATE ROLE gone_since`);
-    await query('postgres', `CREATE DATABASE worker_source`);
-    await query('worker_source', `CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g; CREATE INDEX t_id ON t (id); CREATE POLICY p ON t TO gone_since USING (true)`);
-    const r0 = await npmRun('db:backup', ['--stack', 'worker', '--dir', dir], { DATABASE_URL: server.url('worker_source'), PG_BIN });
-    expect(r0.code).toBe(0);
-    await query('postgres', `DROP DATABASE worker_source`);
-    await query('postgres', `DROP ROLE gone_since`);
-
-    expect((await backup()).code).toBe(0);
-    await restore(['--stack', STACK, '--dir', dir, '--database', 'kept_db3']).then((r) => expect(r.code).toBe(0));
-    const kept = await contents('kept_db3');
-    const before = await databases();
+    await backupNamingAGoneRole('worker', 'gone_since', `CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g; CREATE INDEX t_id ON t (id); CREATE POLICY p ON t TO gone_since USING (true)`);
+    const { kept, before } = await restoredTarget('kept_db3');
     const r = await restore(['--stack', 'worker', '--dir', dir, '--database', 'kept_db3', '--replace', '--jobs', '2']);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('with 2 jobs');
