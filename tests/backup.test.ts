@@ -3,14 +3,14 @@
  * stack declares inside it (roles, database, grants), migrated and seeded with the demo data: the
  * backup runs as the stack's backup role, the restore as the server's admin.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client as MinioClient } from 'minio';
 import { Client } from 'pg';
-import { backupsToRemove, CHECKSUM_EXTENSION, listBackups, type BackupFile } from '../lib/backups/files';
+import { backupsToRemove, CHECKSUM_EXTENSION, checksumLine, listBackups, sha256File, type BackupFile } from '../lib/backups/files';
 import { LAST_SUCCESS_FILE } from '../common/names';
 import { prune } from '../lib/backups/dump';
 import { readMigrations } from '../lib/migrations/files';
@@ -71,6 +71,26 @@ async function contents(database: string): Promise<Record<string, { rows: number
     out[name] = r;
   }
   return out;
+}
+
+/** The database's schema as pg_dump prints it, less the random key of psql's \\restrict guard. */
+function schemaOf(database: string): string {
+  return execFileSync(path.join(PG_BIN, 'pg_dump'), ['--schema-only', `--dbname=${server.url(database)}`], { encoding: 'utf8' }).replace(/^\\(un)?restrict .*$/gm, '');
+}
+
+/**
+ * The schema a plain pg_restore makes of `file`, in a database of its own, then dropped. (Not the
+ * source's: PostgreSQL prints some constraints differently once restored, `IN` lists of varchar say.)
+ */
+async function plainRestoreSchema(file: string): Promise<string> {
+  const database = `plain_${randomBytes(3).toString('hex')}`;
+  await query('postgres', `CREATE DATABASE ${database} TEMPLATE template0`);
+  try {
+    execFileSync(path.join(PG_BIN, 'pg_restore'), ['--exit-on-error', `--dbname=${server.url(database)}`, file]);
+    return schemaOf(database);
+  } finally {
+    await query('postgres', `DROP DATABASE ${database}`);
+  }
 }
 
 async function databases(): Promise<string[]> {
@@ -357,6 +377,8 @@ describe('npm run db:restore', () => {
     expect(Object.keys(source).length).toBeGreaterThanOrEqual(16);
     expect(Object.values(source).filter((t) => t.rows > 0).length).toBeGreaterThanOrEqual(10);
     expect(await contents('restored_copy')).toEqual(source);
+    // Every entry of the archive, restored in one of the restore's three steps: types, functions, tables, indexes, keys, triggers, comments, grants.
+    expect(schemaOf('restored_copy')).toEqual(await plainRestoreSchema(listBackups(dir, STACK)[0].path));
     const [access] = await query<Record<string, unknown>>(
       'postgres',
       `SELECT pg_get_userbyid(datdba) AS owner, has_database_privilege($1, 'restored_copy', 'CONNECT') AS app_connects
@@ -368,6 +390,54 @@ describe('npm run db:restore', () => {
     expect(tables).toEqual({ app_writes: true });
     expect((await databases()).filter((d) => d.includes('__'))).toEqual([]);
     expectNoSecret(r);
+  });
+
+  test("splits each table's rows between the jobs' sessions, every byte kept: newlines, tabs, backslashes, a \\. value, multibyte text, a row longer than a read, empty tables, generated columns", async () => {
+    await query('postgres', 'CREATE DATABASE awkward_source');
+    await query(
+      'awkward_source',
+      `CREATE TABLE odd (id int PRIMARY KEY, v text, b bytea, j jsonb);
+       INSERT INTO odd VALUES
+         (1, E'line\\nbreak\\ttab\\\\backslash\\r', '\\x00ff0a5c2e', '{"a": "\\\\."}'),
+         (2, E'\\\\.', NULL, NULL),
+         (3, E'\\\\.\\n\\\\.\\n', '\\x5c2e0a', 'null'),
+         (4, 'ünïcödé ✓ 日本語', '', '[]'),
+         (5, repeat('long ', 400000), NULL, NULL),
+         (6, '', NULL, NULL);
+       CREATE TABLE empty_one (id int);
+       CREATE TABLE many AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 200000) g;
+       ALTER TABLE many ADD PRIMARY KEY (id);
+       CREATE TABLE derived (id int, v text, n int GENERATED ALWAYS AS (length(v)) STORED);
+       INSERT INTO derived (id, v) SELECT g, repeat('x', g % 50) FROM generate_series(1, 50000) g;`,
+    );
+    expect((await npmRun('db:backup', ['--stack', 'awkward', '--dir', dir], { DATABASE_URL: server.url('awkward_source'), PG_BIN })).code).toBe(0);
+    const source = await contents('awkward_source');
+    expect(source['public.odd']).toMatchObject({ rows: 6 });
+    for (const jobs of [1, 3]) {
+      const database = `awkward_${jobs}`;
+      const r = await restore(['--stack', 'awkward', '--dir', dir, '--database', database, '--jobs', String(jobs)]);
+      expect(r.code).toBe(0);
+      expect(await contents(database)).toEqual(source);
+      expect(schemaOf(database)).toEqual(await plainRestoreSchema(listBackups(dir, 'awkward')[0].path));
+      // Each session's COPY of the table is a transaction of its own: with 3 jobs, three took its rows (8 MB of them, 64 KiB a read).
+      expect(await query(database, 'SELECT count(DISTINCT xmin::text)::int AS sessions FROM many')).toEqual([{ sessions: jobs }]);
+    }
+  });
+
+  test('an archive whose rows are INSERT statements (pg_dump --inserts) is refused, saying why; nothing is changed', async () => {
+    await query('postgres', 'CREATE DATABASE inserts_source');
+    await query('inserts_source', 'CREATE TABLE t (id int); INSERT INTO t VALUES (1)');
+    const file = path.join(dir, 'inserts.dump');
+    execFileSync(path.join(PG_BIN, 'pg_dump'), ['--format=custom', '--inserts', `--file=${file}`, `--dbname=${server.url('inserts_source')}`]);
+    fs.writeFileSync(`${file}${CHECKSUM_EXTENSION}`, checksumLine((await sha256File(file)).sha256, 'inserts.dump'));
+    const before = await databases();
+    const r = await restore(['--file', file, '--database', 'inserts_target']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `the restore failed, so "inserts_target" was left as it was: the backup's table data holds a statement other than COPY ("INSERT INTO public.t VALUES (1);"): ` +
+        'db:restore loads only COPY data, as pg_dump writes it unless told --inserts. Restore this archive with pg_restore itself.',
+    );
+    expect(await databases()).toEqual(before);
   });
 
   test('refuses a non-empty database without --replace; with it, swaps the backup in', async () => {

@@ -86,17 +86,62 @@ test('a backup whose server stops answering mid-dump gives up within the bound, 
   expect(fs.readdirSync(dir)).toEqual([]);
 }, 60_000);
 
-test('a restore whose server stops answering mid-restore gives up within the bound; the target is untouched, and the next restore drops what it left', async () => {
-  await rows('postgres', 'CREATE DATABASE stalled_target');
-  await rows('stalled_target', 'CREATE TABLE kept AS SELECT 1 AS id');
+/** Starts a restore of the big backup over `database` (which holds a table `kept`), failing with a stall bound of STALL_SECONDS. */
+async function stalledRestore(database: string) {
+  await rows('postgres', `CREATE DATABASE ${database}`);
+  await rows(database, 'CREATE TABLE kept AS SELECT 1 AS id');
   const admin = parseDatabaseUrl(server.url());
   const started = Date.now();
-  const failed = restore({ admin, database: 'stalled_target', backup: big, replace: true, log: say, stallSeconds: STALL_SECONDS }).then(
+  const failed = restore({ admin, database, backup: big, replace: true, log: say, stallSeconds: STALL_SECONDS }).then(
     () => undefined,
     (error: Error) => error,
   );
-  // The session loading the table: with several jobs, a worker's (pg_restore forks one per job).
+  return { admin, started, failed };
+}
+
+test('a restore whose server stops answering while it loads the rows gives up within the bound; the target is untouched, and the next restore drops what it left', async () => {
+  const { admin, started, failed } = await stalledRestore('stalled_target');
+  // One of the sessions the rows are split between (lib/backups/table-data.ts): the other takes
+  // the rest of them, then the load waits for this one's COPY to end.
   freeze(await activeBackend('db:restore', 'stalled\\_target\\_\\_restore\\_%', 'COPY %'));
+  // The pg_restore writing the rows out (pg_restore --file=-), which forks no worker.
+  const restores = childrenOf(process.pid).filter((c) => c.comm === 'pg_restore');
+  expect(restores.length).toBe(1);
+
+  const error = await failed;
+  expect(error?.message).toBe(
+    `loading the backup's rows made no progress for ${STALL_SECONDS} s: nothing read from the backup, no row taken by PostgreSQL at ${admin.display}. ` +
+      'The server stopped answering, or something held it up. The restore was stopped, so "stalled_target" was left as it was. ' +
+      'If the server is only slow, allow it longer with --stall-timeout SECONDS.',
+  );
+  // The load of 2M rows in the other session, the bound, and DROP DATABASE ... WITH (FORCE)'s own 5 s wait for the stopped session.
+  expect(Date.now() - started).toBeLessThan(40_000);
+  expect(isRunning(restores[0].pid)).toBe(false);
+  expect(await rows('stalled_target', 'SELECT id FROM kept')).toEqual([{ id: 1 }]);
+  const leftover = log.find((l) => /could not be dropped/.test(l));
+  expect(leftover).toMatch(/^warning: the database "stalled_target__restore_[0-9a-f]{6}" this restore made could not be dropped \(.*\): the next restore drops it/);
+
+  // The restore's own DROP DATABASE ... WITH (FORCE) goes on in the server until it gives up on the
+  // stopped session (5 s). Then, answering again, the server ends the cut-off session, and the
+  // next restore drops the database it left.
+  const name = /"(stalled_target__restore_[0-9a-f]{6})"/.exec(leftover as string)![1];
+  const session = (sql: string, value: string) => async () => (await rows('postgres', sql, [value])).length === 0;
+  await waitFor("the stopped restore's DROP to give up", 30_000, session('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', `db:restore ${name.slice(-6)}`));
+  thaw();
+  await waitFor("the stopped load's session to end", 30_000, session('SELECT 1 FROM pg_stat_activity WHERE datname = $1', name));
+  expect(await rows('postgres', 'SELECT datname FROM pg_database WHERE datname = $1', [name])).toEqual([{ datname: name }]);
+  log.length = 0;
+  // The default bound: building the index takes pg_restore more than 3 s without a sign of progress.
+  await restore({ admin, database: 'stalled_target', backup: big, replace: true, log: say });
+  expect(log).toContain(`dropped "${name}", left by a restore that was stopped before it ended`);
+  expect(await rows('postgres', `SELECT datname FROM pg_database WHERE datname LIKE '%\\_\\_re%'`)).toEqual([]);
+  expect(await rows('stalled_target', 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 2000000 }]);
+}, 120_000);
+
+test('a restore whose server stops answering while pg_restore builds an index gives up within the bound; pg_restore and its workers are gone', async () => {
+  const { admin, started, failed } = await stalledRestore('stalled_index');
+  // The worker's session building the index (pg_restore --jobs forks one per job).
+  freeze(await activeBackend('db:restore', 'stalled\\_index\\_\\_restore\\_%', 'CREATE INDEX %'));
   const restores = childrenOf(process.pid).filter((c) => c.comm === 'pg_restore');
   expect(restores.length).toBe(1);
   const jobs = defaultRestoreJobs();
@@ -106,32 +151,14 @@ test('a restore whose server stops answering mid-restore gives up within the bou
   const error = await failed;
   expect(error?.message).toBe(
     `pg_restore made no progress for ${STALL_SECONDS} s: nothing read from the backup, nothing sent to or received from PostgreSQL at ${admin.display}, no line of output. ` +
-      'The server stopped answering, or something held it up. pg_restore was stopped, so "stalled_target" was left as it was. ' +
+      'The server stopped answering, or something held it up. pg_restore was stopped, so "stalled_index" was left as it was. ' +
       'A long index build on a big table shows no progress either: if that is what took so long, allow it longer with --stall-timeout SECONDS.',
   );
-  // The bound, and DROP DATABASE ... WITH (FORCE)'s own 5 s wait for the stopped session.
   expect(Date.now() - started).toBeLessThan(40_000);
   expect(isRunning(restores[0].pid)).toBe(false);
   expect(workers.filter(isRunning)).toEqual([]);
-  expect(await rows('stalled_target', 'SELECT id FROM kept')).toEqual([{ id: 1 }]);
-  const leftover = log.find((l) => /could not be dropped/.test(l));
-  expect(leftover).toMatch(/^warning: the database "stalled_target__restore_[0-9a-f]{6}" this restore made could not be dropped \(.*\): the next restore drops it/);
-
-  // The restore's own DROP DATABASE ... WITH (FORCE) goes on in the server until it gives up on the
-  // stopped session (5 s). Then, answering again, the server ends the killed pg_restore's session,
-  // and the next restore drops the database it left.
-  const name = /"(stalled_target__restore_[0-9a-f]{6})"/.exec(leftover as string)![1];
-  const session = (sql: string, value: string) => async () => (await rows('postgres', sql, [value])).length === 0;
-  await waitFor("the stopped restore's DROP to give up", 30_000, session('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', `db:restore ${name.slice(-6)}`));
+  expect(await rows('stalled_index', 'SELECT id FROM kept')).toEqual([{ id: 1 }]);
   thaw();
-  await waitFor("the killed pg_restore's session to end", 30_000, session('SELECT 1 FROM pg_stat_activity WHERE datname = $1', name));
-  expect(await rows('postgres', 'SELECT datname FROM pg_database WHERE datname = $1', [name])).toEqual([{ datname: name }]);
-  log.length = 0;
-  // The default bound: building the index takes pg_restore more than 3 s without a sign of progress.
-  await restore({ admin, database: 'stalled_target', backup: big, replace: true, log: say });
-  expect(log).toContain(`dropped "${name}", left by a restore that was stopped before it ended`);
-  expect(await rows('postgres', `SELECT datname FROM pg_database WHERE datname LIKE '%\\_\\_re%'`)).toEqual([]);
-  expect(await rows('stalled_target', 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 2000000 }]);
 }, 120_000);
 
 test('a query to a server that stops answering fails within the bound, and its client is closed', async () => {

@@ -8,7 +8,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { listBackups, type BackupFile } from '../lib/backups/files';
-import { defaultRestoreJobs } from '../lib/backups/restore';
 import { GROUP_GRACE_SECONDS } from '../lib/process/children';
 import { groupMembers } from '../lib/process/proc';
 import { activeBackend as bigActiveBackend, bigDatabaseBackup, rows as bigRows } from './helpers/big-database';
@@ -111,14 +110,9 @@ test('db:restore killed with SIGKILL mid-restore takes pg_restore with it; the n
   const env = { DATABASE_URL: server.url(), PG_BIN };
   const args = ['--file', big.path, '--database', 'killed_target'];
   const killed = startCli('db:restore', args, env);
-  // Mid-restore: after `pg_restore --list` has read the archive, the one loading the new database,
-  // while it loads the table (with several jobs, in a worker: pg_restore forks one per job).
-  const jobs = defaultRestoreJobs();
-  await killMidRun(killed, 'pg_restore', () => /into a new database/.test(killed.output()), ['db:restore', 'killed\\_target\\_\\_restore\\_%', 'COPY %'], {
-    workers: jobs > 1 ? jobs : 0,
-    // With jobs, the shell that guards pg_restore's process group (children.ts, guardGroup), which ends with it.
-    others: jobs > 1 ? ['sh'] : [],
-  });
+  // Mid-restore, while the rows go in: the pg_restore writing them out (pg_restore --file=-, no
+  // workers), and one of the command's own sessions loading them (lib/backups/table-data.ts).
+  await killMidRun(killed, 'pg_restore', () => /loading public\.t\b/.test(killed.output()), ['db:restore', 'killed\\_target\\_\\_restore\\_%', 'COPY %']);
   const [left] = await rows<{ datname: string }>('postgres', `SELECT datname FROM pg_database WHERE datname LIKE 'killed\\_target\\_\\_restore\\_%'`);
   expect(left?.datname).toMatch(/^killed_target__restore_[0-9a-f]{6}$/);
   // The server ends the killed pg_restore's session when it next hears from it (after the statement it runs).
@@ -131,11 +125,11 @@ test('db:restore killed with SIGKILL mid-restore takes pg_restore with it; the n
   expect(await rows('killed_target', 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 2000000 }]);
 }, 180_000);
 
-test('db:restore --jobs 2 killed with SIGKILL while the whole server is frozen: pg_restore and its workers, stuck in their cancel requests, are ended by the group guard', async () => {
+test('db:restore --jobs 2 killed with SIGKILL mid-index while the whole server is frozen: pg_restore and its workers, stuck in their cancel requests, are ended by the group guard', async () => {
   // On TERM each of them sends the server a cancel request, which waits for an answer without a bound (children.ts, guardGroup).
   const env = { DATABASE_URL: server.url(), PG_BIN };
   const killed = startCli('db:restore', ['--file', big.path, '--database', 'frozen_target', '--jobs', '2'], env);
-  await killMidRun(killed, 'pg_restore', () => /into a new database/.test(killed.output()), ['db:restore', 'frozen\\_target\\_\\_restore\\_%', 'COPY %'], {
+  await killMidRun(killed, 'pg_restore', () => /building the indexes/.test(killed.output()), ['db:restore', 'frozen\\_target\\_\\_restore\\_%', 'CREATE INDEX %'], {
     workers: 2,
     others: ['sh'],
     freezeServer: true,

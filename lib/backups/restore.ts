@@ -8,6 +8,7 @@ import { connect, UserFacingError, withDatabase, type DatabaseTarget } from '../
 import { findPgTool, libpqConnection, runAbortable, runPgTool, serverMajor, ToolStalledError } from '../postgres/pg-tools';
 import { boundQueries, DEFAULT_RESTORE_STALL_SECONDS } from './stall-limits';
 import { quoteIdent, renameDatabase, splitStatements } from '../postgres/sql-script';
+import { loadTableData } from './table-data';
 
 export interface RestoreOptions {
   /** A login on the server that may create databases and own what the backup's objects are owned by (its superuser). */
@@ -64,12 +65,18 @@ export function databaseNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/** A line of `pg_restore --list` naming an entry: its dump id, then its catalog ids (pg_backup_archiver.c, PrintTOCSummary). */
+const TOC_ENTRY = /^\d+; \d+ \d+ /;
+/** The entries that hold a table's rows. */
+const TABLE_DATA_ENTRY = /^\d+; \d+ \d+ TABLE DATA /;
 /** The TOC entries about the database itself (its creation, owner, ACL, settings, comment). */
 const DATABASE_ENTRY = /^\d+; \d+ \d+ (DATABASE|DATABASE PROPERTIES|COMMENT - DATABASE|ACL - DATABASE|SECURITY LABEL - DATABASE) /;
 /** The database's name as pg_dump spelt it in its CREATE DATABASE: a plain word or a quoted identifier. */
 const CREATE_DATABASE = /^CREATE DATABASE ("(?:[^"]|"")*"|[^\s"]+) /;
 
 interface Archive {
+  /** The entries of its table of contents, as `pg_restore --list` prints them. */
+  entries: string[];
   /** The database's name when it was dumped, as its SQL spells it. */
   dumpedName: string;
   dumpedMajor: number;
@@ -88,7 +95,8 @@ async function readArchive(pgRestore: string, file: string, admin: DatabaseTarge
     throw new UserFacingError(`${file} is not a readable pg_dump archive; nothing was changed: ${error.message}`);
   });
   const dumpedMajor = Number(/^;\s+Dumped from database version: (\d+)/m.exec(list)?.[1]);
-  const entries = list.split('\n').filter((l) => DATABASE_ENTRY.test(l));
+  const toc = list.split('\n').filter((l) => TOC_ENTRY.test(l));
+  const entries = toc.filter((l) => DATABASE_ENTRY.test(l));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-restore-'));
   let sql: string;
   try {
@@ -105,7 +113,7 @@ async function readArchive(pgRestore: string, file: string, admin: DatabaseTarge
   }
   // Session settings (SET, set_config) are pg_restore's own; only statements about the database are kept.
   const aboutDatabase = statements.filter((s) => renameDatabase(s, dumpedName, 'x') !== undefined);
-  return { dumpedName, dumpedMajor, databaseSql: (name) => aboutDatabase.map((s) => renameDatabase(s, dumpedName, name) as string) };
+  return { entries: toc, dumpedName, dumpedMajor, databaseSql: (name) => aboutDatabase.map((s) => renameDatabase(s, dumpedName, name) as string) };
 }
 
 /** What the connected database holds besides what every new database has, or undefined when it holds nothing. */
@@ -241,6 +249,101 @@ function checkAborted(signal: AbortSignal | undefined, database: string): void {
   if (signal?.aborted) throw new UserFacingError(`the restore was stopped before it replaced anything; "${database}" was left as it was.`);
 }
 
+class LoadStalledError extends UserFacingError {}
+
+/**
+ * Fills the new database from the archive in three steps, each only once the one before has
+ * succeeded:
+ * 1. pg_restore creates the schema (the archive's pre-data section: types, functions, tables) and
+ *    sets what else the data section holds (sequence values, large objects), in one session;
+ * 2. the tables' rows go in, every table's split between `jobs` sessions (lib/backups/table-data.ts);
+ * 3. pg_restore --jobs builds the indexes and adds the keys, triggers and grants (the post-data
+ *    section), each in a worker of its own, as many at once as their dependencies allow
+ *    (pg_backup_archiver.c, restore_toc_entries_parallel; entries not restored in that run count
+ *    as done: "skipping item").
+ * pg_restore assigns each entry one section: its own, or for an entry of none (a grant, a
+ * comment) that of the entry before it (ProcessArchiveRestoreOptions), so the three steps restore
+ * each entry once. A single `pg_restore --jobs` loads each table in one session: the documents,
+ * whose rows' search vectors the server computes as they go in, would take one core.
+ * --exit-on-error holds in each step, and for --jobs' workers too: a worker's error ends it
+ * (warn_or_exit_horribly), and the leader, finding it gone, ends the others and fails (parallel.c,
+ * "a worker process died unexpectedly"; archive_close_connection). Whatever went in stays in the
+ * temporary database, which the caller drops: the restore is still all or nothing.
+ */
+async function restoreInPhases(o: RestoreOptions & { pgRestore: string; archive: Archive; temporary: string; jobs: number; stallSeconds: number; bound: Bound; server: DatabaseTarget }): Promise<void> {
+  const target = withDatabase(o.admin, o.temporary);
+  const conn = libpqConnection(target);
+  let last = 0;
+  const loading = (table: string) => {
+    if (Date.now() - last > 5000) {
+      o.log(`  loading ${table}`);
+      last = Date.now();
+    }
+  };
+  const failed = (error: Error): never => {
+    checkAborted(o.signal, o.database);
+    if (error instanceof ToolStalledError) {
+      throw new UserFacingError(
+        `pg_restore made no progress for ${o.stallSeconds} s: nothing read from the backup, nothing sent to or received from PostgreSQL at ${o.server.display}, no line of output. ` +
+          `The server stopped answering, or something held it up. pg_restore was stopped, so "${o.database}" was left as it was. ` +
+          `A long index build on a big table shows no progress either: if that is what took so long, allow it longer with --stall-timeout SECONDS.`,
+      );
+    }
+    throw error instanceof LoadStalledError ? error : new UserFacingError(`the restore failed, so "${o.database}" was left as it was: ${error.message}`);
+  };
+  const pgRestore = async (args: string[], jobs: number) => {
+    const run = runPgTool(o.pgRestore, ['--exit-on-error', '--no-password', ...(jobs > 1 ? [`--jobs=${jobs}`] : []), `--dbname=${conn.dbname}`, ...args, o.backup.path], {
+      env: { ...conn.env, PGAPPNAME: 'db:restore' },
+      target: o.admin,
+      stallSeconds: o.stallSeconds,
+      workers: jobs > 1,
+    });
+    if (!run.tied && process.platform === 'linux') {
+      o.log('warning: setpriv (util-linux) is not installed, so pg_restore would outlive this command killed with SIGKILL: install util-linux.');
+    }
+    await runAbortable(run, o.signal).catch(failed);
+  };
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-restore-'));
+  const sessions: Client[] = [];
+  try {
+    const list = (name: string, entries: string[]) => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, `${entries.join('\n')}\n`);
+      return file;
+    };
+    const tableData = list('table-data.list', o.archive.entries.filter((e) => TABLE_DATA_ENTRY.test(e)));
+    const rest = list('rest.list', o.archive.entries.filter((e) => !TABLE_DATA_ENTRY.test(e)));
+    await pgRestore(['--section=pre-data', '--section=data', `--use-list=${rest}`], 1);
+    checkAborted(o.signal, o.database);
+    for (let i = 0; i < o.jobs; i++) sessions.push(o.bound(await connect(target, 'db:restore')));
+    await loadTableData({
+      pgRestore: o.pgRestore,
+      file: o.backup.path,
+      listFile: tableData,
+      sessions,
+      target: o.admin,
+      stallSeconds: o.stallSeconds,
+      stalled: () =>
+        new LoadStalledError(
+          `loading the backup's rows made no progress for ${o.stallSeconds} s: nothing read from the backup, no row taken by PostgreSQL at ${o.server.display}. ` +
+            `The server stopped answering, or something held it up. The restore was stopped, so "${o.database}" was left as it was. ` +
+            'If the server is only slow, allow it longer with --stall-timeout SECONDS.',
+        ),
+      signal: o.signal,
+      onTable: loading,
+    }).catch(failed);
+    await Promise.all(sessions.splice(0).map((s) => s.end()));
+    checkAborted(o.signal, o.database);
+    o.log(`  building the indexes, keys and triggers with ${o.jobs === 1 ? '1 job' : `${o.jobs} jobs`}`);
+    await pgRestore(['--section=post-data'], o.jobs);
+  } finally {
+    // A session still in a COPY (the load failed or stalled) is cut off: end() destroys its connection.
+    await Promise.all(sessions.map((s) => s.end().catch(() => undefined)));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * Restores a backup into `database`: checks the file's checksum and archive first, restores into a
  * new temporary database (pg_restore --exit-on-error), and only when all of it went in swaps it
@@ -304,43 +407,7 @@ export async function restore(o: RestoreOptions): Promise<{ ms: number; replaced
     }
     const jobs = o.jobs ?? defaultRestoreJobs();
     o.log(`restoring ${o.backup.name} (dumped from ${archive.dumpedName}) into a new database, ${temporary}, with ${jobs === 1 ? '1 job' : `${jobs} jobs`}`);
-    const conn = libpqConnection(withDatabase(o.admin, temporary));
-    let last = Date.now();
-    // --jobs: pg_restore creates the schema in one session, then loads the tables and builds the
-    // indexes and constraints in `jobs` worker processes, each with a session of its own, largest
-    // tables first (pg_dump/pg_backup_archiver.c, restore_toc_entries_parallel; the sizes come from
-    // the data offsets pg_dump wrote into the archive: pg_backup_custom.c, _PrepParallelRestore).
-    // --exit-on-error holds for the workers: a worker's error ends it (warn_or_exit_horribly), and
-    // the leader, finding it gone, ends the others and fails (parallel.c, "a worker process died
-    // unexpectedly"; archive_close_connection). Whatever went in stays in the temporary database,
-    // which is dropped: the restore is still all or nothing.
-    const run = runPgTool(pgRestore, ['--exit-on-error', '--verbose', '--no-password', ...(jobs > 1 ? [`--jobs=${jobs}`] : []), `--dbname=${conn.dbname}`, o.backup.path], {
-      env: { ...conn.env, PGAPPNAME: 'db:restore' },
-      target: o.admin,
-      stallSeconds,
-      workers: jobs > 1,
-      onLine: (line) => {
-        const table = /processing data for table "([^"]+)"/.exec(line);
-        if (table && Date.now() - last > 5000) {
-          o.log(`  loading ${table[1]}`);
-          last = Date.now();
-        }
-      },
-    });
-    if (!run.tied && process.platform === 'linux') {
-      o.log('warning: setpriv (util-linux) is not installed, so pg_restore would outlive this command killed with SIGKILL: install util-linux.');
-    }
-    await runAbortable(run, o.signal).catch((error: Error) => {
-      checkAborted(o.signal, o.database);
-      if (error instanceof ToolStalledError) {
-        throw new UserFacingError(
-          `pg_restore made no progress for ${stallSeconds} s: nothing read from the backup, nothing sent to or received from PostgreSQL at ${server.display}, no line of output. ` +
-            `The server stopped answering, or something held it up. pg_restore was stopped, so "${o.database}" was left as it was. ` +
-            `A long index build on a big table shows no progress either: if that is what took so long, allow it longer with --stall-timeout SECONDS.`,
-        );
-      }
-      throw new UserFacingError(`the restore failed, so "${o.database}" was left as it was: ${error.message}`);
-    });
+    await restoreInPhases({ ...o, pgRestore, archive, temporary, jobs, stallSeconds, bound, server });
     checkAborted(o.signal, o.database);
     const replaced = await swap(client, o, temporary, suffix, bound);
     created = false;

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Client } from 'pg';
 import { redact, UserFacingError, type DatabaseTarget } from './connection';
 import { guardGroup, spawnTied } from '../process/children';
@@ -84,6 +84,8 @@ export interface ToolRun {
   tied: boolean;
   /** Its standard input, when asked for (`stdin`); otherwise it reads nothing. */
   stdin?: Writable;
+  /** Its standard output, when asked for (`streamStdout`): read it, or the program waits. */
+  stdout?: Readable;
   kill(): void;
 }
 
@@ -120,6 +122,8 @@ export function runPgTool(
     target: DatabaseTarget;
     onLine?: (line: string) => void;
     keepStdout?: boolean;
+    /** Hand its standard output to the caller as a stream (ToolRun.stdout) instead of keeping it. */
+    streamStdout?: boolean;
     /** Give the program a standard input to write to (ToolRun.stdin). */
     stdin?: boolean;
     stallSeconds?: number;
@@ -136,7 +140,7 @@ export function runPgTool(
       // empty LC_ALL counts as unset (glibc locale/findlocale.c, _nl_find_locale), so LC_MESSAGES
       // applies, and gettext ignores LANGUAGE under the C locale (intl/dcigettext.c, guess_category_value).
       env: { ...process.env, LC_ALL: '', LC_MESSAGES: 'C', ...options.env },
-      stdio: [options.stdin ? 'pipe' : 'ignore', options.keepStdout ? 'pipe' : 'ignore', 'pipe'],
+      stdio: [options.stdin ? 'pipe' : 'ignore', options.keepStdout || options.streamStdout ? 'pipe' : 'ignore', 'pipe'],
       detached: options.workers === true,
     },
     options.workers ? 'TERM' : 'KILL',
@@ -158,7 +162,7 @@ export function runPgTool(
       ? undefined
       : watchForStall({ pid: child.pid, files: options.writes ?? [], seconds: options.stallSeconds, onStall: () => signal('SIGKILL'), group: options.workers });
   let stdout = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  if (options.keepStdout) child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const tail: string[] = [];
   let partial = '';
   const take = (line: string) => {
@@ -196,7 +200,7 @@ export function runPgTool(
   });
   // A program that reads its input may end before taking all of it: that is told by its exit status, not by EPIPE.
   child.stdin?.on('error', () => undefined);
-  return { done, tied, stdin: child.stdin ?? undefined, kill: () => signal('SIGTERM') };
+  return { done, tied, stdin: child.stdin ?? undefined, stdout: options.streamStdout ? (child.stdout ?? undefined) : undefined, kill: () => signal('SIGTERM') };
 }
 
 /** Runs a client program to its end; aborting the signal stops it. */
