@@ -254,6 +254,29 @@ describe('npm run db:backup', () => {
     }
   });
 
+  test('a dump whose table of contents does not locate its data (pg_dump writing through a pipe) is discarded', async () => {
+    // A pg_dump that writes its archive through a pipe, which it cannot seek back in to record where each table's data starts.
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bin-'));
+    try {
+      fs.writeFileSync(
+        path.join(bin, 'pg_dump'),
+        `#!/bin/sh\nf=\nfor a in "$@"; do shift; case "$a" in --file=*) f="\${a#--file=}";; *) set -- "$@" "$a";; esac; done\n` +
+          `[ -z "$f" ] && exec "${PG_BIN}/pg_dump" "$@"\n"${PG_BIN}/pg_dump" "$@" | cat > "$f"\n`,
+        { mode: 0o755 },
+      );
+      fs.symlinkSync(path.join(PG_BIN, 'pg_restore'), path.join(bin, 'pg_restore'));
+      const r = await backup(['--progress', '0'], { PG_BIN: bin });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        /^error: the dump was written but its table of contents does not locate its data, so it was discarded: its table of contents records no data offset for TABLE DATA .+ \(entry \d+\)/,
+      );
+      expect(fs.readdirSync(dir)).toEqual([]);
+      expectNoSecret(r);
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
   test('a missing pg_dump of the server\'s major version is named, with the package to install; nothing is written', async () => {
     const r = await backup([], { PG_BIN: path.join(dir, 'no-such-bin') });
     expect(r.code).toBe(1);
@@ -392,7 +415,7 @@ describe('npm run db:restore', () => {
     expectNoSecret(r);
   });
 
-  test("splits each table's rows between the jobs' sessions, every byte kept: newlines, tabs, backslashes, a \\. value, multibyte text, a row longer than a read, empty tables, generated columns", async () => {
+  test("splits each table's rows between the jobs' sessions (1 and 12), every byte kept: newlines, tabs, backslashes, a \\. value, multibyte text, a row longer than a read, empty tables, generated columns", async () => {
     await query('postgres', 'CREATE DATABASE awkward_source');
     await query(
       'awkward_source',
@@ -413,13 +436,15 @@ describe('npm run db:restore', () => {
     expect((await npmRun('db:backup', ['--stack', 'awkward', '--dir', dir], { DATABASE_URL: server.url('awkward_source'), PG_BIN })).code).toBe(0);
     const source = await contents('awkward_source');
     expect(source['public.odd']).toMatchObject({ rows: 6 });
-    for (const jobs of [1, 3]) {
+    for (const jobs of [1, 12]) {
       const database = `awkward_${jobs}`;
       const r = await restore(['--stack', 'awkward', '--dir', dir, '--database', database, '--jobs', String(jobs)]);
+      // Nothing on stderr, no warning either (12 sessions waiting for room at once).
+      expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(await contents(database)).toEqual(source);
       expect(schemaOf(database)).toEqual(await plainRestoreSchema(listBackups(dir, 'awkward')[0].path));
-      // Each session's COPY of the table is a transaction of its own: with 3 jobs, three took its rows (8 MB of them, 64 KiB a read).
+      // Each session's COPY of the table is a transaction of its own: with 12 jobs, twelve took its rows (8 MB of them, 64 KiB a read).
       expect(await query(database, 'SELECT count(DISTINCT xmin::text)::int AS sessions FROM many')).toEqual([{ sessions: jobs }]);
     }
   });
@@ -528,6 +553,25 @@ describe('npm run db:restore', () => {
     expect(r.stderr).toMatch(/a worker process died unexpectedly/);
     expect(r.stderr).toMatch(/the restore failed, so "kept_db3" was left as it was: pg_restore failed/);
     expect(await contents('kept_db3')).toEqual(kept);
+    expect(await databases()).toEqual(before);
+  });
+
+  test('a row the server refuses while the rows go in fails the restore, naming the table and the line; nothing is changed', async () => {
+    // A generated column whose function, replaced after the rows were written, now refuses one of them.
+    await query('postgres', 'CREATE DATABASE refused_source');
+    await query(
+      'refused_source',
+      `CREATE FUNCTION twice(n int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT n * 2';
+       CREATE TABLE g (n int, d int GENERATED ALWAYS AS (twice(n)) STORED);
+       INSERT INTO g (n) SELECT generate_series(1, 100);
+       CREATE OR REPLACE FUNCTION twice(n int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$ BEGIN IF n = 77 THEN RAISE 'seventy-seven'; END IF; RETURN n * 2; END $$;`,
+    );
+    expect((await npmRun('db:backup', ['--stack', 'refused', '--dir', dir], { DATABASE_URL: server.url('refused_source'), PG_BIN })).code).toBe(0);
+    const { kept, before } = await restoredTarget('kept_db4');
+    const r = await restore(['--stack', 'refused', '--dir', dir, '--database', 'kept_db4', '--replace']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/the restore failed, so "kept_db4" was left as it was: COPY failed for table public\.g: seventy-seven \(.*COPY g, line 77/s);
+    expect(await contents('kept_db4')).toEqual(kept);
     expect(await databases()).toEqual(before);
   });
 

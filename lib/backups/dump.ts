@@ -4,6 +4,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { backupName, backupsToRemove, checksumLine, checksumProblem, listBackups, parseBackupName, sha256File, type BackupFile } from './files';
 import { freeBytes, prepareFolder, refusedWrite } from './folder';
 import { partialName, removeLeftovers } from './leftovers';
+import { dataOffsetProblem } from './archive-toc';
 import { readBackWhileWritten, type ReadBack } from './read-back';
 import { boundQueries, DEFAULT_BACKUP_STALL_SECONDS } from './stall-limits';
 import { LAST_SUCCESS_FILE } from '../../common/names';
@@ -214,6 +215,15 @@ export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
     await runPgTool(pgRestore, ['--list', partial], { env: {}, target: o.target }).done.catch((error: Error) => {
       throw notWhole(error);
     });
+    // What a restore seeks by: each table's data offset in that table of contents, at its block.
+    const unlocated = (() => {
+      try {
+        return dataOffsetProblem(partial);
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    if (unlocated) throw new UserFacingError(`the dump was written but its table of contents does not locate its data, so it was discarded: ${unlocated}`);
     fsyncPath(partial);
     const backup = parseBackupName(o.dir, name) as BackupFile;
     // The checksum takes its name first: a dump is never in place without it (write-file-atomic

@@ -22,11 +22,10 @@ import { runPgTool } from '../postgres/pg-tools';
  * the finished file (lib/backups/dump.ts), and the file is hashed as it is once pg_dump has ended,
  * with its length checked against the length it had then.
  *
- * Not proved, unlike by a pg_restore reading the finished file: that each offset in that table of
- * contents points at its block (--list parses them and does not follow them). pg_dump computes
- * them itself, as it writes each block; were one wrong, a restore from the file would fail
- * ("found unexpected block ID"), and one from its bytes through a pipe (`cat FILE | pg_restore
- * ...`, as here) would not.
+ * Not proved by that reading: that each offset in that table of contents points at its block
+ * (--list parses them and does not follow them; a restore from the file seeks by them, and fails
+ * on a wrong one: "found unexpected block ID"). lib/backups/archive-toc.ts checks that, reading
+ * a few bytes at each offset of the finished file (dump.ts).
  *
  * The archive pg_dump writes is the one `pg_dump --file` writes, offsets included: pg_dump writes
  * no offsets to a pipe (it cannot seek back), and without them `pg_restore --jobs` must search the

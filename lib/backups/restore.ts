@@ -263,7 +263,9 @@ class LoadStalledError extends UserFacingError {}
  *    as done: "skipping item").
  * pg_restore assigns each entry one section: its own, or for an entry of none (a grant, a
  * comment) that of the entry before it (ProcessArchiveRestoreOptions), so the three steps restore
- * each entry once. A single `pg_restore --jobs` loads each table in one session: the documents,
+ * each entry once. (The grants of the schema's objects are pre-data, so they now come before the
+ * rows: the admin is the server's superuser, whom no grant holds back.) A single `pg_restore
+ * --jobs` loads each table in one session: the documents,
  * whose rows' search vectors the server computes as they go in, would take one core.
  * --exit-on-error holds in each step, and for --jobs' workers too: a worker's error ends it
  * (warn_or_exit_horribly), and the leader, finding it gone, ends the others and fails (parallel.c,
@@ -292,7 +294,8 @@ async function restoreInPhases(o: RestoreOptions & { pgRestore: string; archive:
     throw error instanceof LoadStalledError ? error : new UserFacingError(`the restore failed, so "${o.database}" was left as it was: ${error.message}`);
   };
   const pgRestore = async (args: string[], jobs: number) => {
-    const run = runPgTool(o.pgRestore, ['--exit-on-error', '--no-password', ...(jobs > 1 ? [`--jobs=${jobs}`] : []), `--dbname=${conn.dbname}`, ...args, o.backup.path], {
+    // --verbose: a failure then names the entry it was restoring ("from TOC entry ..."); the progress lines are filtered out (pg-tools.ts).
+    const run = runPgTool(o.pgRestore, ['--exit-on-error', '--verbose', '--no-password', ...(jobs > 1 ? [`--jobs=${jobs}`] : []), `--dbname=${conn.dbname}`, ...args, o.backup.path], {
       env: { ...conn.env, PGAPPNAME: 'db:restore' },
       target: o.admin,
       stallSeconds: o.stallSeconds,
@@ -338,8 +341,10 @@ async function restoreInPhases(o: RestoreOptions & { pgRestore: string; archive:
     o.log(`  building the indexes, keys and triggers with ${o.jobs === 1 ? '1 job' : `${o.jobs} jobs`}`);
     await pgRestore(['--section=post-data'], o.jobs);
   } finally {
-    // A session still in a COPY (the load failed or stalled) is cut off: end() destroys its connection.
-    await Promise.all(sessions.map((s) => s.end().catch(() => undefined)));
+    // Left when the load failed: a session still in a COPY is cut off (end() destroys its
+    // connection); an idle one says goodbye, which a server that stopped answering never
+    // acknowledges, so that is not waited for. The caller's DROP DATABASE ... WITH (FORCE) ends them all.
+    for (const s of sessions) void s.end().catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

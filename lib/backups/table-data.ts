@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Client } from 'pg';
@@ -19,10 +18,10 @@ import { runPgTool } from '../postgres/pg-tools';
  * and ahwrite; the rows are the bytes pg_dump stored). Whole lines of rows go, a read at a time, to
  * whichever session is ready for more, each running its own COPY of the table (pg-copy-streams).
  * Outside the rows, the script holds comments, the session settings pg_restore starts with (run in
- * every session: client_encoding is the rows' encoding) and psql's \restrict and \unrestrict,
- * which guard psql against a doctored archive and mean nothing here. Anything else (an archive
- * dumped with --inserts holds INSERT statements) fails the load: nothing here runs SQL from the
- * archive.
+ * every session: client_encoding is the rows' encoding; the search_path line is the archive's own,
+ * as pg_restore runs it in the other steps) and psql's \restrict and \unrestrict, which guard
+ * psql against a doctored archive and mean nothing here. Anything else (an archive dumped with
+ * --inserts holds INSERT statements) fails the load.
  *
  * What the rows then lack, the indexes, keys and triggers, pg_restore adds afterwards (the archive's
  * post-data section), so the rows' order between sessions matters to nothing.
@@ -44,7 +43,10 @@ export interface TableDataOptions {
   onTable?: (table: string) => void;
 }
 
-const COPY = /^COPY (.+) FROM stdin;$/;
+const COPY = /^COPY (.+) FROM stdin;$/s;
+/** The table a COPY names: its schema and name, each a plain word or a quoted identifier (fmtQualifiedId). */
+const COPIED_TABLE = /^COPY ((?:"(?:[^"]|"")*"|[^\s".(]+)(?:\.(?:"(?:[^"]|"")*"|[^\s".(]+))?)/;
+const CLIENT_ENCODING = /^SET client_encoding = '([^']+)';$/;
 /** What pg_restore sets at the start of its script (statement_timeout, client_encoding, search_path...). */
 const SESSION_SETTING = /^(SET [a-z_]+ = .*|SELECT pg_catalog\.set_config\('[a-z_]+', .*\));$/;
 const PSQL_GUARD = /^\\(restrict|unrestrict) /;
@@ -66,6 +68,7 @@ class TableCopy {
 
   constructor(
     private readonly statement: string,
+    private readonly table: string,
     private readonly sessions: Client[],
     private readonly failed: (error: Error) => void,
     private readonly progress: () => void,
@@ -77,7 +80,10 @@ class TableCopy {
     let stream = this.streams[i];
     if (!stream) {
       stream = this.sessions[i].query(copyFrom(this.statement));
-      stream.on('error', this.failed);
+      // As pg_restore says it (pg_backup_archiver.c, "COPY failed for table"), with where in the rows the server was.
+      stream.on('error', (error: Error & { where?: string }) =>
+        this.failed(new Error(`COPY failed for table ${this.table}: ${error.message}${error.where ? ` (${error.where})` : ''}`)),
+      );
       this.streams[i] = stream;
     }
     return stream;
@@ -92,10 +98,19 @@ class TableCopy {
       if (!this.streams[i]?.writableNeedDrain) chosen = i;
     }
     if (chosen < 0) {
-      // Every session has started and has a write in hand: the first to take it gets the next.
-      const drained = new AbortController();
+      // Every session has started and has a write in hand: the first to take it gets the next. (A
+      // stream's error fails the load through `failed`, and this wait is then left behind.)
       const started = this.streams as CopyStreamQuery[];
-      chosen = await Promise.race(started.map((s, i) => once(s, 'drain', { signal: drained.signal }).then(() => i))).finally(() => drained.abort());
+      chosen = await new Promise<number>((resolve) => {
+        const listeners = started.map((s, i) => {
+          const drained = () => {
+            started.forEach((other, j) => other.off('drain', listeners[j]));
+            resolve(i);
+          };
+          s.once('drain', drained);
+          return drained;
+        });
+      });
     }
     this.next = (chosen + 1) % n;
     this.stream(chosen).write(rows);
@@ -120,6 +135,7 @@ class TableCopy {
 /** Reads pg_restore's script and loads each COPY's rows through `sessions`. */
 async function loadScript(input: Readable, o: TableDataOptions, progress: () => void, failed: (error: Error) => void, ended: Promise<unknown>): Promise<void> {
   let copy: TableCopy | undefined;
+  let encoding = 'UTF8';
   // Bytes of a line not yet ended: a read without a newline waits here for the rest.
   let pending: Buffer[] = [];
   for await (const chunk of input as AsyncIterable<Buffer>) {
@@ -146,11 +162,18 @@ async function loadScript(input: Readable, o: TableDataOptions, progress: () => 
       const newline = data.indexOf(NEWLINE, at);
       const line = data.toString('utf8', at, newline);
       at = newline + 1;
-      const table = COPY.exec(line);
-      if (table) {
-        o.onTable?.(table[1]);
-        copy = new TableCopy(line, o.sessions, failed, progress);
+      if (COPY.test(line)) {
+        // node-postgres sends statements as UTF-8; the server reads them in the archive's client_encoding.
+        if (encoding !== 'UTF8' && /[^\x00-\x7f]/.test(line)) {
+          throw new UserFacingError(
+            `the backup's data is in ${encoding}, and a table's or column's name in it is not ASCII ("${line.slice(0, 60)}..."): db:restore sends statements in UTF8. Restore this archive with pg_restore itself.`,
+          );
+        }
+        const table = COPIED_TABLE.exec(line)?.[1] ?? line;
+        o.onTable?.(table);
+        copy = new TableCopy(line, table, o.sessions, failed, progress);
       } else if (SESSION_SETTING.test(line)) {
+        encoding = CLIENT_ENCODING.exec(line)?.[1].toUpperCase() ?? encoding;
         await Promise.all(o.sessions.map((s) => s.query(line)));
       } else if (line !== '' && !line.startsWith('--') && !PSQL_GUARD.test(line)) {
         throw new UserFacingError(
