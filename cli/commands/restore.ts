@@ -53,7 +53,7 @@ export function registerRestore(program: Command): void {
     .addOption(
       new Option(
         '--jobs <n>',
-        `pg_restore's jobs: tables loaded and indexes built at once, each a connection of its own (default: the CPUs here, at most ${MAX_DEFAULT_RESTORE_JOBS}; ${defaultRestoreJobs()} here)`,
+        `sessions sharing each table's rows, and indexes pg_restore builds at once, each a connection of its own (default: the CPUs here, at most ${MAX_DEFAULT_RESTORE_JOBS}; ${defaultRestoreJobs()} here)`,
       ).argParser(numberIn('jobs', 1, MAX_RESTORE_JOBS, true)),
     )
     .action(async (o: { database: string; file?: string; stack?: string; dir?: string; replace?: boolean; stallTimeout: number; jobs?: number }) => {

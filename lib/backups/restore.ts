@@ -23,7 +23,7 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   /** Seconds without progress (a server that stopped answering) before the restore gives up; default DEFAULT_RESTORE_STALL_SECONDS. */
   stallSeconds?: number;
-  /** pg_restore's jobs, each a connection of its own; default defaultRestoreJobs(). */
+  /** Sessions that share each table's rows, and pg_restore's jobs building indexes, each a connection of its own; default defaultRestoreJobs(). */
   jobs?: number;
 }
 
@@ -32,8 +32,8 @@ export const MAX_DEFAULT_RESTORE_JOBS = 4;
 export const MAX_RESTORE_JOBS = 32;
 
 /**
- * One pg_restore job per core here, at most MAX_DEFAULT_RESTORE_JOBS. A job loads a table or
- * builds an index at a time, each in a server process of its own (the server does the work:
+ * One job per core here, at most MAX_DEFAULT_RESTORE_JOBS. A job takes a share of a table's rows
+ * or builds an index, each in a server process of its own (the server does the work:
  * parsing rows, computing generated columns such as the documents' search vector, building
  * indexes), so jobs help only while the server has cores for them; the database server is usually
  * this machine, or one no bigger.
