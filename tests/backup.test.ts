@@ -551,6 +551,8 @@ describe('npm run db:restore', () => {
     expect(r.stderr).toMatch(/role "gone_since" does not exist/);
     // The leader found its worker gone: the parallel path (pg_dump/parallel.c, ListenToWorkers).
     expect(r.stderr).toMatch(/a worker process died unexpectedly/);
+    // pg_restore --verbose names the entry that failed.
+    expect(r.stderr).toMatch(/from TOC entry \d+; \d+ \d+ POLICY t p /);
     expect(r.stderr).toMatch(/the restore failed, so "kept_db3" was left as it was: pg_restore failed/);
     expect(await contents('kept_db3')).toEqual(kept);
     expect(await databases()).toEqual(before);

@@ -40,6 +40,11 @@ export class ArchiveFormatError extends Error {
   override name = 'ArchiveFormatError';
 }
 
+/** An archive of a version newer than this reader knows: not a fault of the archive. */
+export class UnknownArchiveVersion extends ArchiveFormatError {
+  override name = 'UnknownArchiveVersion';
+}
+
 /** An unsigned number written least significant byte first, as WriteInt and WriteOffset write it. */
 function littleEndian(bytes: Buffer): number {
   let value = 0;
@@ -63,7 +68,7 @@ class Reader {
     const want = Math.max(n, 256 * 1024);
     const chunk = Buffer.alloc(want);
     const got = fs.readSync(this.fd, chunk, 0, want, this.position);
-    if (got < n) throw new ArchiveFormatError(`the file ends inside its table of contents (at byte ${this.position + got})`);
+    if (got < n) throw new ArchiveFormatError(`the file ends inside its header or table of contents (at byte ${this.position + got})`);
     this.buffer = chunk.subarray(0, got);
     this.start = this.position;
   }
@@ -109,7 +114,8 @@ function readHeader(r: Reader): void {
   const minor = r.byte();
   const revision = r.byte();
   r.archiveVersion = (major * 256 + minor) * 256 + revision;
-  if (r.archiveVersion < V1_12 || r.archiveVersion >= V1_17) throw new ArchiveFormatError(`its archive version ${major}.${minor} is not one this reads (1.12 to 1.16)`);
+  if (r.archiveVersion >= V1_17) throw new UnknownArchiveVersion(`its archive version ${major}.${minor} is newer than the ones this reads (1.12 to 1.16)`);
+  if (r.archiveVersion < V1_12) throw new ArchiveFormatError(`its archive version ${major}.${minor} is older than the ones this reads (1.12 to 1.16)`);
   r.intSize = r.byte();
   r.offSize = r.byte();
   if (r.intSize < 1 || r.intSize > 8 || r.offSize < 1 || r.offSize > 8) throw new ArchiveFormatError(`its integer and offset sizes (${r.intSize}, ${r.offSize}) are not sensible`);
@@ -179,7 +185,7 @@ export function dataOffsetProblem(file: string): string | undefined {
       // The block's header: its type, then ReadInt's sign byte and intSize bytes of the entry's id.
       const head = Buffer.alloc(2 + intSize);
       const got = e.dataOffset < size ? fs.readSync(fd, head, 0, head.length, e.dataOffset) : 0;
-      if (got < head.length) return `the data offset of ${named(e)}, ${e.dataOffset}, is past the end of the file (${size} bytes)`;
+      if (got < head.length) return `the data offset of ${named(e)}, ${e.dataOffset}, leaves no room for a block before the end of the file (${size} bytes)`;
       const type = head[0];
       const id = (head[1] === 0 ? 1 : -1) * littleEndian(head.subarray(2));
       if ((type !== BLK_DATA && type !== BLK_BLOBS) || id !== e.dumpId) {

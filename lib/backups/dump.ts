@@ -4,7 +4,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { backupName, backupsToRemove, checksumLine, checksumProblem, listBackups, parseBackupName, sha256File, type BackupFile } from './files';
 import { freeBytes, prepareFolder, refusedWrite } from './folder';
 import { partialName, removeLeftovers } from './leftovers';
-import { dataOffsetProblem } from './archive-toc';
+import { dataOffsetProblem, UnknownArchiveVersion } from './archive-toc';
 import { readBackWhileWritten, type ReadBack } from './read-back';
 import { boundQueries, DEFAULT_BACKUP_STALL_SECONDS } from './stall-limits';
 import { LAST_SUCCESS_FILE } from '../../common/names';
@@ -220,6 +220,11 @@ export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
       try {
         return dataOffsetProblem(partial);
       } catch (error) {
+        if (error instanceof UnknownArchiveVersion) {
+          // A newer pg_dump than this reader knows (pg_restore --list read it): the offsets go unchecked, the backup is kept.
+          o.log(`note: ${error.message}, so its data offsets were not checked`);
+          return undefined;
+        }
         return (error as Error).message;
       }
     })();

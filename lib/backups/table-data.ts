@@ -81,8 +81,10 @@ class TableCopy {
     if (!stream) {
       stream = this.sessions[i].query(copyFrom(this.statement));
       // As pg_restore says it (pg_backup_archiver.c, "COPY failed for table"), with where in the rows the server was.
+      // The server counts lines within this session's share of the rows, not the table's.
+      const share = this.sessions.length > 1 ? `; the line counts this session's share of the rows, one of ${this.sessions.length}` : '';
       stream.on('error', (error: Error & { where?: string }) =>
-        this.failed(new Error(`COPY failed for table ${this.table}: ${error.message}${error.where ? ` (${error.where})` : ''}`)),
+        this.failed(new Error(`COPY failed for table ${this.table}: ${error.message}${error.where ? ` (${error.where}${share})` : ''}`)),
       );
       this.streams[i] = stream;
     }

@@ -75,7 +75,7 @@ export function libpqConnection(target: DatabaseTarget): { dbname: string; env: 
 
 /** What --verbose adds (lower case; "while PROCESSING TOC" is context of an error). Failure messages keep the rest. */
 const VERBOSE_LINE =
-  /^pg_(dump|restore): (dumping|reading|identifying|saving|processing|creating|restoring|finding|flagging|last built-in|connecting|implied|launching|finished|executing|dropping|setting)\b/;
+  /^pg_(dump|restore): (dumping|reading|identifying|saving|processing|creating|restoring|restored|finding|flagging|last built-in|connecting|implied|launching|finished|executing|dropping|setting|entering|skipping)\b/;
 
 export interface ToolRun {
   /** Resolves with its stdout (when asked to keep it) once it exits with status 0; rejects with its last lines of output otherwise. */
