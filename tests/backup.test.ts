@@ -396,6 +396,8 @@ describe('npm run db:restore', () => {
     const r = await restore(['--stack', STACK, '--dir', dir, '--database', 'restored_copy']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
+    // Each step says how long it took, in order.
+    expect(r.stdout).toMatch(/ {2}schema created in \d+\.\d s\n(.*\n)* {2}rows loaded in \d+\.\d s, in \d+ sessions?\n(.*\n)* {2}indexes, keys and triggers built in \d+\.\d s\n/);
     const source = await contents(DATABASE_NAME);
     expect(Object.keys(source).length).toBeGreaterThanOrEqual(16);
     expect(Object.values(source).filter((t) => t.rows > 0).length).toBeGreaterThanOrEqual(10);

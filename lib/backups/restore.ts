@@ -317,8 +317,13 @@ async function restoreInPhases(o: RestoreOptions & { pgRestore: string; archive:
     };
     const tableData = list('table-data.list', o.archive.entries.filter((e) => TABLE_DATA_ENTRY.test(e)));
     const rest = list('rest.list', o.archive.entries.filter((e) => !TABLE_DATA_ENTRY.test(e)));
+    // Each step's time, so that an operator sees where a long restore goes.
+    let started = Date.now();
+    const took = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
     await pgRestore(['--section=pre-data', '--section=data', `--use-list=${rest}`], 1);
+    o.log(`  schema created in ${took()}`);
     checkAborted(o.signal, o.database);
+    started = Date.now();
     for (let i = 0; i < o.jobs; i++) sessions.push(o.bound(await connect(target, 'db:restore')));
     await loadTableData({
       pgRestore: o.pgRestore,
@@ -336,11 +341,14 @@ async function restoreInPhases(o: RestoreOptions & { pgRestore: string; archive:
       signal: o.signal,
       onTable: loading,
     }).catch(failed);
+    o.log(`  rows loaded in ${took()}, in ${o.jobs === 1 ? '1 session' : `${o.jobs} sessions`}`);
     // Their goodbyes are not waited for: the server has answered every row, and the next step opens sessions of its own.
     for (const s of sessions.splice(0)) void s.end().catch(() => undefined);
     checkAborted(o.signal, o.database);
     o.log(`  building the indexes, keys and triggers with ${o.jobs === 1 ? '1 job' : `${o.jobs} jobs`}`);
+    started = Date.now();
     await pgRestore(['--section=post-data'], o.jobs);
+    o.log(`  indexes, keys and triggers built in ${took()}`);
   } finally {
     // Left when the load failed: a session still in a COPY is cut off (end() destroys its
     // connection); an idle one says goodbye, which a server that stopped answering never
