@@ -116,6 +116,8 @@ test('a restore whose server stops answering while it loads the rows gives up wi
   );
   // The load of 2M rows in the other session, the bound, and DROP DATABASE ... WITH (FORCE)'s own 5 s wait for the stopped session.
   expect(Date.now() - started).toBeLessThan(40_000);
+  // The table whose rows took more than a moment was named while they went in.
+  expect(log).toContain('  loading public.t');
   expect(isRunning(restores[0].pid)).toBe(false);
   expect(await rows('stalled_target', 'SELECT id FROM kept')).toEqual([{ id: 1 }]);
   const leftover = log.find((l) => /could not be dropped/.test(l));

@@ -251,6 +251,9 @@ function checkAborted(signal: AbortSignal | undefined, database: string): void {
 
 class LoadStalledError extends UserFacingError {}
 
+/** How long a table's rows take before the restore names the table. */
+const SLOW_TABLE_MS = 2000;
+
 /**
  * Fills the new database from the archive in three steps, each only once the one before has
  * succeeded:
@@ -275,13 +278,10 @@ class LoadStalledError extends UserFacingError {}
 async function restoreInPhases(o: RestoreOptions & { pgRestore: string; archive: Archive; temporary: string; jobs: number; stallSeconds: number; bound: Bound; server: DatabaseTarget }): Promise<void> {
   const target = withDatabase(o.admin, o.temporary);
   const conn = libpqConnection(target);
-  let last = 0;
-  const loading = (table: string) => {
-    if (Date.now() - last > 5000) {
-      o.log(`  loading ${table}`);
-      last = Date.now();
-    }
-  };
+  // Names each table whose rows take more than a moment, once, while they go in: the quick ones would only fill the log.
+  let current: { table: string; since: number } | undefined;
+  const loading = (table: string) => (current = { table, since: Date.now() });
+  let naming: NodeJS.Timeout | undefined;
   const failed = (error: Error): never => {
     checkAborted(o.signal, o.database);
     if (error instanceof ToolStalledError) {
@@ -325,6 +325,12 @@ async function restoreInPhases(o: RestoreOptions & { pgRestore: string; archive:
     checkAborted(o.signal, o.database);
     started = Date.now();
     for (let i = 0; i < o.jobs; i++) sessions.push(o.bound(await connect(target, 'db:restore')));
+    naming = setInterval(() => {
+      if (current && Date.now() - current.since >= SLOW_TABLE_MS) {
+        o.log(`  loading ${current.table}`);
+        current = undefined;
+      }
+    }, SLOW_TABLE_MS / 4);
     await loadTableData({
       pgRestore: o.pgRestore,
       file: o.backup.path,
@@ -341,6 +347,7 @@ async function restoreInPhases(o: RestoreOptions & { pgRestore: string; archive:
       signal: o.signal,
       onTable: loading,
     }).catch(failed);
+    clearInterval(naming);
     o.log(`  rows loaded in ${took()}, in ${o.jobs === 1 ? '1 session' : `${o.jobs} sessions`}`);
     // Their goodbyes are not waited for: the server has answered every row, and the next step opens sessions of its own.
     for (const s of sessions.splice(0)) void s.end().catch(() => undefined);
@@ -354,6 +361,7 @@ async function restoreInPhases(o: RestoreOptions & { pgRestore: string; archive:
     // connection); an idle one says goodbye, which a server that stopped answering never
     // acknowledges, so that is not waited for. The caller's DROP DATABASE ... WITH (FORCE) ends them all.
     for (const s of sessions) void s.end().catch(() => undefined);
+    clearInterval(naming);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
