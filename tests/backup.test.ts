@@ -233,48 +233,38 @@ describe('npm run db:backup', () => {
     expect(listBackups(dir, STACK).map((b) => b.name)).toEqual([newest.name, older.name]);
   });
 
-  test('a dump cut short after pg_dump reported success is discarded, not kept as a backup', async () => {
-    // A pg_dump that succeeds, then loses the second half of its file: only the read-back can tell.
+  /** `db:backup` with a pg_dump that runs `script` (sh) instead, beside the real pg_restore: it must fail with `message`, keeping nothing. */
+  async function backupFailsWith(script: string, message: RegExp): Promise<void> {
     const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bin-'));
     try {
-      fs.writeFileSync(
-        path.join(bin, 'pg_dump'),
-        `#!/bin/sh\n"${PG_BIN}/pg_dump" "$@" || exit $?\nfor a in "$@"; do case "$a" in --file=*) f="\${a#--file=}";; esac; done\n` +
-          `[ -n "$f" ] && truncate -s $(( $(stat -c %s "$f") / 2 )) "$f"\nexit 0\n`,
-        { mode: 0o755 },
-      );
+      fs.writeFileSync(path.join(bin, 'pg_dump'), `#!/bin/sh\n${script}`, { mode: 0o755 });
       fs.symlinkSync(path.join(PG_BIN, 'pg_restore'), path.join(bin, 'pg_restore'));
       const r = await backup(['--progress', '0'], { PG_BIN: bin });
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/^error: the dump was written but does not read back whole, so it was discarded: /);
+      expect(r.stderr).toMatch(message);
       expect(fs.readdirSync(dir)).toEqual([]);
       expectNoSecret(r);
     } finally {
       fs.rmSync(bin, { recursive: true, force: true });
     }
+  }
+
+  test('a dump cut short after pg_dump reported success is discarded, not kept as a backup', async () => {
+    // A pg_dump that succeeds, then loses the second half of its file: only the read-back can tell.
+    await backupFailsWith(
+      `"${PG_BIN}/pg_dump" "$@" || exit $?\nfor a in "$@"; do case "$a" in --file=*) f="\${a#--file=}";; esac; done\n` +
+        `[ -n "$f" ] && truncate -s $(( $(stat -c %s "$f") / 2 )) "$f"\nexit 0\n`,
+      /^error: the dump was written but does not read back whole, so it was discarded: /,
+    );
   });
 
   test('a dump whose table of contents does not locate its data (pg_dump writing through a pipe) is discarded', async () => {
     // A pg_dump that writes its archive through a pipe, which it cannot seek back in to record where each table's data starts.
-    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bin-'));
-    try {
-      fs.writeFileSync(
-        path.join(bin, 'pg_dump'),
-        `#!/bin/sh\nf=\nfor a in "$@"; do shift; case "$a" in --file=*) f="\${a#--file=}";; *) set -- "$@" "$a";; esac; done\n` +
-          `[ -z "$f" ] && exec "${PG_BIN}/pg_dump" "$@"\n"${PG_BIN}/pg_dump" "$@" | cat > "$f"\n`,
-        { mode: 0o755 },
-      );
-      fs.symlinkSync(path.join(PG_BIN, 'pg_restore'), path.join(bin, 'pg_restore'));
-      const r = await backup(['--progress', '0'], { PG_BIN: bin });
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(
-        /^error: the dump was written but its table of contents does not locate its data, so it was discarded: its table of contents records no data offset for TABLE DATA .+ \(entry \d+\)/,
-      );
-      expect(fs.readdirSync(dir)).toEqual([]);
-      expectNoSecret(r);
-    } finally {
-      fs.rmSync(bin, { recursive: true, force: true });
-    }
+    await backupFailsWith(
+      `f=\nfor a in "$@"; do shift; case "$a" in --file=*) f="\${a#--file=}";; *) set -- "$@" "$a";; esac; done\n` +
+        `[ -z "$f" ] && exec "${PG_BIN}/pg_dump" "$@"\n"${PG_BIN}/pg_dump" "$@" | cat > "$f"\n`,
+      /^error: the dump was written but its table of contents does not locate its data, so it was discarded: its table of contents records no data offset for TABLE DATA .+ \(entry \d+\)/,
+    );
   });
 
   test('a missing pg_dump of the server\'s major version is named, with the package to install; nothing is written', async () => {

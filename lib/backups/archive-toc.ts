@@ -129,40 +129,55 @@ function readHeader(r: Reader): void {
   r.str(); // pg_dump's version
 }
 
-/** Reads the archive's header and table of contents. */
-export function readToc(file: string): { archiveVersion: number; intSize: number; entries: TocEntry[] } {
+/** `read` of the file, open for reading while it runs. */
+function withFile<T>(file: string, read: (fd: number) => T): T {
   const fd = fs.openSync(file, 'r');
   try {
-    const r = new Reader(fd);
-    readHeader(r);
-    const count = r.int();
-    const entries: TocEntry[] = [];
-    for (let i = 0; i < count; i++) {
-      const dumpId = r.int();
-      const hasData = r.int() !== 0;
-      r.str(); // catalog table oid
-      r.str(); // oid
-      const tag = r.str() ?? '';
-      const desc = r.str() ?? '';
-      r.int(); // section
-      r.str(); // definition
-      r.str(); // drop statement
-      r.str(); // copy statement
-      const namespace = r.str();
-      r.str(); // tablespace
-      if (r.archiveVersion >= V1_14) r.str(); // table access method
-      if (r.archiveVersion >= V1_16) r.int(); // relkind
-      r.str(); // owner
-      r.str(); // "false": WITH OIDS, long gone
-      while (r.str() !== null); // the dependencies, ended by a NULL
-      const offsetAt = r.position;
-      const { flag, value } = r.offset();
-      entries.push({ dumpId, hasData, desc, namespace, tag, dataOffset: flag === K_OFFSET_POS_SET ? value : undefined, offsetAt });
-    }
-    return { archiveVersion: r.archiveVersion, intSize: r.intSize, entries };
+    return read(fd);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+interface Toc {
+  archiveVersion: number;
+  intSize: number;
+  entries: TocEntry[];
+}
+
+/** Reads the archive's header and table of contents. */
+export function readToc(file: string): Toc {
+  return withFile(file, tocOf);
+}
+
+function tocOf(fd: number): Toc {
+  const r = new Reader(fd);
+  readHeader(r);
+  const count = r.int();
+  const entries: TocEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const dumpId = r.int();
+    const hasData = r.int() !== 0;
+    r.str(); // catalog table oid
+    r.str(); // oid
+    const tag = r.str() ?? '';
+    const desc = r.str() ?? '';
+    r.int(); // section
+    r.str(); // definition
+    r.str(); // drop statement
+    r.str(); // copy statement
+    const namespace = r.str();
+    r.str(); // tablespace
+    if (r.archiveVersion >= V1_14) r.str(); // table access method
+    if (r.archiveVersion >= V1_16) r.int(); // relkind
+    r.str(); // owner
+    r.str(); // "false": WITH OIDS, long gone
+    while (r.str() !== null); // the dependencies, ended by a NULL
+    const offsetAt = r.position;
+    const { flag, value } = r.offset();
+    entries.push({ dumpId, hasData, desc, namespace, tag, dataOffset: flag === K_OFFSET_POS_SET ? value : undefined, offsetAt });
+  }
+  return { archiveVersion: r.archiveVersion, intSize: r.intSize, entries };
 }
 
 const named = (e: TocEntry) => `${e.desc} ${e.namespace ? `${e.namespace}.` : ''}${e.tag} (entry ${e.dumpId})`;
@@ -175,10 +190,9 @@ const named = (e: TocEntry) => `${e.desc} ${e.namespace ? `${e.namespace}.` : ''
  * ID"), while reading the file from start to end (as the backup reads it back) never uses them.
  */
 export function dataOffsetProblem(file: string): string | undefined {
-  const { intSize, entries } = readToc(file);
-  const size = fs.statSync(file).size;
-  const fd = fs.openSync(file, 'r');
-  try {
+  return withFile(file, (fd) => {
+    const { intSize, entries } = tocOf(fd);
+    const size = fs.fstatSync(fd).size;
     for (const e of entries) {
       if (!e.hasData) continue;
       if (e.dataOffset === undefined) return `its table of contents records no data offset for ${named(e)}`;
@@ -193,7 +207,5 @@ export function dataOffsetProblem(file: string): string | undefined {
       }
     }
     return undefined;
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }

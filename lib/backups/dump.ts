@@ -216,18 +216,14 @@ export async function takeBackup(o: BackupOptions): Promise<BackupResult> {
       throw notWhole(error);
     });
     // What a restore seeks by: each table's data offset in that table of contents, at its block.
-    const unlocated = (() => {
-      try {
-        return dataOffsetProblem(partial);
-      } catch (error) {
-        if (error instanceof UnknownArchiveVersion) {
-          // A newer pg_dump than this reader knows (pg_restore --list read it): the offsets go unchecked, the backup is kept.
-          o.log(`note: ${error.message}, so its data offsets were not checked`);
-          return undefined;
-        }
-        return (error as Error).message;
-      }
-    })();
+    let unlocated: string | undefined;
+    try {
+      unlocated = dataOffsetProblem(partial);
+    } catch (error) {
+      // A newer pg_dump than this reader knows (pg_restore --list read it): the offsets go unchecked, the backup is kept.
+      if (error instanceof UnknownArchiveVersion) o.log(`note: ${error.message}, so its data offsets were not checked`);
+      else unlocated = (error as Error).message;
+    }
     if (unlocated) throw new UserFacingError(`the dump was written but its table of contents does not locate its data, so it was discarded: ${unlocated}`);
     fsyncPath(partial);
     const backup = parseBackupName(o.dir, name) as BackupFile;

@@ -74,6 +74,24 @@ const DATABASE_ENTRY = /^\d+; \d+ \d+ (DATABASE|DATABASE PROPERTIES|COMMENT - DA
 /** The database's name as pg_dump spelt it in its CREATE DATABASE: a plain word or a quoted identifier. */
 const CREATE_DATABASE = /^CREATE DATABASE ("(?:[^"]|"")*"|[^\s"]+) /;
 
+/**
+ * Runs `work` with a pg_restore --use-list file for each named list of TOC entries (lines of
+ * `pg_restore --list`), in a temporary folder removed afterwards.
+ */
+async function withListFiles<K extends string, T>(lists: Record<K, string[]>, work: (files: Record<K, string>) => Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-restore-'));
+  try {
+    const files = {} as Record<K, string>;
+    for (const name of Object.keys(lists) as K[]) {
+      files[name] = path.join(dir, `${name}.list`);
+      fs.writeFileSync(files[name], `${lists[name].join('\n')}\n`);
+    }
+    return await work(files);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 interface Archive {
   /** The entries of its table of contents, as `pg_restore --list` prints them. */
   entries: string[];
@@ -96,16 +114,9 @@ async function readArchive(pgRestore: string, file: string, admin: DatabaseTarge
   });
   const dumpedMajor = Number(/^;\s+Dumped from database version: (\d+)/m.exec(list)?.[1]);
   const toc = list.split('\n').filter((l) => TOC_ENTRY.test(l));
-  const entries = toc.filter((l) => DATABASE_ENTRY.test(l));
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-restore-'));
-  let sql: string;
-  try {
-    const listFile = path.join(dir, 'database.list');
-    fs.writeFileSync(listFile, `${entries.join('\n')}\n`);
-    sql = await runPgTool(pgRestore, ['--create', '--file=-', `--use-list=${listFile}`, file], { env: {}, target: admin, keepStdout: true }).done;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const sql = await withListFiles({ database: toc.filter((l) => DATABASE_ENTRY.test(l)) }, ({ database }) =>
+    runPgTool(pgRestore, ['--create', '--file=-', `--use-list=${database}`, file], { env: {}, target: admin, keepStdout: true }).done,
+  );
   const statements = splitStatements(sql);
   const dumpedName = statements.map((s) => CREATE_DATABASE.exec(s)?.[1]).find((n) => n !== undefined);
   if (!dumpedMajor || dumpedName === undefined) {
@@ -307,63 +318,57 @@ async function restoreInPhases(o: RestoreOptions & { pgRestore: string; archive:
     await runAbortable(run, o.signal).catch(failed);
   };
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-restore-'));
-  const sessions: Client[] = [];
-  try {
-    const list = (name: string, entries: string[]) => {
-      const file = path.join(dir, name);
-      fs.writeFileSync(file, `${entries.join('\n')}\n`);
-      return file;
-    };
-    const tableData = list('table-data.list', o.archive.entries.filter((e) => TABLE_DATA_ENTRY.test(e)));
-    const rest = list('rest.list', o.archive.entries.filter((e) => !TABLE_DATA_ENTRY.test(e)));
-    // Each step's time, so that an operator sees where a long restore goes.
-    let started = Date.now();
-    const took = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
-    await pgRestore(['--section=pre-data', '--section=data', `--use-list=${rest}`], 1);
-    o.log(`  schema created in ${took()}`);
-    checkAborted(o.signal, o.database);
-    started = Date.now();
-    for (let i = 0; i < o.jobs; i++) sessions.push(o.bound(await connect(target, 'db:restore')));
-    naming = setInterval(() => {
-      if (current && Date.now() - current.since >= SLOW_TABLE_MS) {
-        o.log(`  loading ${current.table}`);
-        current = undefined;
-      }
-    }, SLOW_TABLE_MS / 4);
-    await loadTableData({
-      pgRestore: o.pgRestore,
-      file: o.backup.path,
-      listFile: tableData,
-      sessions,
-      target: o.admin,
-      stallSeconds: o.stallSeconds,
-      stalled: () =>
-        new LoadStalledError(
-          `loading the backup's rows made no progress for ${o.stallSeconds} s: nothing read from the backup, no row taken by PostgreSQL at ${o.server.display}. ` +
-            `The server stopped answering, or something held it up. The restore was stopped, so "${o.database}" was left as it was. ` +
-            'If the server is only slow, allow it longer with --stall-timeout SECONDS.',
-        ),
-      signal: o.signal,
-      onTable: loading,
-    }).catch(failed);
-    clearInterval(naming);
-    o.log(`  rows loaded in ${took()}, in ${o.jobs === 1 ? '1 session' : `${o.jobs} sessions`}`);
-    // Their goodbyes are not waited for: the server has answered every row, and the next step opens sessions of its own.
-    for (const s of sessions.splice(0)) void s.end().catch(() => undefined);
-    checkAborted(o.signal, o.database);
-    o.log(`  building the indexes, keys and triggers with ${o.jobs === 1 ? '1 job' : `${o.jobs} jobs`}`);
-    started = Date.now();
-    await pgRestore(['--section=post-data'], o.jobs);
-    o.log(`  indexes, keys and triggers built in ${took()}`);
-  } finally {
-    // Left when the load failed: a session still in a COPY is cut off (end() destroys its
-    // connection); an idle one says goodbye, which a server that stopped answering never
-    // acknowledges, so that is not waited for. The caller's DROP DATABASE ... WITH (FORCE) ends them all.
-    for (const s of sessions) void s.end().catch(() => undefined);
-    clearInterval(naming);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const lists = { tableData: o.archive.entries.filter((e) => TABLE_DATA_ENTRY.test(e)), rest: o.archive.entries.filter((e) => !TABLE_DATA_ENTRY.test(e)) };
+  await withListFiles(lists, async ({ tableData, rest }) => {
+    const sessions: Client[] = [];
+    try {
+      // Each step's time, so that an operator sees where a long restore goes.
+      let started = Date.now();
+      const took = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+      await pgRestore(['--section=pre-data', '--section=data', `--use-list=${rest}`], 1);
+      o.log(`  schema created in ${took()}`);
+      checkAborted(o.signal, o.database);
+      started = Date.now();
+      for (let i = 0; i < o.jobs; i++) sessions.push(o.bound(await connect(target, 'db:restore')));
+      naming = setInterval(() => {
+        if (current && Date.now() - current.since >= SLOW_TABLE_MS) {
+          o.log(`  loading ${current.table}`);
+          current = undefined;
+        }
+      }, SLOW_TABLE_MS / 4);
+      await loadTableData({
+        pgRestore: o.pgRestore,
+        file: o.backup.path,
+        listFile: tableData,
+        sessions,
+        target: o.admin,
+        stallSeconds: o.stallSeconds,
+        stalled: () =>
+          new LoadStalledError(
+            `loading the backup's rows made no progress for ${o.stallSeconds} s: nothing read from the backup, no row taken by PostgreSQL at ${o.server.display}. ` +
+              `The server stopped answering, or something held it up. The restore was stopped, so "${o.database}" was left as it was. ` +
+              'If the server is only slow, allow it longer with --stall-timeout SECONDS.',
+          ),
+        signal: o.signal,
+        onTable: loading,
+      }).catch(failed);
+      clearInterval(naming);
+      o.log(`  rows loaded in ${took()}, in ${o.jobs === 1 ? '1 session' : `${o.jobs} sessions`}`);
+      // Their goodbyes are not waited for: the server has answered every row, and the next step opens sessions of its own.
+      for (const s of sessions.splice(0)) void s.end().catch(() => undefined);
+      checkAborted(o.signal, o.database);
+      o.log(`  building the indexes, keys and triggers with ${o.jobs === 1 ? '1 job' : `${o.jobs} jobs`}`);
+      started = Date.now();
+      await pgRestore(['--section=post-data'], o.jobs);
+      o.log(`  indexes, keys and triggers built in ${took()}`);
+    } finally {
+      // Left when the load failed: a session still in a COPY is cut off (end() destroys its
+      // connection); an idle one says goodbye, which a server that stopped answering never
+      // acknowledges, so that is not waited for. The caller's DROP DATABASE ... WITH (FORCE) ends them all.
+      for (const s of sessions) void s.end().catch(() => undefined);
+      clearInterval(naming);
+    }
+  });
 }
 
 /**
