@@ -64,7 +64,7 @@ const RECENT_WINDOW = 1500;
  * By ts_rank's calc_rank_or (tsrank.c), each of the query's k words adds, over k, at most the
  * weight of its first occurrence: at least 1/1.645 = 0.61 when that is in the title (A), less than
  * 0.4 in the description (B), less than 0.2 in the content (C).
- * - One word: the title pass ranks the public documents with the word in their title
+ * - One word (or one word repeated): the title pass ranks the public documents with the word in their title
  *   (idx_documents_public_title_search). Any other match ranks below UNTITLED_RANK_CEILING.
  * - Two words: the either pass ranks those with a query word in their title or both in their
  *   title or description. Any other match has neither in its title and one of them in neither
@@ -106,14 +106,20 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
   // Only words and `|`: no &, <-> (phrase), ! (negation) or parentheses in the query's text once
   // its quoted lexemes are removed.
   const wordsOrOnly = sql`(SELECT ${operators} !~ '[&<!(]')`;
-  // One word: nothing left once its quoted lexeme is removed.
-  const oneWord = sql`(SELECT ${operators} = '')`;
+  // One word, perhaps repeated (`word word`, `word or word`): one distinct lexeme, joined by & or |
+  // only. Such a query matches what the word alone matches and ranks alike: calc_rank_and and
+  // calc_rank_or (tsrank.c) rank distinct query words (SortAndUniqItems), and calc_rank_and falls
+  // back to calc_rank_or below two.
+  const oneWord = sql`(SELECT k = 1 AND ${operators} !~ '[<!(]' FROM terms)`;
   // One word with exclusions (`word -other -more`), or a single exclusion: no `|`, `<->` or
   // parentheses, and every operand but one negated, or just one negated. Once the quoted lexemes are
   // removed, the query's text is its operators: split at ` & `, each part is '' (the word) or '!'.
   const oneWordWithExclusions = sql`(SELECT (count(*) FILTER (WHERE p = '') = 1 OR count(*) = 1) AND count(*) FILTER (WHERE p = '!') >= 1 AND bool_and(p IN ('', '!'))
     FROM regexp_split_to_table(${operators}, ' & ') p)`;
-  return sql`WITH own AS (
+  return sql`WITH terms AS (
+    SELECT count(DISTINCT m[1]) AS k, string_agg(m[1], ' & ')::tsquery AS every_word
+      FROM regexp_matches((${tsquery})::text, ${QUOTED_LEXEME}, 'g') m
+  ), own AS (
     SELECT ${columns} FROM ${d}
      WHERE ${d.userId} = ${options.userId} AND ${d.deletedAt} IS NULL AND ${d.searchVector} @@ ${tsquery}
      ${order}
@@ -123,9 +129,6 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
      ${order}
   ), title_decides AS (
     SELECT count(*) = ${limit} AND min(rank) > ${UNTITLED_RANK_CEILING} + 1e-6 AS yes FROM title
-  ), terms AS (
-    SELECT count(DISTINCT m[1]) AS k, string_agg(m[1], ' & ')::tsquery AS every_word
-      FROM regexp_matches((${tsquery})::text, ${QUOTED_LEXEME}, 'g') m
   ), either AS (
     SELECT ${columns} FROM ${d}
      WHERE ${wordsOrOnly} AND (SELECT k FROM terms) = 2 AND ${othersPublic}

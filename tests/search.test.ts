@@ -169,6 +169,8 @@ describe('searchDocuments', () => {
     ['gooseberry -zzz'], ['gooseberry -kumquat -rhythm'], ['gooseberry -new'], ['gooseberry -old'],
     // Close to that shape and not it: the excluded phrase's words count in the rank; a leading exclusion.
     ['rhythm -"lorem tempo3"'], ['rhythm -zzz -"lorem tempo3"'], ['-lorem rhythm'], ['rhythm lorem -tempo3'], ['lorem lorem -rhythm'], ['lorem --rhythm'], ['rhythm -tempo3 or lorem'],
+    // One word repeated ranks as the word alone; a phrase of it does not match as the word does.
+    ['rhythm rhythm'], ['rhythm or rhythm'], ['lorem Lorem lorem'], ['"rhythm rhythm"'], ['"lorem lorem"'], ['rhythm rhythm -lorem'],
   ])('returns exactly what ranking every visible match returns: %s', async (query) => {
     for (const userId of [ALICE, BOB]) {
       const got = (await searchDocuments(t.db, { userId, query })).map((r) => ({ id: r.id, rank: r.rank }));
@@ -183,8 +185,8 @@ describe('searchDocuments', () => {
     }
   });
 
-  it('decides a common word on titles alone, never running the other passes', async () => {
-    const loops = loopsByIndex(await planOf(documentSearchSql({ userId: ALICE, query: 'rhythm' }), true));
+  it.each([['rhythm'], ['rhythm rhythm'], ['rhythm or rhythm']])('decides a common word on titles alone, never running the other passes: %s', async (query) => {
+    const loops = loopsByIndex(await planOf(documentSearchSql({ userId: ALICE, query }), true));
     expect(loops.idx_documents_public_title_search).toBe(1);
     expect(loops.idx_documents_public_head_search ?? 0).toBe(0);
     expect(loops.idx_documents_public_search ?? 0).toBe(0);

@@ -278,6 +278,11 @@ describe('verifyDatabase, what else it checks', () => {
     ['CREATE on public', () => `GRANT CREATE ON SCHEMA public TO "${stack.roles.app}"`, () => [`grant CREATE on schema public to ${stack.roles.app}: not granted by the stack`]],
     ['CREATE on public for everyone', () => 'GRANT CREATE ON SCHEMA public TO PUBLIC', () => ['grant CREATE on schema public to PUBLIC: not granted by the stack']],
     ['a column collation', () => 'ALTER TABLE users ALTER COLUMN name TYPE varchar(255) COLLATE "C"', () => ['collation of users.name: "C", expected its type\'s default']],
+    [
+      "the search vector's storage (0011)",
+      () => 'ALTER TABLE documents ALTER COLUMN search_vector SET STORAGE EXTENDED',
+      () => ["storage of documents.search_vector: its type's default, expected MAIN"],
+    ],
   ] as Array<[string, () => string, () => string[]]>)('reports %s by name, and nothing else', async (_what, plant, expected) => {
     const url = await copyWith(plant());
     expect((await differencesOf(url)).differences.map((d) => d.message)).toEqual(expected());

@@ -27,6 +27,12 @@ export interface CatalogColumn {
   identity: string;
   /** The column's collation, only when it is not its type's default (format_type does not show it). */
   collation?: string;
+  /**
+   * How PostgreSQL stores the column's values (ALTER COLUMN SET STORAGE: PLAIN, EXTERNAL, EXTENDED
+   * or MAIN), only when it is not its type's default. documents.search_vector's MAIN (migration 0011)
+   * is what keeps the search from reading the TOAST table.
+   */
+  storage?: string;
 }
 
 export interface Catalog {
@@ -87,7 +93,9 @@ const QUERIES = {
            a.attnotnull AS "notNull", pg_get_expr(d.adbin, d.adrelid) AS default, a.attgenerated::text AS generated, a.attidentity::text AS identity,
            CASE WHEN a.attcollation <> 0 AND a.attcollation IS DISTINCT FROM ty.typcollation THEN
              (SELECT CASE WHEN cn.nspname = 'pg_catalog' THEN co.collname::text ELSE cn.nspname || '.' || co.collname END
-                FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END AS collation
+                FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END AS collation,
+           CASE WHEN a.attstorage <> ty.typstorage THEN
+             CASE a.attstorage WHEN 'p' THEN 'PLAIN' WHEN 'e' THEN 'EXTERNAL' WHEN 'x' THEN 'EXTENDED' WHEN 'm' THEN 'MAIN' ELSE a.attstorage::text END END AS storage
       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN ns n ON n.oid = c.relnamespace JOIN pg_type ty ON ty.oid = a.atttypid
       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
      WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${notExtensionMember('pg_class', 'c.oid')}
@@ -124,7 +132,7 @@ export async function readCatalog(client: Client, options: ReadOptions): Promise
   const extensions = await q<{ name: string }>(QUERIES.extensions);
   const enums = await q<{ name: string; labels: string[] }>(QUERIES.enums);
   const relations = await q<{ name: string; kind: string; definition: string | null }>(QUERIES.relations);
-  const columns = await q<{ name: string } & Omit<CatalogColumn, 'collation'> & { collation: string | null }>(QUERIES.columns);
+  const columns = await q<{ name: string } & Omit<CatalogColumn, 'collation' | 'storage'> & { collation: string | null; storage: string | null }>(QUERIES.columns);
   const indexes = await q<{ name: string; table: string; definition: string; valid: boolean }>(QUERIES.indexes);
   const constraints = await q<{ name: string; definition: string; validated: boolean }>(QUERIES.constraints);
   const triggers = await q<{ name: string; definition: string; enabled: string }>(QUERIES.triggers);
@@ -141,6 +149,7 @@ export async function readCatalog(client: Client, options: ReadOptions): Promise
       generated: r.generated,
       identity: r.identity,
       ...(r.collation === null ? {} : { collation: r.collation }),
+      ...(r.storage === null ? {} : { storage: r.storage }),
     })),
     indexes: byName(indexes, (r) => ({ table: r.table, definition: r.definition, valid: r.valid })),
     constraints: byName(constraints, (r) => ({ definition: r.definition, validated: r.validated })),
@@ -257,6 +266,10 @@ export function compareCatalogs(expected: Catalog, actual: Catalog, options: { s
     if ((e.collation ?? null) !== (a.collation ?? null)) {
       const word = (c: string | undefined) => (c === undefined ? "its type's default" : `"${c}"`);
       changed('column', n, 'collation', e.collation ?? null, a.collation ?? null, `collation of ${n}: ${word(a.collation)}, expected ${word(e.collation)}`);
+    }
+    if ((e.storage ?? null) !== (a.storage ?? null)) {
+      const word = (storage: string | undefined) => storage ?? "its type's default";
+      changed('column', n, 'storage', e.storage ?? null, a.storage ?? null, `storage of ${n}: ${word(a.storage)}, expected ${word(e.storage)}`);
     }
     if (e.identity !== a.identity) changed('column', n, 'identity', e.identity, a.identity, `column ${n}: ${identityWord[a.identity] ?? a.identity}, expected ${identityWord[e.identity] ?? e.identity}`);
   }
