@@ -17,14 +17,12 @@
  */
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
-import type { SQL } from 'drizzle-orm';
-import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { Client } from 'pg';
 import { readMigrations } from '../lib/migrations/files';
 import { migrate } from '../lib/migrations/runner';
 import * as schema from '../schema';
-import { documentSearchSql, documentTitleQuery } from '../schema/document-search';
+import { documentTitleQuery, explainDocumentSearch } from '../schema/document-search';
 import { postgresSettings } from '../stacks/containers/postgres-settings';
 import { createDatabase, startPostgres } from '../tests/helpers/postgres';
 import { loadCorpus, stopWords, userId, VOCABULARY, vocabulary } from './corpus';
@@ -59,7 +57,8 @@ async function indexesRead(client: Client, words: string[], stop: string[]): Pro
   const rare = words[VOCABULARY - 1];
   const withDocuments = userId(0);
   const without = userId(USERS + 1);
-  const queries: [string, SQL | { toSQL(): { sql: string; params: unknown[] } }][] = [];
+  // Each query's plans: every statement searchDocuments runs for it, or findDocumentsByTitle's one.
+  const queries: [string, () => Promise<unknown[]>][] = [];
   for (const [kind, text] of [
     ['one common word', common],
     ['one rare word', rare],
@@ -72,20 +71,24 @@ async function indexesRead(client: Client, words: string[], stop: string[]): Pro
       ['a user with documents', withDocuments],
       ['a user with none', without],
     ]) {
-      queries.push([`searchDocuments: ${kind}, ${who}`, documentSearchSql({ userId: user, query: text })]);
+      queries.push([`searchDocuments: ${kind}, ${who}`, async () => (await explainDocumentSearch(db, { userId: user, query: text })).map((step) => step.plan)]);
     }
   }
-  queries.push(['findDocumentsByTitle', documentTitleQuery(db, { userId: withDocuments, query: common.slice(0, -1) })]);
+  queries.push([
+    'findDocumentsByTitle',
+    async () => {
+      const { sql, params } = documentTitleQuery(db, { userId: withDocuments, query: common.slice(0, -1) }).toSQL();
+      return [(await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, params)).rows[0]['QUERY PLAN']];
+    },
+  ]);
   const read = new Map<string, Set<string>>();
-  for (const [name, query] of queries) {
-    const { sql, params } = 'toSQL' in query ? query.toSQL() : new PgDialect().sqlToQuery(query);
-    const { rows } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, params);
+  for (const [name, plans] of queries) {
     const walk = (node: Record<string, unknown>) => {
       const index = node['Index Name'];
       if (typeof index === 'string' && Number(node['Actual Loops']) > 0) read.set(index, (read.get(index) ?? new Set()).add(name));
       for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
     };
-    walk((rows[0]['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0].Plan);
+    for (const plan of await plans()) walk((plan as { Plan: Record<string, unknown> }[])[0].Plan);
   }
   return { read, queryNames: queries.map(([name]) => name) };
 }

@@ -54,8 +54,47 @@ const QUOTED_LEXEME = sql.raw(`'(''(?:[^'']|'''')*'')'`);
  */
 const RECENT_WINDOW = 1500;
 
+/** The passes over other users' public documents, in the order a query may take them. */
+export type SearchPass = 'title' | 'either' | 'head' | 'recent' | 'full';
+
+/** A lexeme as a tsquery's text quotes it, a quote inside it doubled (QUOTED_LEXEME, for JavaScript). */
+const QUOTED_LEXEME_JS = /'(?:[^']|'')*'/g;
+
 /**
- * The SQL behind searchDocuments, for EXPLAIN as well. The user's own matches
+ * The passes searchDocuments takes for a query, in order, from its tsquery as text (what
+ * websearch_to_tsquery made of what the user typed: stop words gone, words stemmed, `'a' & !'b'`).
+ * Each pass but the last decides only when it fills a page ranked above its bound (see
+ * documentSearchSql); the last ranks every public match. None for a query with no words left.
+ */
+export function searchPasses(tsquery: string): SearchPass[] {
+  const lexemes = tsquery.match(QUOTED_LEXEME_JS) ?? [];
+  if (lexemes.length === 0) return [];
+  const k = new Set(lexemes).size;
+  // The query's text with its quoted lexemes removed: its operators and parentheses alone.
+  const operators = tsquery.replace(QUOTED_LEXEME_JS, '');
+  // One word, perhaps repeated (`word word`, `word or word`): one distinct lexeme, joined by & or |
+  // only. Such a query matches what the word alone matches and ranks alike: calc_rank_and and
+  // calc_rank_or (tsrank.c) rank distinct query words (SortAndUniqItems), and calc_rank_and falls
+  // back to calc_rank_or below two.
+  if (k === 1 && !/[<!(]/.test(operators)) return ['title', 'head', 'full'];
+  // Only words and `|`: no &, <-> (phrase), ! (negation) or parentheses.
+  if (!/[&<!(]/.test(operators)) return k === 2 ? ['either', 'head', 'full'] : ['head', 'full'];
+  // One word with exclusions (`word -other -more`), or a single exclusion: no `|`, `<->` or
+  // parentheses, and every operand but one negated, or just one negated. Split at ` & `, each part
+  // of the operators is '' (the word) or '!'.
+  const parts = operators.split(' & ');
+  const count = (part: string) => parts.filter((p) => p === part).length;
+  if ((count('') === 1 || parts.length === 1) && count('!') >= 1 && parts.every((p) => p === '' || p === '!')) return ['recent', 'full'];
+  return ['full'];
+}
+
+/** The statement that turns what the user typed into the tsquery every pass searches for, as text. */
+export function searchQueryTextSql(options: DocumentSearchOptions): SQL {
+  return sql`SELECT websearch_to_tsquery(${SEARCH_CONFIG}::regconfig, ${options.query})::text AS tsquery`;
+}
+
+/**
+ * The statement of one pass of searchDocuments, for EXPLAIN as well. The user's own matches
  * (idx_documents_owner_search) and other users' public matches are read separately and merged:
  * one `user_id = $1 OR is_public` query would visit every document containing the words.
  *
@@ -64,8 +103,9 @@ const RECENT_WINDOW = 1500;
  * By ts_rank's calc_rank_or (tsrank.c), each of the query's k words adds, over k, at most the
  * weight of its first occurrence: at least 1/1.645 = 0.61 when that is in the title (A), less than
  * 0.4 in the description (B), less than 0.2 in the content (C).
- * - One word (or one word repeated): the title pass ranks the public documents with the word in their title
- *   (idx_documents_public_title_search). Any other match ranks below UNTITLED_RANK_CEILING.
+ * - One word (or one word repeated): the title pass ranks the public documents with the word in
+ *   their title (idx_documents_public_title_search). Any other match ranks below
+ *   UNTITLED_RANK_CEILING.
  * - Two words: the either pass ranks those with a query word in their title or both in their
  *   title or description. Any other match has neither in its title and one of them in neither
  *   field, so ranks below (0.4 + 0.2) / 2 = 0.3, and a title match 0.304 or more: a page of them
@@ -76,23 +116,26 @@ const RECENT_WINDOW = 1500;
  *   CONTENT_ONLY_RANK_CEILING.
  * A pass decides when it fills a page ranked above its bound: no other match can enter it.
  * Otherwise, and for any query with AND, a phrase or a negation (whose title-and-description
- * matches say nothing of where the rest of the rank comes from), every public match is ranked
- * (idx_documents_public_search).
+ * matches say nothing of where the rest of the rank comes from), the full pass ranks every public
+ * match (idx_documents_public_search).
  *
  * One word with exclusions (`word -other`), or a single exclusion, ranks every match alike: ts_rank
  * scores an AND by the pairs of different query words a document holds (PostgreSQL 15's
  * src/backend/utils/adt/tsrank.c, calc_rank_and, then 1e-20 when there is none), and such a match
  * holds one; a single exclusion scores 0 (calc_rank_or), as does a document with no words at all
  * (calc_rank), which is why two exclusions alone (1e-20, or 0 for such a document) are left to the
- * full pass. The page is then the newest matches: the
- * window reads the RECENT_WINDOW newest public documents (idx_documents_public_recent) and stops
- * at the page's last match. Any match outside it is older than every one inside, so a full page
- * from the window is exact; otherwise every public match is ranked.
+ * full pass. The page is then the newest matches: the recent pass reads the RECENT_WINDOW newest
+ * public documents (idx_documents_public_recent) and stops at the page's last match. Any match
+ * outside it is older than every one inside, so a full page from the window is exact.
  *
- * The gates are one-time filters: the branch not taken is never run. tests/search.test.ts compares
- * the result with ranking every match.
+ * A pass that does not decide returns no row, and its statement never reads the user's own
+ * matches: the test is a one-time filter. Each pass is a statement of its own, and a query's
+ * passes are chosen from its tsquery first (searchPasses), so that the server parses and plans
+ * only what the query may run: one statement holding every pass took about 2 ms to plan at 1M
+ * documents, and one pass 0.6 ms (bench/RESULTS.md). tests/search.test.ts compares the result with
+ * ranking every match.
  */
-export function documentSearchSql(options: DocumentSearchOptions): SQL {
+export function documentSearchSql(pass: SearchPass, options: DocumentSearchOptions): SQL {
   const limit = clampLimit(options.limit);
   const tsquery = sql`websearch_to_tsquery(${SEARCH_CONFIG}::regconfig, ${options.query})`;
   const d = documents;
@@ -100,71 +143,45 @@ export function documentSearchSql(options: DocumentSearchOptions): SQL {
     ${d.isPublic} AS is_public, ${d.createdAt} AS created_at, ts_rank(${d.searchVector}, ${tsquery}) AS rank`;
   const order = sql`ORDER BY rank DESC, created_at DESC, id LIMIT ${limit}`;
   const othersPublic = sql`${d.isPublic} AND ${d.deletedAt} IS NULL AND ${d.userId} <> ${options.userId}`;
-  // The query's text with its quoted lexemes removed: its operators and parentheses alone. Each
-  // test of it is a subquery, so that the planner makes it a one-time filter of its branch.
-  const operators = sql`regexp_replace((${tsquery})::text, ${QUOTED_LEXEME}, '', 'g')`;
-  // Only words and `|`: no &, <-> (phrase), ! (negation) or parentheses in the query's text once
-  // its quoted lexemes are removed.
-  const wordsOrOnly = sql`(SELECT ${operators} !~ '[&<!(]')`;
-  // One word, perhaps repeated (`word word`, `word or word`): one distinct lexeme, joined by & or |
-  // only. Such a query matches what the word alone matches and ranks alike: calc_rank_and and
-  // calc_rank_or (tsrank.c) rank distinct query words (SortAndUniqItems), and calc_rank_and falls
-  // back to calc_rank_or below two.
-  const oneWord = sql`(SELECT k = 1 AND ${operators} !~ '[<!(]' FROM terms)`;
-  // One word with exclusions (`word -other -more`), or a single exclusion: no `|`, `<->` or
-  // parentheses, and every operand but one negated, or just one negated. Once the quoted lexemes are
-  // removed, the query's text is its operators: split at ` & `, each part is '' (the word) or '!'.
-  const oneWordWithExclusions = sql`(SELECT (count(*) FILTER (WHERE p = '') = 1 OR count(*) = 1) AND count(*) FILTER (WHERE p = '!') >= 1 AND bool_and(p IN ('', '!'))
-    FROM regexp_split_to_table(${operators}, ' & ') p)`;
-  return sql`WITH terms AS (
-    SELECT count(DISTINCT m[1]) AS k, string_agg(m[1], ' & ')::tsquery AS every_word
-      FROM regexp_matches((${tsquery})::text, ${QUOTED_LEXEME}, 'g') m
-  ), own AS (
-    SELECT ${columns} FROM ${d}
-     WHERE ${d.userId} = ${options.userId} AND ${d.deletedAt} IS NULL AND ${d.searchVector} @@ ${tsquery}
-     ${order}
-  ), title AS (
-    SELECT ${columns} FROM ${d}
-     WHERE ${oneWord} AND ${othersPublic} AND ${titleWords} @@ ${tsquery}
-     ${order}
-  ), title_decides AS (
-    SELECT count(*) = ${limit} AND min(rank) > ${UNTITLED_RANK_CEILING} + 1e-6 AS yes FROM title
-  ), either AS (
-    SELECT ${columns} FROM ${d}
-     WHERE ${wordsOrOnly} AND (SELECT k FROM terms) = 2 AND ${othersPublic}
-       AND (${titleWords} @@ ${tsquery} OR ${headWords} @@ (SELECT every_word FROM terms))
-     ${order}
-  ), either_decides AS (
-    SELECT count(*) = ${limit} AND min(rank) > ${UNTITLED_RANK_CEILING}::float8 - ${UNTITLED_RANK_CEILING - CONTENT_ONLY_RANK_CEILING}::float8 / 2 + 1e-6 AS yes FROM either
-  ), head AS (
-    SELECT ${columns} FROM ${d}
-     WHERE ${wordsOrOnly} AND NOT (SELECT yes FROM title_decides) AND NOT (SELECT yes FROM either_decides) AND ${othersPublic} AND ${headWords} @@ ${tsquery}
-     ${order}
-  ), head_decides AS (
-    SELECT count(*) = ${limit} AND min(rank) > ${CONTENT_ONLY_RANK_CEILING} + 1e-6 AS yes FROM head
-  ), recent AS (
-    SELECT ${columns} FROM (
-      SELECT * FROM ${d} WHERE ${oneWordWithExclusions} AND ${othersPublic}
-       ORDER BY ${d.createdAt} DESC, ${d.id} LIMIT ${RECENT_WINDOW}
-    ) ${d}
-     WHERE ${d.searchVector} @@ ${tsquery}
-     ORDER BY created_at DESC, id LIMIT ${limit}
-  ), recent_decides AS (
-    SELECT count(*) = ${limit} AS yes FROM recent
-  ), public AS (
-    SELECT * FROM title WHERE (SELECT yes FROM title_decides)
+  const ownMatches = sql`${d.userId} = ${options.userId} AND ${d.deletedAt} IS NULL AND ${d.searchVector} @@ ${tsquery}`;
+  if (pass === 'full') {
+    return sql`(SELECT ${columns} FROM ${d} WHERE ${ownMatches} ${order})
+      UNION ALL
+      (SELECT ${columns} FROM ${d} WHERE ${othersPublic} AND ${d.searchVector} @@ ${tsquery} ${order})
+      ${order}`;
+  }
+  // The pass's page of public matches, and whether it decides: a full page, ranked above the bound
+  // (with a margin for ts_rank's float4) where the pass has one.
+  const [page, decides] = {
+    title: [
+      sql`SELECT ${columns} FROM ${d} WHERE ${othersPublic} AND ${titleWords} @@ ${tsquery} ${order}`,
+      sql`count(*) = ${limit} AND min(rank) > ${UNTITLED_RANK_CEILING} + 1e-6`,
+    ],
+    either: [
+      sql`SELECT ${columns} FROM ${d}
+           WHERE ${othersPublic} AND (${titleWords} @@ ${tsquery}
+              OR ${headWords} @@ (SELECT string_agg(m[1], ' & ')::tsquery FROM regexp_matches((${tsquery})::text, ${QUOTED_LEXEME}, 'g') m))
+           ${order}`,
+      sql`count(*) = ${limit} AND min(rank) > ${UNTITLED_RANK_CEILING}::float8 - ${UNTITLED_RANK_CEILING - CONTENT_ONLY_RANK_CEILING}::float8 / 2 + 1e-6`,
+    ],
+    head: [
+      sql`SELECT ${columns} FROM ${d} WHERE ${othersPublic} AND ${headWords} @@ ${tsquery} ${order}`,
+      sql`count(*) = ${limit} AND min(rank) > ${CONTENT_ONLY_RANK_CEILING} + 1e-6`,
+    ],
+    recent: [
+      sql`SELECT ${columns} FROM (
+            SELECT * FROM ${d} WHERE ${othersPublic} ORDER BY ${d.createdAt} DESC, ${d.id} LIMIT ${RECENT_WINDOW}
+          ) ${d}
+           WHERE ${d.searchVector} @@ ${tsquery}
+           ORDER BY created_at DESC, id LIMIT ${limit}`,
+      sql`count(*) = ${limit}`,
+    ],
+  }[pass];
+  return sql`WITH page AS (${page}), decides AS (SELECT ${decides} AS yes FROM page)
+    (SELECT ${columns} FROM ${d} WHERE (SELECT yes FROM decides) AND ${ownMatches} ${order})
     UNION ALL
-    SELECT * FROM either WHERE (SELECT yes FROM either_decides)
-    UNION ALL
-    SELECT * FROM head WHERE (SELECT yes FROM head_decides)
-    UNION ALL
-    SELECT * FROM recent WHERE (SELECT yes FROM recent_decides)
-    UNION ALL
-    (SELECT ${columns} FROM ${d}
-      WHERE NOT (SELECT yes FROM title_decides) AND NOT (SELECT yes FROM either_decides) AND NOT (SELECT yes FROM head_decides) AND NOT (SELECT yes FROM recent_decides) AND ${othersPublic} AND ${d.searchVector} @@ ${tsquery}
-      ${order})
-  )
-  SELECT * FROM own UNION ALL SELECT * FROM public ${order}`;
+    SELECT * FROM page WHERE (SELECT yes FROM decides)
+    ${order}`;
 }
 
 interface SearchRow extends Record<string, unknown> {
@@ -177,11 +194,28 @@ interface SearchRow extends Record<string, unknown> {
   rank: number;
 }
 
+/**
+ * Runs a search's statements in order, through `run`, until a pass returns its page: the shared
+ * steps of searchDocuments and explainDocumentSearch.
+ */
+async function runSearch(
+  db: Database,
+  options: DocumentSearchOptions,
+  run: (pass: SearchPass, statement: SQL) => Promise<SearchRow[]>,
+): Promise<SearchRow[]> {
+  clampLimit(options.limit); // first, so that a bad limit is refused even for an empty query
+  if (options.query.trim() === '') return [];
+  const { rows } = await db.execute<{ tsquery: string }>(searchQueryTextSql(options));
+  for (const pass of searchPasses(rows[0].tsquery)) {
+    const page = await run(pass, documentSearchSql(pass, options));
+    if (page.length > 0 || pass === 'full') return page;
+  }
+  return [];
+}
+
 /** Ranked full-text search over a user's own documents and public ones, never soft-deleted ones. */
 export async function searchDocuments(db: Database, options: DocumentSearchOptions): Promise<DocumentSearchResult[]> {
-  const query = documentSearchSql(options); // first, so that a bad limit is refused even for an empty query
-  if (options.query.trim() === '') return [];
-  const { rows } = await db.execute<SearchRow>(query);
+  const rows = await runSearch(db, options, async (_pass, statement) => (await db.execute<SearchRow>(statement)).rows);
   return rows.map((r) => ({
     id: r.id,
     userId: r.user_id,
@@ -191,6 +225,30 @@ export async function searchDocuments(db: Database, options: DocumentSearchOptio
     createdAt: new Date(r.created_at),
     rank: Number(r.rank),
   }));
+}
+
+export interface SearchStep {
+  pass: SearchPass;
+  /** Whether the pass returned its page (the full pass always does). */
+  decided: boolean;
+  /** EXPLAIN (ANALYZE, FORMAT JSON) of the pass's statement: the plan, as PostgreSQL returns it. */
+  plan: unknown;
+}
+
+/**
+ * The statements searchDocuments runs for a query, each with its plan: for EXPLAIN by hand, and for
+ * the tests that check which indexes each pass reads. Each statement runs twice (once for its
+ * rows, once under EXPLAIN ANALYZE).
+ */
+export async function explainDocumentSearch(db: Database, options: DocumentSearchOptions): Promise<SearchStep[]> {
+  const steps: SearchStep[] = [];
+  await runSearch(db, options, async (pass, statement) => {
+    const { rows } = await db.execute<SearchRow>(statement);
+    const explained = await db.execute<{ 'QUERY PLAN': unknown }>(sql`EXPLAIN (ANALYZE, FORMAT JSON) ${statement}`);
+    steps.push({ pass, decided: rows.length > 0 || pass === 'full', plan: explained.rows[0]['QUERY PLAN'] });
+    return rows;
+  });
+  return steps;
 }
 
 export interface TitleMatch {

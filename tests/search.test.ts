@@ -1,6 +1,4 @@
-import { PgDialect } from 'drizzle-orm/pg-core';
-import type { SQL } from 'drizzle-orm';
-import { documentSearchSql, documentTitleQuery, findDocumentsByTitle, searchDocuments } from '../schema/document-search';
+import { documentTitleQuery, explainDocumentSearch, findDocumentsByTitle, searchDocuments, searchPasses } from '../schema/document-search';
 import { demoId } from '../schema/seeds/demo';
 import { freshDatabase, type TestDatabase } from './helpers/db';
 
@@ -71,10 +69,10 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-/** The plan for a query as the app builds it, as JSON text; `analyze` runs it too. */
-async function planOf(query: SQL | { toSQL(): { sql: string; params: unknown[] } }, analyze = false): Promise<string> {
-  const { sql, params } = 'toSQL' in query ? query.toSQL() : new PgDialect().sqlToQuery(query);
-  const { rows } = await t.client.query(`EXPLAIN (${analyze ? 'ANALYZE, ' : ''}FORMAT JSON) ${sql}`, params);
+/** The plan for a query as the app builds it, as JSON text. */
+async function planOf(query: { toSQL(): { sql: string; params: unknown[] } }): Promise<string> {
+  const { sql, params } = query.toSQL();
+  const { rows } = await t.client.query(`EXPLAIN (FORMAT JSON) ${sql}`, params);
   return JSON.stringify(rows[0]['QUERY PLAN']);
 }
 
@@ -89,42 +87,36 @@ async function reference(userId: string, query: string, limit = 20) {
   return rows.map((r) => ({ id: r.id as string, rank: Number(r.rank) }));
 }
 
-/** Loops of the plan nodes that read an index, by index name (0: the branch never ran). */
-function loopsByIndex(plan: string): Record<string, number> {
+type PlanNode = Record<string, unknown>;
+const children = (node: PlanNode) => (node.Plans as PlanNode[] | undefined) ?? [];
+const rootOf = (plan: unknown) => (plan as { Plan: PlanNode }[])[0].Plan;
+
+/** Loops of the plan nodes that read an index, by index name, over every plan given (0: never ran). */
+function loopsByIndex(...plans: unknown[]): Record<string, number> {
   const loops: Record<string, number> = {};
-  const walk = (node: Record<string, unknown>) => {
+  const walk = (node: PlanNode) => {
     if (typeof node['Index Name'] === 'string') loops[node['Index Name']] = (loops[node['Index Name']] ?? 0) + Number(node['Actual Loops']);
-    for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+    children(node).forEach(walk);
   };
-  walk((JSON.parse(plan) as { Plan: Record<string, unknown> }[])[0].Plan);
+  plans.forEach((plan) => walk(rootOf(plan)));
   return loops;
 }
 
-/** Whether a CTE's plan ran at all (a one-time filter inside it can stop it before any index is read). */
-function cteRan(plan: string, name: string): boolean {
-  let ran: boolean | undefined;
-  const walk = (node: Record<string, unknown>) => {
-    if (node['Subplan Name'] === `CTE ${name}`) {
-      const reads = (n: Record<string, unknown>): boolean =>
-        (typeof n['Index Name'] === 'string' && Number(n['Actual Loops']) > 0) || ((n.Plans as Record<string, unknown>[] | undefined) ?? []).some(reads);
-      ran = reads(node);
-    }
-    for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
-  };
-  walk((JSON.parse(plan) as { Plan: Record<string, unknown> }[])[0].Plan);
-  if (ran === undefined) throw new Error(`no CTE ${name} in the plan`);
-  return ran;
-}
-
-/** How many times a plan's sequential scans ran (a scan in a branch a one-time filter skips never does). */
-function scansRun(plan: string): number {
+/** How many times the plans' sequential scans ran (a scan behind a one-time filter that fails never does). */
+function scansRun(...plans: unknown[]): number {
   let loops = 0;
-  const walk = (node: Record<string, unknown>) => {
+  const walk = (node: PlanNode) => {
     if (node['Node Type'] === 'Seq Scan') loops += Number(node['Actual Loops']);
-    for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+    children(node).forEach(walk);
   };
-  walk((JSON.parse(plan) as { Plan: Record<string, unknown> }[])[0].Plan);
+  plans.forEach((plan) => walk(rootOf(plan)));
   return loops;
+}
+
+/** The passes searchDocuments ran for a query, "(no page)" after one that did not decide, and their plans. */
+async function passesRun(userId: string, query: string) {
+  const steps = await explainDocumentSearch(t.db, { userId, query });
+  return { passes: steps.map((s) => (s.decided ? s.pass : `${s.pass} (no page)`)), plans: steps.map((s) => s.plan) };
 }
 
 describe('searchDocuments', () => {
@@ -186,50 +178,78 @@ describe('searchDocuments', () => {
   });
 
   it.each([['rhythm'], ['rhythm rhythm'], ['rhythm or rhythm']])('decides a common word on titles alone, never running the other passes: %s', async (query) => {
-    const loops = loopsByIndex(await planOf(documentSearchSql({ userId: ALICE, query }), true));
-    expect(loops.idx_documents_public_title_search).toBe(1);
-    expect(loops.idx_documents_public_head_search ?? 0).toBe(0);
-    expect(loops.idx_documents_public_search ?? 0).toBe(0);
+    const { passes, plans } = await passesRun(ALICE, query);
+    expect(passes).toEqual(['title']);
+    expect(loopsByIndex(...plans).idx_documents_public_title_search).toBe(1);
   });
 
   it('decides on titles and descriptions when the first passes cannot, never running the full pass', async () => {
     // "stress" is in no public title and in 85 public descriptions.
-    const loops = loopsByIndex(await planOf(documentSearchSql({ userId: ALICE, query: 'stress' }), true));
+    const stress = await passesRun(ALICE, 'stress');
+    expect(stress.passes).toEqual(['title (no page)', 'head']);
+    const loops = loopsByIndex(...stress.plans);
     expect(loops.idx_documents_public_title_search).toBe(1);
     expect(loops.idx_documents_public_head_search).toBe(1);
     expect(loops.idx_documents_public_search ?? 0).toBe(0);
     // Neither title matches nor descriptions holding both words make a page of "gamma or delta"
     // ranked above what the others may rank (0.3): the title-and-description pass decides.
-    const plan = await planOf(documentSearchSql({ userId: ALICE, query: 'gamma or delta' }), true);
-    expect(cteRan(plan, 'either')).toBe(true);
-    expect(cteRan(plan, 'head')).toBe(true);
-    expect(loopsByIndex(plan).idx_documents_public_search ?? 0).toBe(0);
+    expect((await passesRun(ALICE, 'gamma or delta')).passes).toEqual(['either (no page)', 'head']);
   });
 
   it('decides words joined by or on their titles and the descriptions holding every one of them', async () => {
-    const plan = await planOf(documentSearchSql({ userId: ALICE, query: 'rhythm or stress' }), true);
-    expect(cteRan(plan, 'either')).toBe(true);
-    expect(cteRan(plan, 'head')).toBe(false);
-    expect(loopsByIndex(plan).idx_documents_public_search ?? 0).toBe(0);
+    const { passes, plans } = await passesRun(ALICE, 'rhythm or stress');
+    expect(passes).toEqual(['either']);
+    expect(loopsByIndex(...plans).idx_documents_public_search ?? 0).toBe(0);
+  });
+
+  it("never reads the user's own matches in a pass that does not decide", async () => {
+    // Alice's own "stress": "Pronunciation basics"; the title pass finds no public title with it.
+    // Her few documents the planner reads through the user_id index, a prolific user's through
+    // (user_id, search_vector) (below).
+    const { plans } = await passesRun(ALICE, 'stress');
+    const ownReads = (plan: unknown) => (loopsByIndex(plan).idx_documents_owner_search ?? 0) + (loopsByIndex(plan).idx_documents_user_id ?? 0);
+    expect(ownReads(plans[0])).toBe(0);
+    expect(ownReads(plans[1])).toBe(1);
   });
 
   it('reads one word with exclusions from the newest public documents, and every match only when they hold less than a page', async () => {
-    const recent = loopsByIndex(await planOf(documentSearchSql({ userId: ALICE, query: 'lorem -rhythm' }), true));
-    expect(recent.idx_documents_public_recent).toBe(1);
-    expect(recent.idx_documents_public_search ?? 0).toBe(0);
+    const recent = await passesRun(ALICE, 'lorem -rhythm');
+    expect(recent.passes).toEqual(['recent']);
+    expect(loopsByIndex(...recent.plans).idx_documents_public_recent).toBe(1);
     // At a few thousand rows the planner rightly reads the window's 1,500 rows by a scan; forbid it,
     // as the table's size will at scale.
     await t.client.query('BEGIN');
     try {
       await t.client.query('SET LOCAL enable_seqscan = off');
-      const sparse = loopsByIndex(await planOf(documentSearchSql({ userId: ALICE, query: 'gooseberry -zzz' }), true));
-      expect(sparse.idx_documents_public_recent).toBe(1);
-      expect(sparse.idx_documents_public_search).toBe(1);
+      const sparse = await passesRun(ALICE, 'gooseberry -zzz');
+      expect(sparse.passes).toEqual(['recent (no page)', 'full']);
+      expect(loopsByIndex(sparse.plans[0]).idx_documents_public_recent).toBe(1);
+      expect(loopsByIndex(sparse.plans[1]).idx_documents_public_search).toBe(1);
     } finally {
       await t.client.query('ROLLBACK');
     }
-    const other = loopsByIndex(await planOf(documentSearchSql({ userId: ALICE, query: 'rhythm lorem -tempo3' }), true));
-    expect(other.idx_documents_public_recent ?? 0).toBe(0);
+    expect((await passesRun(ALICE, 'rhythm lorem -tempo3')).passes).toEqual(['full']);
+  });
+
+  it.each([
+    ['vowel', ['title', 'head', 'full']],
+    ['the vowel', ['title', 'head', 'full']],
+    ['vowels vowel', ['title', 'head', 'full']],
+    ['vowel or vowels', ['title', 'head', 'full']],
+    ['vowel or rhythm', ['either', 'head', 'full']],
+    ['vowel or rhythm or stress', ['head', 'full']],
+    ['vowel -coffee', ['recent', 'full']],
+    ['vowel -coffee -"tea time"', ['full']],
+    ['-coffee', ['recent', 'full']],
+    ['-coffee -tea', ['full']],
+    ['vowel rhythm', ['full']],
+    ['"vowel vowel"', ['full']],
+    ['"minimal pairs"', ['full']],
+    ['vowel -vowel', ['recent', 'full']],
+    ['the and of', []],
+  ])('takes the passes its tsquery allows: %s', async (typed, passes) => {
+    const { rows } = await t.client.query(`SELECT websearch_to_tsquery('english', $1)::text AS q`, [typed]);
+    expect([rows[0].q, searchPasses(rows[0].q)]).toEqual([rows[0].q, passes]);
   });
 
   it('ranks every public match when titles and descriptions cannot decide', async () => {
@@ -241,9 +261,10 @@ describe('searchDocuments', () => {
 
   it("reads a prolific user's own matches from the (user_id, search_vector) index", async () => {
     // Bob owns 5,600 documents; only one of his contains "vowel".
-    const plan = await planOf(documentSearchSql({ userId: BOB, query: 'vowel' }), true);
-    expect(loopsByIndex(plan).idx_documents_owner_search).toBe(1);
-    expect(scansRun(plan)).toBe(0);
+    const { passes, plans } = await passesRun(BOB, 'vowel');
+    expect(passes).toEqual(['title (no page)', 'head (no page)', 'full']);
+    expect(loopsByIndex(...plans).idx_documents_owner_search).toBe(1);
+    expect(scansRun(...plans)).toBe(0);
   });
 });
 
