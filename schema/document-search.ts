@@ -54,6 +54,14 @@ const QUOTED_LEXEME = sql.raw(`'(''(?:[^'']|'''')*'')'`);
  */
 const RECENT_WINDOW = 1500;
 
+/**
+ * The recent pass first reads the newest fifth of its window, and reads the rest only when that
+ * fifth holds at least half the matches it would at the rate that fills a page (2 for a page of
+ * 20): a word too rare to fill one costs a fifth of the window before the full pass, not all of it.
+ * Either way the result is exact; the probe only decides which pass answers.
+ */
+const RECENT_PROBE_SHARE = 5;
+
 /** The passes over other users' public documents, in the order a query may take them. */
 export type SearchPass = 'title' | 'either' | 'head' | 'recent' | 'full';
 
@@ -170,7 +178,12 @@ export function documentSearchSql(pass: SearchPass, options: DocumentSearchOptio
     ],
     recent: [
       sql`SELECT ${columns} FROM (
-            SELECT * FROM ${d} WHERE ${othersPublic} ORDER BY ${d.createdAt} DESC, ${d.id} LIMIT ${RECENT_WINDOW}
+            SELECT * FROM ${d}
+             WHERE ${othersPublic}
+               AND (SELECT count(*) * ${RECENT_PROBE_SHARE} * 2 >= ${limit} FROM (
+                     SELECT ${d.searchVector} FROM ${d} WHERE ${othersPublic} ORDER BY ${d.createdAt} DESC, ${d.id} LIMIT ${RECENT_WINDOW / RECENT_PROBE_SHARE}
+                   ) probe WHERE probe.search_vector @@ ${tsquery})
+             ORDER BY ${d.createdAt} DESC, ${d.id} LIMIT ${RECENT_WINDOW}
           ) ${d}
            WHERE ${d.searchVector} @@ ${tsquery}
            ORDER BY created_at DESC, id LIMIT ${limit}`,
