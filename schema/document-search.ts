@@ -84,9 +84,12 @@ export function searchPasses(tsquery: string): SearchPass[] {
   // only. Such a query matches what the word alone matches and ranks alike: calc_rank_and and
   // calc_rank_or (tsrank.c) rank distinct query words (SortAndUniqItems), and calc_rank_and falls
   // back to calc_rank_or below two.
-  if (k === 1 && !/[<!(]/.test(operators)) return ['title', 'head', 'full'];
+  // The operators allowed are listed, not the others excluded: a weight (`:A`) or a prefix (`:*`,
+  // whose rank adds up every lexeme it finds) breaks the passes' bounds. websearch_to_tsquery
+  // writes neither, but this reads any tsquery's text.
+  if (k === 1 && /^[ &|]*$/.test(operators)) return ['title', 'head', 'full'];
   // Only words and `|`: no &, <-> (phrase), ! (negation) or parentheses.
-  if (!/[&<!(]/.test(operators)) return k === 2 ? ['either', 'head', 'full'] : ['head', 'full'];
+  if (/^[ |]*$/.test(operators)) return k === 2 ? ['either', 'head', 'full'] : ['head', 'full'];
   // One word with exclusions (`word -other -more`), or a single exclusion: no `|`, `<->` or
   // parentheses, and every operand but one negated, or just one negated. Split at ` & `, each part
   // of the operators is '' (the word) or '!'.
