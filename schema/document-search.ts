@@ -143,8 +143,10 @@ export function searchQueryTextSql(options: DocumentSearchOptions): SQL {
  * matches: the test is a one-time filter. Each pass is a statement of its own, and a query's
  * passes are chosen from its tsquery first (searchPasses), so that the server parses and plans
  * only what the query may run: one statement holding every pass took about 2 ms to plan at 1M
- * documents, and one pass 0.6 ms (bench/RESULTS.md). tests/search.test.ts compares the result with
- * ranking every match.
+ * documents, and one pass 0.6 ms (bench/RESULTS.md). The page comes from one statement, the user's
+ * own matches and the public ones from the same snapshot, whatever the passes before it saw (each
+ * statement is its own transaction, through PgBouncer's transaction pooling too).
+ * tests/search.test.ts compares the result with ranking every match.
  */
 export function documentSearchSql(pass: SearchPass, options: DocumentSearchOptions): SQL {
   const limit = clampLimit(options.limit);
