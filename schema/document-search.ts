@@ -44,8 +44,15 @@ const CONTENT_ONLY_RANK_CEILING = 0.2;
 /** Likewise, when none of the query words it contains is in its title (description: weight B = 0.4). */
 const UNTITLED_RANK_CEILING = 0.4;
 
-/** A lexeme as a tsquery's text quotes it, a quote inside it doubled: a regular expression. */
-const QUOTED_LEXEME = sql.raw(`'(''(?:[^'']|'''')*'')'`);
+/**
+ * A lexeme as a tsquery's text quotes it, a quote inside it doubled: one regular expression, which
+ * PostgreSQL's (advanced) and JavaScript's dialects read alike; the group is the quoted lexeme.
+ */
+const QUOTED_LEXEME_PATTERN = "('(?:[^']|'')*')";
+/** As an SQL string literal, for regexp_matches. */
+const QUOTED_LEXEME = sql.raw(`'${QUOTED_LEXEME_PATTERN.replaceAll("'", "''")}'`);
+/** For searchPasses, which reads the tsquery's text in JavaScript. */
+const QUOTED_LEXEME_JS = new RegExp(QUOTED_LEXEME_PATTERN, 'g');
 
 /**
  * How many of the newest public documents the search for one word with exclusions reads before it
@@ -64,9 +71,6 @@ const RECENT_PROBE_SHARE = 5;
 
 /** The passes over other users' public documents, in the order a query may take them. */
 export type SearchPass = 'title' | 'either' | 'head' | 'recent' | 'full';
-
-/** A lexeme as a tsquery's text quotes it, a quote inside it doubled (QUOTED_LEXEME, for JavaScript). */
-const QUOTED_LEXEME_JS = /'(?:[^']|'')*'/g;
 
 /**
  * The passes searchDocuments takes for a query, in order, from its tsquery as text (what

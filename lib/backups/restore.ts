@@ -289,10 +289,6 @@ const SLOW_TABLE_MS = 2000;
 async function restoreInPhases(o: RestoreOptions & { pgRestore: string; archive: Archive; temporary: string; jobs: number; stallSeconds: number; bound: Bound; server: DatabaseTarget }): Promise<void> {
   const target = withDatabase(o.admin, o.temporary);
   const conn = libpqConnection(target);
-  // Names each table whose rows take more than a moment, once, while they go in: the quick ones would only fill the log.
-  let current: { table: string; since: number } | undefined;
-  const loading = (table: string) => (current = { table, since: Date.now() });
-  let naming: NodeJS.Timeout | undefined;
   const failed = (error: Error): never => {
     checkAborted(o.signal, o.database);
     if (error instanceof ToolStalledError) {
@@ -321,6 +317,10 @@ async function restoreInPhases(o: RestoreOptions & { pgRestore: string; archive:
   const lists = { tableData: o.archive.entries.filter((e) => TABLE_DATA_ENTRY.test(e)), rest: o.archive.entries.filter((e) => !TABLE_DATA_ENTRY.test(e)) };
   await withListFiles(lists, async ({ tableData, rest }) => {
     const sessions: Client[] = [];
+    // Names each table whose rows take more than a moment, once, while they go in: the quick ones would only fill the log.
+    let current: { table: string; since: number } | undefined;
+    const loading = (table: string) => (current = { table, since: Date.now() });
+    let naming: NodeJS.Timeout | undefined;
     try {
       // Each step's time, so that an operator sees where a long restore goes.
       let started = Date.now();
