@@ -54,12 +54,15 @@ test('a wrong secret key is refused by MinIO, named by its code, without the sec
 });
 
 test('a MinIO that answers "Server not initialized" just after it is ready is asked again (its IAM loads after the health check passes)', async () => {
-  // MinIO's own answer, recorded from RELEASE.2024-01-01T16-36-33Z a few ms after /minio/health/ready.
+  // MinIO's own answers, recorded from RELEASE.2024-01-01T16-36-33Z a few ms after /minio/health/ready:
+  // it has said it both ways.
   const notInitialized = JSON.stringify({ Code: 'InternalError', Message: 'We encountered an internal error, please try again. (Server not initialized, please try again)' });
+  const unavailable = JSON.stringify({ Code: 'XMinioServerNotInitialized', Message: 'Server not initialized, please try again.' });
   let calls = 0;
   const server = http.createServer((_req, res) => {
     calls++;
-    if (calls <= 2) return res.writeHead(500, { 'content-type': 'application/json' }).end(notInitialized);
+    if (calls === 1) return res.writeHead(500, { 'content-type': 'application/json' }).end(notInitialized);
+    if (calls === 2) return res.writeHead(503, { 'content-type': 'application/json' }).end(unavailable);
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ Code: 'XMinioAdminNoSuchUser' }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

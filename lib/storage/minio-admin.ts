@@ -28,13 +28,19 @@ export interface AdminLogin {
 const NOT_FOUND = { 'user-info': 'XMinioAdminNoSuchUser', 'info-canned-policy': 'XMinioAdminNoSuchPolicy' } as const;
 
 /**
- * How long a just-started MinIO may answer "Server not initialized" (HTTP 500 InternalError) to the
+ * How long a just-started MinIO may answer "Server not initialized" (HTTP 500 or 503) to the
  * admin API: its health check (`mc ready local`, /minio/health/ready) passes before its IAM has
  * loaded, so the prepare step that runs right after the container is healthy can meet it (seen with
  * RELEASE.2024-01-01T16-36-33Z a few ms after ready, under load).
  */
 export const NOT_INITIALIZED_WAIT_MS = 30_000;
 const NOT_INITIALIZED = 'Server not initialized';
+/**
+ * MinIO says it both ways: HTTP 500 InternalError "(Server not initialized, please try again)", and
+ * HTTP 503 XMinioServerNotInitialized "Server not initialized, please try again." (both seen from
+ * RELEASE.2024-01-01T16-36-33Z just after /minio/health/ready passed, in tests/minio-admin.test.ts).
+ */
+const NOT_INITIALIZED_STATUSES = [500, 503];
 
 /**
  * One admin API call, signed as the admin (madmin-go v1.7.5, executeMethod: /minio/admin/v3/<api>),
@@ -45,7 +51,7 @@ export async function adminRequest(...request: Parameters<typeof adminRequestOnc
   const deadline = Date.now() + NOT_INITIALIZED_WAIT_MS;
   for (;;) {
     const response = await adminRequestOnce(...request);
-    if (response.status !== 500 || !response.body.includes(NOT_INITIALIZED) || Date.now() > deadline) return response;
+    if (!NOT_INITIALIZED_STATUSES.includes(response.status) || !response.body.includes(NOT_INITIALIZED) || Date.now() > deadline) return response;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
