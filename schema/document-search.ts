@@ -1,6 +1,6 @@
 import { and, desc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { documents, headWords, SEARCH_CONFIG, titleWords } from './documents';
+import { documents, headWords, SEARCH_CONFIG, searchPairs, titleWords } from './documents';
 
 export interface DocumentSearchOptions {
   /** The searching user: their own documents and every public one are searched. */
@@ -69,8 +69,45 @@ const RECENT_WINDOW = 1500;
  */
 const RECENT_PROBE_SHARE = 5;
 
+/**
+ * At most this many of a phrase's word pairs are looked up in idx_documents_public_pairs: each one
+ * narrows the documents read, and fewer than all still find every match (the phrase is checked).
+ */
+const MAX_PHRASE_PAIRS = 8;
+
+/**
+ * The word pairs a query's phrases require side by side, as the text of a tsvector that
+ * search_pairs (migration 0012) turns into their tokens: `'a':1 'b':2 'c':4 'd':5` for the pairs
+ * (a, b) and (c, d). Null when the query is not phrases and words joined by `&` alone, or when no
+ * two of its words are next to each other (`'cat' <3> 'mat'`, stop words between).
+ *
+ * In a tsquery's text, `<->` binds tighter than `&` and chains from the left, and a chain keeps the
+ * positions of its last word (tsvector_op.c, TS_phrase_execute): in `'a' <2> 'b' <-> 'c'`, c
+ * follows b. So two lexemes with `<->` between them must be next to each other in every match.
+ * Parentheses, `|`, `!`, weights and prefixes are left to the full pass.
+ */
+export function phrasePairs(tsquery: string): string | null {
+  // Split at the quoted lexemes (the pattern's group keeps them): '', lexeme, operator, ..., lexeme, ''.
+  const parts = tsquery.split(QUOTED_LEXEME_JS);
+  if (parts.length < 5 || parts[0] !== '' || parts[parts.length - 1] !== '') return null;
+  const pairs: [string, string][] = [];
+  for (let i = 2; i < parts.length - 1; i += 2) {
+    if (!/^ (?:&|<->|<\d+>) $/.test(parts[i])) return null;
+    if (parts[i] === ' <-> ') pairs.push([parts[i - 1], parts[i + 1]]);
+  }
+  if (pairs.length === 0) return null;
+  // Each pair at positions of its own, apart from the others, so that only the pairs are adjacent.
+  return pairs
+    .slice(0, MAX_PHRASE_PAIRS)
+    .map(([a, b], n) => `${a}:${3 * n + 1} ${b}:${3 * n + 2}`)
+    .join(' ');
+}
+
 /** The passes over other users' public documents, in the order a query may take them. */
-export type SearchPass = 'title' | 'either' | 'head' | 'recent' | 'full';
+export type SearchPass = 'title' | 'either' | 'head' | 'recent' | 'phrase' | 'full';
+
+/** The passes that rank every public match they may hold, and so always return the page. */
+const EXACT_PASSES: readonly SearchPass[] = ['phrase', 'full'];
 
 /**
  * The passes searchDocuments takes for a query, in order, from its tsquery as text (what
@@ -100,6 +137,8 @@ export function searchPasses(tsquery: string): SearchPass[] {
   const parts = operators.split(' & ');
   const count = (part: string) => parts.filter((p) => p === part).length;
   if ((count('') === 1 || parts.length === 1) && count('!') >= 1 && parts.every((p) => p === '' || p === '!')) return ['recent', 'full'];
+  // Phrases (and words) whose matches must hold a pair of words side by side.
+  if (phrasePairs(tsquery) !== null) return ['phrase'];
   return ['full'];
 }
 
@@ -143,6 +182,13 @@ export function searchQueryTextSql(options: DocumentSearchOptions): SQL {
  * public documents (idx_documents_public_recent) and stops at the page's last match. Any match
  * outside it is older than every one inside, so a full page from the window is exact.
  *
+ * A query of phrases (and words) joined by `&`, with two words side by side (`"a b"`), takes the
+ * phrase pass instead of the full pass: it ranks every public match too, but reads only the public
+ * documents holding the tokens of those pairs (idx_documents_public_pairs, search_pairs of
+ * migration 0012), not every document holding the words: GIN keeps no positions, so `"a b"` of
+ * two common words otherwise reads each document holding both to look for the phrase in it.
+ * tsqueryText, the query's tsquery as text (searchQueryTextSql), gives the pairs (phrasePairs).
+ *
  * A pass that does not decide returns no row, and its statement never reads the user's own
  * matches: the test is a one-time filter. Each pass is a statement of its own, and a query's
  * passes are chosen from its tsquery first (searchPasses), so that the server parses and plans
@@ -152,7 +198,7 @@ export function searchQueryTextSql(options: DocumentSearchOptions): SQL {
  * statement is its own transaction, through PgBouncer's transaction pooling too).
  * tests/search.test.ts compares the result with ranking every match.
  */
-export function documentSearchSql(pass: SearchPass, options: DocumentSearchOptions): SQL {
+export function documentSearchSql(pass: SearchPass, options: DocumentSearchOptions, tsqueryText: string): SQL {
   const limit = clampLimit(options.limit);
   const tsquery = sql`websearch_to_tsquery(${SEARCH_CONFIG}::regconfig, ${options.query})`;
   const d = documents;
@@ -161,10 +207,17 @@ export function documentSearchSql(pass: SearchPass, options: DocumentSearchOptio
   const order = sql`ORDER BY rank DESC, created_at DESC, id LIMIT ${limit}`;
   const othersPublic = sql`${d.isPublic} AND ${d.deletedAt} IS NULL AND ${d.userId} <> ${options.userId}`;
   const ownMatches = sql`${d.userId} = ${options.userId} AND ${d.deletedAt} IS NULL AND ${d.searchVector} @@ ${tsquery}`;
-  if (pass === 'full') {
+  if (pass === 'full' || pass === 'phrase') {
+    const pairs = pass === 'phrase' ? phrasePairs(tsqueryText) : null;
+    if (pass === 'phrase' && pairs === null) throw new Error(`the phrase pass needs a phrase, not ${tsqueryText}`);
+    // Every match holds the pairs' tokens: the index finds those documents, the phrase itself is checked.
+    const pairsFilter =
+      pairs === null
+        ? sql``
+        : sql`AND ${searchPairs(d.searchVector)} @@ (SELECT string_agg(token, ' & ')::tsquery FROM unnest(tsvector_to_array(${searchPairs(sql`${pairs}::tsvector`)})) token)`;
     return sql`(SELECT ${columns} FROM ${d} WHERE ${ownMatches} ${order})
       UNION ALL
-      (SELECT ${columns} FROM ${d} WHERE ${othersPublic} AND ${d.searchVector} @@ ${tsquery} ${order})
+      (SELECT ${columns} FROM ${d} WHERE ${othersPublic} ${pairsFilter} AND ${d.searchVector} @@ ${tsquery} ${order})
       ${order}`;
   }
   // The pass's page of public matches, and whether it decides: a full page, ranked above the bound
@@ -229,8 +282,8 @@ async function runSearch(
   if (options.query.trim() === '') return [];
   const { rows } = await db.execute<{ tsquery: string }>(searchQueryTextSql(options));
   for (const pass of searchPasses(rows[0].tsquery)) {
-    const page = await run(pass, documentSearchSql(pass, options));
-    if (page.length > 0 || pass === 'full') return page;
+    const page = await run(pass, documentSearchSql(pass, options, rows[0].tsquery));
+    if (page.length > 0 || EXACT_PASSES.includes(pass)) return page;
   }
   return [];
 }
@@ -251,7 +304,7 @@ export async function searchDocuments(db: Database, options: DocumentSearchOptio
 
 export interface SearchStep {
   pass: SearchPass;
-  /** Whether the pass returned its page (the full pass always does). */
+  /** Whether the pass returned its page (the phrase and full passes always do). */
   decided: boolean;
   /** EXPLAIN (ANALYZE, FORMAT JSON) of the pass's statement: the plan, as PostgreSQL returns it. */
   plan: unknown;
@@ -267,7 +320,7 @@ export async function explainDocumentSearch(db: Database, options: DocumentSearc
   await runSearch(db, options, async (pass, statement) => {
     const { rows } = await db.execute<SearchRow>(statement);
     const explained = await db.execute<{ 'QUERY PLAN': unknown }>(sql`EXPLAIN (ANALYZE, FORMAT JSON) ${statement}`);
-    steps.push({ pass, decided: rows.length > 0 || pass === 'full', plan: explained.rows[0]['QUERY PLAN'] });
+    steps.push({ pass, decided: rows.length > 0 || EXACT_PASSES.includes(pass), plan: explained.rows[0]['QUERY PLAN'] });
     return rows;
   });
   return steps;

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQLWrapper } from 'drizzle-orm';
 import {
   bigint,
   boolean,
@@ -34,6 +34,14 @@ export const headWords = sql`(to_tsvector(${searchConfig}, coalesce(title, '')) 
 
 /** The words of a document's title alone, for the search's title pass (see document-search.ts). */
 export const titleWords = sql`to_tsvector(${searchConfig}, title)`;
+
+/**
+ * The adjacent word pairs of a search vector, each hashed to one of 65,536 tokens: the function of
+ * migration 0012. Public documents are indexed by it (idx_documents_public_pairs) so that a phrase
+ * reads only documents holding its words side by side, not every document holding its words
+ * (document-search.ts, the phrase pass). Shared by the index and the query so that they match.
+ */
+export const searchPairs = (vector: SQLWrapper) => sql`search_pairs(${vector})`;
 
 export const documents = pgTable(
   'documents',
@@ -91,6 +99,8 @@ export const documents = pgTable(
     // Every match of a word with exclusions (`word -other`) ranks the same (document-search.ts),
     // so its page is the newest matches: read from the newest public documents first.
     index('idx_documents_public_recent').on(t.createdAt.desc().nullsFirst(), t.id).where(sql`is_public AND deleted_at IS NULL`).concurrently(),
+    // A phrase reads only the public documents holding its words side by side (document-search.ts).
+    index('idx_documents_public_pairs').using('gin', searchPairs(t.searchVector)).where(sql`is_public AND deleted_at IS NULL`).concurrently(),
     index('idx_documents_title_trgm').using('gin', t.title.op('gin_trgm_ops')).where(sql`deleted_at IS NULL`),
   ],
 );

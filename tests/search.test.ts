@@ -1,4 +1,4 @@
-import { documentTitleQuery, explainDocumentSearch, findDocumentsByTitle, searchDocuments, searchPasses } from '../schema/document-search';
+import { documentTitleQuery, explainDocumentSearch, findDocumentsByTitle, phrasePairs, searchDocuments, searchPasses } from '../schema/document-search';
 import { demoId } from '../schema/seeds/demo';
 import { freshDatabase, type TestDatabase } from './helpers/db';
 
@@ -163,6 +163,9 @@ describe('searchDocuments', () => {
     ['rhythm -"lorem tempo3"'], ['rhythm -zzz -"lorem tempo3"'], ['-lorem rhythm'], ['rhythm lorem -tempo3'], ['lorem lorem -rhythm'], ['lorem --rhythm'], ['rhythm -tempo3 or lorem'],
     // One word repeated ranks as the word alone; a phrase of it does not match as the word does.
     ['rhythm rhythm'], ['rhythm or rhythm'], ['lorem Lorem lorem'], ['"rhythm rhythm"'], ['"lorem lorem"'], ['rhythm rhythm -lorem'],
+    // Phrases: read by their pairs of words side by side, whatever else the query holds.
+    ['"rhythm lorem"'], ['"lorem rhythm"'], ['"lorem tempo3"'], ['"lorem ipsum dolor"'], ['"rhythm lorem" tempo3'], ['"amet lorem" "ipsum dolor"'],
+    ['"stress and rhythm"'], ['"rhythm lorem" "stress and rhythm"'], ['"rhythm-lorem"'], ['"vowel chart"'], ['"chart vowel"'],
   ])('returns exactly what ranking every visible match returns: %s', async (query) => {
     for (const userId of [ALICE, BOB]) {
       const got = (await searchDocuments(t.db, { userId, query })).map((r) => ({ id: r.id, rank: r.rank }));
@@ -250,8 +253,12 @@ describe('searchDocuments', () => {
     ['-coffee', ['recent', 'full']],
     ['-coffee -tea', ['full']],
     ['vowel rhythm', ['full']],
-    ['"vowel vowel"', ['full']],
-    ['"minimal pairs"', ['full']],
+    ['"vowel vowel"', ['phrase']],
+    ['"minimal pairs"', ['phrase']],
+    ['"minimal pairs" vowel', ['phrase']],
+    ['"bit and beat"', ['full']],
+    ['"minimal pairs" or vowel', ['full']],
+    ['"minimal pairs" -vowel', ['full']],
     ['vowel -vowel', ['recent', 'full']],
     ['the and of', []],
   ])('takes the passes its tsquery allows: %s', async (typed, passes) => {
@@ -272,9 +279,92 @@ describe('searchDocuments', () => {
     ["'a':A | 'b'", ['full']],
     ["'a' <2> 'b'", ['full']],
     ["'a':* & !'b'", ['full']],
+    ["'a' <-> 'b'", ['phrase']],
+    ["'a' <2> 'b' <-> 'c' & 'd'", ['phrase']],
+    ["'a' <-> ( 'b' | 'c' )", ['full']],
+    ["'a' <-> !'b'", ['full']],
+    ["'a':* <-> 'b'", ['full']],
+    ["'a' <-> 'b':A", ['full']],
     ['', []],
   ])('reads any tsquery text, taking a pass only where its bound holds: %s', (tsquery, passes) => {
     expect(searchPasses(tsquery)).toEqual(passes);
+  });
+
+  it.each([
+    ["'a' <-> 'b'", "'a':1 'b':2"],
+    ["'a' <-> 'b' <-> 'c'", "'a':1 'b':2 'b':4 'c':5"],
+    // `<->` chains from the left and keeps its last word's positions: here c follows b.
+    ["'a' <2> 'b' <-> 'c' & 'd' <-> 'e'", "'b':1 'c':2 'd':4 'e':5"],
+    ["'it''s' <-> 'a\\\\b'", "'it''s':1 'a\\\\b':2"],
+    ["'a' <3> 'b'", null],
+    ["'a' & 'b'", null],
+    ["'a'", null],
+    ["'a' <-> 'b' | 'c'", null],
+    ["( 'a' | 'b' ) <-> 'c'", null],
+  ])('takes the pairs of words side by side from a phrase: %s', (tsquery, pairs) => {
+    expect(phrasePairs(tsquery)).toBe(pairs);
+  });
+
+  it('finds phrases at the edge of what a search vector holds, as ranking every match does', async () => {
+    // In a transaction rolled back, then VACUUM: these documents, or their entries left in the GIN
+    // indexes' pending lists, would change the estimates other tests' plans rest on. Positions stop at 16,383: after a one-word title and 16,380 words, "quokka" is at
+    // 16,382 and both "wombat" and "numbat" at 16,383, so "quokka numbat" is a phrase of it too;
+    // and a lexeme keeps its first 256 positions only (MAXNUMPOS), so "filler quokka" is not.
+    // Words of 2,000 letters side by side: a pair of them is longer than a lexeme may be, which
+    // only a hashed token can hold. And 20,000 different words: more pairs than a tsvector of the
+    // pairs themselves could hold.
+    await t.client.query('BEGIN');
+    try {
+      const q = (sql: string) => t.client.query(sql, [BOB]);
+      await q(`INSERT INTO documents (user_id, title, content, is_public) VALUES ($1, 'Clamp', repeat('filler ', 16380) || 'quokka wombat numbat', true)`);
+      await q(`INSERT INTO documents (user_id, title, content, is_public) VALUES ($1, 'Long', repeat('q', 2000) || ' ' || repeat('w', 2000), true)`);
+      await q(`INSERT INTO documents (user_id, title, content, is_public) SELECT $1, 'Many', string_agg('word' || g, ' '), true FROM generate_series(1, 20000) g`);
+      const queries = ['"quokka wombat"', '"quokka numbat"', '"wombat numbat"', '"filler quokka"', '"word16381 word16382"', '"word16381 word19999"', '"word19999 word20000"',
+        `"${'q'.repeat(2000)} ${'w'.repeat(2000)}"`, `"${'w'.repeat(2000)} ${'q'.repeat(2000)}"`];
+      const found: Record<string, number> = {};
+      for (const query of queries) {
+        const got = (await searchDocuments(t.db, { userId: ALICE, query })).map((r) => ({ id: r.id, rank: r.rank }));
+        expect([query.slice(0, 40), got]).toEqual([query.slice(0, 40), await reference(ALICE, query)]);
+        found[query.slice(0, 24)] = got.length;
+      }
+      // Which of them match at all, so that the comparison above is not of empty pages alone.
+      expect(found).toEqual({
+        '"quokka wombat"': 1, '"quokka numbat"': 1, '"wombat numbat"': 0, '"filler quokka"': 0, '"word16381 word16382"': 1,
+        '"word16381 word19999"': 1, '"word19999 word20000"': 0, [`"${'q'.repeat(23)}`]: 1, [`"${'w'.repeat(23)}`]: 0,
+      });
+    } finally {
+      await t.client.query('ROLLBACK');
+      await t.client.query('VACUUM documents');
+    }
+  });
+
+  it('looks up at most eight pairs of a long phrase, and still checks the whole phrase', async () => {
+    const words = Array.from({ length: 12 }, (_, i) => `'w${i}'`);
+    expect(phrasePairs(words.join(' <-> '))?.split(' ')).toHaveLength(16);
+    await t.client.query('BEGIN');
+    try {
+      const long = Array.from({ length: 12 }, (_, i) => `zeta${i}`).join(' ');
+      await t.client.query(`INSERT INTO documents (user_id, title, content, is_public) VALUES ($1, 'Zeta', $2, true), ($1, 'Zeta twisted', $3, true)`, [
+        BOB, long, long.replace('zeta10 zeta11', 'zeta11 zeta10'),
+      ]);
+      const got = (await searchDocuments(t.db, { userId: ALICE, query: `"${long}"` })).map((r) => ({ id: r.id, rank: r.rank }));
+      expect(got).toHaveLength(1);
+      expect(got).toEqual(await reference(ALICE, `"${long}"`));
+    } finally {
+      await t.client.query('ROLLBACK');
+      await t.client.query('VACUUM documents');
+    }
+  });
+
+  it('reads a phrase through the pairs of its words, never every document holding them', async () => {
+    // "lorem" and "rhythm" are in 600 public documents, side by side in each; "lorem tempo3" in 46.
+    // (For words in few documents the planner may rightly read the documents holding them instead.)
+    for (const query of ['"rhythm lorem"', '"lorem tempo3"', '"lorem ipsum dolor"']) {
+      const { passes, plans } = await passesRun(ALICE, query);
+      expect([query, passes]).toEqual([query, ['phrase']]);
+      const loops = loopsByIndex(...plans);
+      expect([query, loops.idx_documents_public_pairs, loops.idx_documents_public_search ?? 0]).toEqual([query, 1, 0]);
+    }
   });
 
   it('ranks every public match when titles and descriptions cannot decide', async () => {

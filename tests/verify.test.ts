@@ -83,8 +83,9 @@ describe('the expected catalog', () => {
     expect(Object.keys(c.enums)).toHaveLength(7);
     expect(c.extensions).toEqual(['btree_gin', 'btree_gist', 'pg_trgm', 'plpgsql', 'uuid-ossp']);
     expect(Object.keys(c.triggers)).toHaveLength(9);
-    // set_updated_at (0002) and the migration history as services read it (0008).
-    expect(Object.keys(c.functions)).toEqual(['applied_migrations()', 'set_updated_at()']);
+    // set_updated_at (0002), the migration history as services read it (0008) and the pairs of
+    // words of a search vector (0012).
+    expect(Object.keys(c.functions)).toEqual(['applied_migrations()', 'search_pairs(vector tsvector)', 'set_updated_at()']);
     expect(c.functions['applied_migrations()']).toMatch(/STABLE SECURITY DEFINER\n SET search_path TO 'pg_catalog', 'pg_temp'\n/);
     expect(c.indexes.idx_documents_public_head_search.definition).toMatch(/^CREATE INDEX idx_documents_public_head_search ON public\.documents USING gin/);
     expect(Object.keys(c.columns).some((k) => k.startsWith('drizzle.') || k.includes('__drizzle'))).toBe(false);

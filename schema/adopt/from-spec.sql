@@ -146,6 +146,20 @@ CREATE INDEX "idx_documents_public_recent" ON "documents" USING btree ("created_
 --> statement-breakpoint
 CREATE INDEX "idx_documents_public_title_search" ON "documents" USING gin (to_tsvector('english'::regconfig, title)) WHERE is_public AND deleted_at IS NULL;
 --> statement-breakpoint
+-- 0012 and 0013: adjacent word pairs, hashed, for phrases, and their index over public documents.
+CREATE FUNCTION public.search_pairs(vector tsvector) RETURNS tsvector
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(array_to_tsvector(array_agg(DISTINCT to_hex(hashtext(a.lexeme || ' ' || b.lexeme) & 65535))), ''::tsvector)
+    FROM (SELECT lexeme, unnest(positions) AS position FROM unnest(vector)) a
+    JOIN (SELECT lexeme, unnest(positions) AS position FROM unnest(vector)) b ON b.position = a.position + 1
+$$;
+--> statement-breakpoint
+COMMENT ON FUNCTION public.search_pairs(tsvector) IS 'Adjacent word pairs of a search vector, hashed to 65,536 tokens, for phrase search (schema/document-search.ts).';
+--> statement-breakpoint
+CREATE INDEX "idx_documents_public_pairs" ON "documents" USING gin (search_pairs("search_vector")) WHERE is_public AND deleted_at IS NULL;
+--> statement-breakpoint
 -- 0002: updated_at set by the database on every UPDATE.
 CREATE FUNCTION set_updated_at() RETURNS trigger
 LANGUAGE plpgsql AS $$
