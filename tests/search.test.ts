@@ -308,11 +308,10 @@ describe('searchDocuments', () => {
   it('finds phrases at the edge of what a search vector holds, as ranking every match does', async () => {
     // In a transaction rolled back, then VACUUM: these documents, or their entries left in the GIN
     // indexes' pending lists, would change the estimates other tests' plans rest on. Positions stop at 16,383: after a one-word title and 16,380 words, "quokka" is at
-    // 16,382 and both "wombat" and "numbat" at 16,383, so "quokka numbat" is a phrase of it too;
-    // and a lexeme keeps its first 256 positions only (MAXNUMPOS), so "filler quokka" is not.
-    // Words of 2,000 letters side by side: a pair of them is longer than a lexeme may be, which
-    // only a hashed token can hold. And 20,000 different words: more pairs than a tsvector of the
-    // pairs themselves could hold.
+    // 16,382 and both "wombat" and "numbat" at 16,383, so "quokka numbat" is a phrase of it too.
+    // A lexeme keeps only its first 255 positions (to_tsvector, MAXNUMPOS), so "filler quokka" is
+    // not. Words of 2,000 letters side by side: a pair of them is longer than a lexeme may be (2,047
+    // bytes), which only a hashed token can hold. And 20,000 different words, past the cap.
     await t.client.query('BEGIN');
     try {
       const q = (sql: string) => t.client.query(sql, [BOB]);

@@ -2,21 +2,23 @@
 -- phrase pass; idx_documents_public_pairs, migration 0013, indexes it). A phrase of two common words
 -- otherwise reads every public document holding both words to check their positions, as GIN keeps
 -- no positions: `"lowex lowex"` read all 10,693 public documents with `lowex` for its 10 matches, 29
--- ms at 1M documents (bench/RESULTS.md). With this index it reads the documents that hold the pair.
+-- ms at 1M documents (bench/RESULTS.md). With this index it reads the documents holding the pair's
+-- token: 79, for 0.9 ms.
 --
--- Each pair, the two lexemes with a space between (a lexeme holds no space), is hashed into one of
--- 65,536 tokens: storing the pairs themselves made a 357 MB index over 98,041 public documents, the
--- tokens 35 MB. A token stands for every pair hashed to it, so the index finds a superset of the
--- documents with the pair, and the search still checks the phrase itself. 65,536 tokens of at most
+-- Each pair, the two lexemes with a space between, is hashed into one of 65,536 tokens: storing
+-- the pairs themselves made a 357 MB index over 98,041 public documents, the tokens 35 MB. A token
+-- stands for every pair hashed to it, so the index finds a superset of the documents with the
+-- pair, and the search still checks the phrase itself. 65,536 tokens of at most
 -- four hex digits keep the vector under tsvector's 1 MB of lexemes whatever the document: it can
 -- hold no more tokens than that (src/include/tsearch/ts_type.h, MAXSTRPOS).
 -- A pair is two positions one apart (b = a + 1), what `<->` asks for (src/backend/utils/adt/
 -- tsvector_op.c, TS_phrase_execute); several lexemes at one position (positions stop at 16,383,
--- MAXENTRYPOS) each pair with the lexemes at the next.
+-- MAXENTRYPOS - 1) each pair with the lexemes at the next.
 --
--- hashtext is the hash that hash indexes and hash partitioning store, so PostgreSQL keeps its values
--- from one version to the next (pg_upgrade keeps indexes as they are); a restore builds the index
--- anew on the server that then computes the query's tokens.
+-- hashtext is the hash that hash indexes on text store, which pg_upgrade keeps as they are; were a
+-- new PostgreSQL to change it, this index would have to be rebuilt (REINDEX) after pg_upgrade, or
+-- phrases would miss documents. A restore builds the index anew on the server that then computes
+-- the query's tokens.
 -- search_path is pinned (pg_catalog, then pg_temp), as for applied_migrations (0008).
 -- squawk-ignore require-lock-timeout -- the runner's --ddl-lock-timeout bounds the wait; it locks no table
 CREATE FUNCTION public.search_pairs(vector tsvector) RETURNS tsvector
