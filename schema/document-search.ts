@@ -70,8 +70,10 @@ const RECENT_WINDOW = 1500;
 const RECENT_PROBE_SHARE = 5;
 
 /**
- * At most this many of a phrase's word pairs are looked up in idx_documents_public_pairs: each one
- * narrows the documents read, and fewer than all still find every match (the phrase is checked).
+ * At most this many of a phrase's word pairs are looked up in idx_documents_public_pairs, so that a
+ * pasted paragraph does not make as many index lookups as it has words. Fewer than all still find
+ * every match (the phrase itself is checked), and a few pairs already narrow the documents read to
+ * those holding the phrase, bar hash collisions.
  */
 const MAX_PHRASE_PAIRS = 8;
 
@@ -148,7 +150,8 @@ export function searchQueryTextSql(options: DocumentSearchOptions): SQL {
 }
 
 /**
- * The statement of one pass of searchDocuments, for EXPLAIN as well. The user's own matches
+ * The statement of one pass of searchDocuments, for EXPLAIN as well, searching for `tsqueryText`
+ * (what searchQueryTextSql returned for the user's text). The user's own matches
  * (idx_documents_owner_search) and other users' public matches are read separately and merged:
  * one `user_id = $1 OR is_public` query would visit every document containing the words.
  *
@@ -187,7 +190,6 @@ export function searchQueryTextSql(options: DocumentSearchOptions): SQL {
  * documents holding the tokens of those pairs (idx_documents_public_pairs, search_pairs of
  * migration 0012), not every document holding the words: GIN keeps no positions, so `"a b"` of
  * two common words otherwise reads each document holding both to look for the phrase in it.
- * tsqueryText, the query's tsquery as text (searchQueryTextSql), gives the pairs (phrasePairs).
  *
  * A pass that does not decide returns no row, and its statement never reads the user's own
  * matches: the test is a one-time filter. Each pass is a statement of its own, and a query's
@@ -198,9 +200,11 @@ export function searchQueryTextSql(options: DocumentSearchOptions): SQL {
  * statement is its own transaction, through PgBouncer's transaction pooling too).
  * tests/search.test.ts compares the result with ranking every match.
  */
-export function documentSearchSql(pass: SearchPass, options: DocumentSearchOptions, tsqueryText: string): SQL {
+export function documentSearchSql(pass: SearchPass, tsqueryText: string, options: Omit<DocumentSearchOptions, 'query'>): SQL {
   const limit = clampLimit(options.limit);
-  const tsquery = sql`websearch_to_tsquery(${SEARCH_CONFIG}::regconfig, ${options.query})`;
+  // What the server made of the user's text (searchQueryTextSql), the one source of every pass's
+  // words, phrase pairs included: tsquery's text form reads back as the same tsquery.
+  const tsquery = sql`${tsqueryText}::tsquery`;
   const d = documents;
   const columns = sql`${d.id} AS id, ${d.userId} AS user_id, ${d.title} AS title, ${d.description} AS description,
     ${d.isPublic} AS is_public, ${d.createdAt} AS created_at, ts_rank(${d.searchVector}, ${tsquery}) AS rank`;
@@ -214,7 +218,7 @@ export function documentSearchSql(pass: SearchPass, options: DocumentSearchOptio
     const pairsFilter =
       pairs === null
         ? sql``
-        : sql`AND ${searchPairs(d.searchVector)} @@ (SELECT string_agg(token, ' & ')::tsquery FROM unnest(tsvector_to_array(${searchPairs(sql`${pairs}::tsvector`)})) token)`;
+        : sql`AND ${searchPairs(d.searchVector)} @@ array_to_string(tsvector_to_array(${searchPairs(sql`${pairs}::tsvector`)}), ' & ')::tsquery`;
     return sql`(SELECT ${columns} FROM ${d} WHERE ${ownMatches} ${order})
       UNION ALL
       (SELECT ${columns} FROM ${d} WHERE ${othersPublic} ${pairsFilter} AND ${d.searchVector} @@ ${tsquery} ${order})
@@ -282,7 +286,7 @@ async function runSearch(
   if (options.query.trim() === '') return [];
   const { rows } = await db.execute<{ tsquery: string }>(searchQueryTextSql(options));
   for (const pass of searchPasses(rows[0].tsquery)) {
-    const page = await run(pass, documentSearchSql(pass, options, rows[0].tsquery));
+    const page = await run(pass, documentSearchSql(pass, rows[0].tsquery, options));
     if (page.length > 0 || EXACT_PASSES.includes(pass)) return page;
   }
   return [];

@@ -113,6 +113,21 @@ function loopsWhere(which: (node: PlanNode) => boolean, ...plans: unknown[]): nu
   return loops;
 }
 
+/**
+ * Runs `body` in a transaction rolled back, then VACUUMs documents: rows written there, or their
+ * entries left in the GIN indexes' pending lists, would change the estimates other tests' plans
+ * rest on.
+ */
+async function rolledBack(body: () => Promise<void>): Promise<void> {
+  await t.client.query('BEGIN');
+  try {
+    await body();
+  } finally {
+    await t.client.query('ROLLBACK');
+    await t.client.query('VACUUM documents');
+  }
+}
+
 /** The passes searchDocuments ran for a query, "(no page)" after one that did not decide, and their plans. */
 async function passesRun(userId: string, query: string) {
   const steps = await explainDocumentSearch(t.db, { userId, query });
@@ -306,14 +321,12 @@ describe('searchDocuments', () => {
   });
 
   it('finds phrases at the edge of what a search vector holds, as ranking every match does', async () => {
-    // In a transaction rolled back, then VACUUM: these documents, or their entries left in the GIN
-    // indexes' pending lists, would change the estimates other tests' plans rest on. Positions stop at 16,383: after a one-word title and 16,380 words, "quokka" is at
+    // Positions stop at 16,383: after a one-word title and 16,380 words, "quokka" is at
     // 16,382 and both "wombat" and "numbat" at 16,383, so "quokka numbat" is a phrase of it too.
     // A lexeme keeps only its first 255 positions (to_tsvector, MAXNUMPOS), so "filler quokka" is
     // not. Words of 2,000 letters side by side: a pair of them is longer than a lexeme may be (2,047
     // bytes), which only a hashed token can hold. And 20,000 different words, past the cap.
-    await t.client.query('BEGIN');
-    try {
+    await rolledBack(async () => {
       const q = (sql: string) => t.client.query(sql, [BOB]);
       await q(`INSERT INTO documents (user_id, title, content, is_public) VALUES ($1, 'Clamp', repeat('filler ', 16380) || 'quokka wombat numbat', true)`);
       await q(`INSERT INTO documents (user_id, title, content, is_public) VALUES ($1, 'Long', repeat('q', 2000) || ' ' || repeat('w', 2000), true)`);
@@ -331,17 +344,13 @@ describe('searchDocuments', () => {
         '"quokka wombat"': 1, '"quokka numbat"': 1, '"wombat numbat"': 0, '"filler quokka"': 0, '"word16381 word16382"': 1,
         '"word16381 word19999"': 1, '"word19999 word20000"': 0, [`"${'q'.repeat(23)}`]: 1, [`"${'w'.repeat(23)}`]: 0,
       });
-    } finally {
-      await t.client.query('ROLLBACK');
-      await t.client.query('VACUUM documents');
-    }
+    });
   });
 
   it('looks up at most eight pairs of a long phrase, and still checks the whole phrase', async () => {
     const words = Array.from({ length: 12 }, (_, i) => `'w${i}'`);
     expect(phrasePairs(words.join(' <-> '))?.split(' ')).toHaveLength(16);
-    await t.client.query('BEGIN');
-    try {
+    await rolledBack(async () => {
       const long = Array.from({ length: 12 }, (_, i) => `zeta${i}`).join(' ');
       await t.client.query(`INSERT INTO documents (user_id, title, content, is_public) VALUES ($1, 'Zeta', $2, true), ($1, 'Zeta twisted', $3, true)`, [
         BOB, long, long.replace('zeta10 zeta11', 'zeta11 zeta10'),
@@ -349,10 +358,7 @@ describe('searchDocuments', () => {
       const got = (await searchDocuments(t.db, { userId: ALICE, query: `"${long}"` })).map((r) => ({ id: r.id, rank: r.rank }));
       expect(got).toHaveLength(1);
       expect(got).toEqual(await reference(ALICE, `"${long}"`));
-    } finally {
-      await t.client.query('ROLLBACK');
-      await t.client.query('VACUUM documents');
-    }
+    });
   });
 
   it('reads a phrase through the pairs of its words, never every document holding them', async () => {
