@@ -186,7 +186,7 @@ test('the package exports the client modules and the schema, typed for both modu
   expect(internal).toMatch(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
 });
 
-test('a service writes a document row, its file and a cache entry; another process reads all three back', async () => {
+test('a service writes a public document row, its file and a cache entry; another process reads all three back and finds the document by a phrase', async () => {
   fs.writeFileSync(
     path.join(work, 'writer.js'),
     `'use strict';
@@ -205,7 +205,8 @@ async function main() {
     const content = process.argv[2];
     const { userId, documentId } = await database.db.transaction(async (tx) => {
       const [user] = await tx.insert(users).values({ email: 'writer-' + Date.now() + '@example.test', name: 'Writer' }).returning();
-      const [doc] = await tx.insert(documents).values({ userId: user.id, title: 'Minimal pairs' }).returning();
+      // Public, with content: its write computes search_pairs (migration 0012) for the phrase index.
+      const [doc] = await tx.insert(documents).values({ userId: user.id, title: 'Minimal pairs', content: 'ship and sheep', isPublic: true }).returning();
       return { userId: user.id, documentId: doc.id };
     });
     const stored = await storage.forUser(userId).upload({ kind: 'documents', id: documentId, fileName: 'pairs.txt', contentType: 'text/plain', body: content });
@@ -223,9 +224,9 @@ main().catch((e) => { console.error(e.name + ': ' + e.message); process.exitCode
   fs.writeFileSync(
     path.join(work, 'reader.js'),
     `'use strict';
-const { createHash } = require('node:crypto');
+const { createHash, randomUUID } = require('node:crypto');
 const { connectDatabase } = require('${PACKAGE}/database');
-const { documents } = require('${PACKAGE}/schema');
+const { documents, searchDocuments } = require('${PACKAGE}/schema');
 const { connectRedis } = require('${PACKAGE}/redis');
 const { createStorage, uploadLimitFromDb } = require('${PACKAGE}/storage');
 const { eq } = require('drizzle-orm');
@@ -243,7 +244,9 @@ async function main() {
     const downloaded = Buffer.from(await (await fetch(url)).arrayBuffer());
     const cached = await cache.run((c) => c.get('document:' + doc.id));
     const sha = (b) => createHash('sha256').update(b).digest('hex');
-    console.log(JSON.stringify({ owner: doc.owner.name, title: doc.title, contentHash: doc.contentHash, read: sha(Buffer.concat(chunks)), downloaded: sha(downloaded), cached }));
+    // Another user's phrase search, as the app role through PgBouncer: the phrase pass calls search_pairs.
+    const found = (await searchDocuments(database.db, { userId: randomUUID(), query: '"minimal pairs"' })).map((r) => r.id);
+    console.log(JSON.stringify({ owner: doc.owner.name, title: doc.title, contentHash: doc.contentHash, read: sha(Buffer.concat(chunks)), downloaded: sha(downloaded), cached, found }));
   } finally {
     await Promise.all([database.close(), cache.close()]);
   }
@@ -256,5 +259,5 @@ main().catch((e) => { console.error(e.name + ': ' + e.message); process.exitCode
   const written = await service('writer.js', content);
   expect(written.key).toEqual(expect.stringContaining(String(written.userId)));
   const read = await service('reader.js', String(written.documentId));
-  expect(read).toEqual({ owner: 'Writer', title: 'Minimal pairs', contentHash: hash, read: hash, downloaded: hash, cached: hash });
+  expect(read).toEqual({ owner: 'Writer', title: 'Minimal pairs', contentHash: hash, read: hash, downloaded: hash, cached: hash, found: [written.documentId] });
 });
