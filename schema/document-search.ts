@@ -105,11 +105,22 @@ export function phrasePairs(tsquery: string): string | null {
     .join(' ');
 }
 
+/** The tokens of a phrase query's pairs (phrasePairs), hashed by search_pairs on the server, all required. */
+function pairTokensQuery(tsquery: string): SQL {
+  const pairs = phrasePairs(tsquery);
+  if (pairs === null) throw new Error(`the phrase pass needs a phrase, not ${tsquery}`);
+  return sql`array_to_string(tsvector_to_array(${searchPairs(sql`${pairs}::tsvector`)}), ' & ')::tsquery`;
+}
+
 /** The passes over other users' public documents, in the order a query may take them. */
 export type SearchPass = 'title' | 'either' | 'head' | 'recent' | 'phrase' | 'full';
 
-/** The passes that rank every public match they may hold, and so always return the page. */
-const EXACT_PASSES: readonly SearchPass[] = ['phrase', 'full'];
+/**
+ * Whether a pass's rows are the search's page: any rows at all (a pass that does not decide returns
+ * none), or the phrase or full pass, which rank every public match and so return the page even
+ * when it is empty.
+ */
+const decides = (pass: SearchPass, rows: unknown[]) => rows.length > 0 || pass === 'phrase' || pass === 'full';
 
 /**
  * The passes searchDocuments takes for a query, in order, from its tsquery as text (what
@@ -212,13 +223,8 @@ export function documentSearchSql(pass: SearchPass, tsqueryText: string, options
   const othersPublic = sql`${d.isPublic} AND ${d.deletedAt} IS NULL AND ${d.userId} <> ${options.userId}`;
   const ownMatches = sql`${d.userId} = ${options.userId} AND ${d.deletedAt} IS NULL AND ${d.searchVector} @@ ${tsquery}`;
   if (pass === 'full' || pass === 'phrase') {
-    const pairs = pass === 'phrase' ? phrasePairs(tsqueryText) : null;
-    if (pass === 'phrase' && pairs === null) throw new Error(`the phrase pass needs a phrase, not ${tsqueryText}`);
     // Every match holds the pairs' tokens: the index finds those documents, the phrase itself is checked.
-    const pairsFilter =
-      pairs === null
-        ? sql``
-        : sql`AND ${searchPairs(d.searchVector)} @@ array_to_string(tsvector_to_array(${searchPairs(sql`${pairs}::tsvector`)}), ' & ')::tsquery`;
+    const pairsFilter = pass === 'phrase' ? sql`AND ${searchPairs(d.searchVector)} @@ ${pairTokensQuery(tsqueryText)}` : sql``;
     return sql`(SELECT ${columns} FROM ${d} WHERE ${ownMatches} ${order})
       UNION ALL
       (SELECT ${columns} FROM ${d} WHERE ${othersPublic} ${pairsFilter} AND ${d.searchVector} @@ ${tsquery} ${order})
@@ -287,7 +293,7 @@ async function runSearch(
   const { rows } = await db.execute<{ tsquery: string }>(searchQueryTextSql(options));
   for (const pass of searchPasses(rows[0].tsquery)) {
     const page = await run(pass, documentSearchSql(pass, rows[0].tsquery, options));
-    if (page.length > 0 || EXACT_PASSES.includes(pass)) return page;
+    if (decides(pass, page)) return page;
   }
   return [];
 }
@@ -324,7 +330,7 @@ export async function explainDocumentSearch(db: Database, options: DocumentSearc
   await runSearch(db, options, async (pass, statement) => {
     const { rows } = await db.execute<SearchRow>(statement);
     const explained = await db.execute<{ 'QUERY PLAN': unknown }>(sql`EXPLAIN (ANALYZE, FORMAT JSON) ${statement}`);
-    steps.push({ pass, decided: rows.length > 0 || EXACT_PASSES.includes(pass), plan: explained.rows[0]['QUERY PLAN'] });
+    steps.push({ pass, decided: decides(pass, rows), plan: explained.rows[0]['QUERY PLAN'] });
     return rows;
   });
   return steps;

@@ -1,4 +1,4 @@
-import { documentTitleQuery, explainDocumentSearch, findDocumentsByTitle, phrasePairs, searchDocuments, searchPasses } from '../schema/document-search';
+import { type DocumentSearchOptions, documentTitleQuery, explainDocumentSearch, findDocumentsByTitle, phrasePairs, searchDocuments, searchPasses } from '../schema/document-search';
 import { demoId } from '../schema/seeds/demo';
 import { freshDatabase, type TestDatabase } from './helpers/db';
 
@@ -85,6 +85,11 @@ async function reference(userId: string, query: string, limit = 20) {
     [userId, query, limit],
   );
   return rows.map((r) => ({ id: r.id as string, rank: Number(r.rank) }));
+}
+
+/** What searchDocuments returns, as reference() gives it: ids and ranks, in order. */
+async function idsAndRanks(options: DocumentSearchOptions) {
+  return (await searchDocuments(t.db, options)).map((r) => ({ id: r.id, rank: r.rank }));
 }
 
 type PlanNode = Record<string, unknown>;
@@ -183,14 +188,14 @@ describe('searchDocuments', () => {
     ['"stress and rhythm"'], ['"rhythm lorem" "stress and rhythm"'], ['"rhythm-lorem"'], ['"vowel chart"'], ['"chart vowel"'],
   ])('returns exactly what ranking every visible match returns: %s', async (query) => {
     for (const userId of [ALICE, BOB]) {
-      const got = (await searchDocuments(t.db, { userId, query })).map((r) => ({ id: r.id, rank: r.rank }));
+      const got = await idsAndRanks({ userId, query });
       expect([userId, got]).toEqual([userId, await reference(userId, query)]);
     }
   });
 
   it.each([[1], [7], [50]])('returns exactly what ranking every visible match returns with a limit of %i', async (limit) => {
     for (const query of ['rhythm', 'stress', 'ipsum', 'alpha or beta', 'lorem -rhythm', 'gooseberry -zzz', '-ipsum', 'rhythm rhythm', 'rhythm -tempo3']) {
-      const got = (await searchDocuments(t.db, { userId: ALICE, query, limit })).map((r) => ({ id: r.id, rank: r.rank }));
+      const got = await idsAndRanks({ userId: ALICE, query, limit });
       expect([query, got]).toEqual([query, await reference(ALICE, query, limit)]);
     }
   });
@@ -335,7 +340,7 @@ describe('searchDocuments', () => {
         `"${'q'.repeat(2000)} ${'w'.repeat(2000)}"`, `"${'w'.repeat(2000)} ${'q'.repeat(2000)}"`];
       const found: Record<string, number> = {};
       for (const query of queries) {
-        const got = (await searchDocuments(t.db, { userId: ALICE, query })).map((r) => ({ id: r.id, rank: r.rank }));
+        const got = await idsAndRanks({ userId: ALICE, query });
         expect([query.slice(0, 40), got]).toEqual([query.slice(0, 40), await reference(ALICE, query)]);
         found[query.slice(0, 24)] = got.length;
       }
@@ -355,7 +360,7 @@ describe('searchDocuments', () => {
       await t.client.query(`INSERT INTO documents (user_id, title, content, is_public) VALUES ($1, 'Zeta', $2, true), ($1, 'Zeta twisted', $3, true)`, [
         BOB, long, long.replace('zeta10 zeta11', 'zeta11 zeta10'),
       ]);
-      const got = (await searchDocuments(t.db, { userId: ALICE, query: `"${long}"` })).map((r) => ({ id: r.id, rank: r.rank }));
+      const got = await idsAndRanks({ userId: ALICE, query: `"${long}"` });
       expect(got).toHaveLength(1);
       expect(got).toEqual(await reference(ALICE, `"${long}"`));
     });
