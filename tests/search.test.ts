@@ -245,20 +245,44 @@ describe('searchDocuments', () => {
       const recent = await passesRun(ALICE, 'rhythm -tempo3');
       expect(recent.passes).toEqual(['recent']);
       expect(loopsByIndex(...recent.plans).idx_documents_public_recent).toBe(2);
-      // The newest 300 hold ten matches, the window fewer than a page: every match is ranked.
+      // The newest 300 hold ten matches, the window fewer than a page: every match is read.
       const sparse = await passesRun(ALICE, 'gooseberry -zzz');
-      expect(sparse.passes).toEqual(['recent (no page)', 'full']);
+      expect(sparse.passes).toEqual(['recent (no page)', 'newest']);
       expect(loopsByIndex(sparse.plans[0]).idx_documents_public_recent).toBe(2);
       expect(loopsByIndex(sparse.plans[1]).idx_documents_public_search).toBe(1);
       // The newest 300 hold no document with "lorem" and without "rhythm": the rest of the window
       // is never read, though it holds a page (the filler documents further back).
       const probed = await passesRun(ALICE, 'lorem -rhythm');
-      expect(probed.passes).toEqual(['recent (no page)', 'full']);
+      expect(probed.passes).toEqual(['recent (no page)', 'newest']);
       expect(loopsByIndex(probed.plans[0]).idx_documents_public_recent).toBe(1);
     } finally {
       await t.client.query('ROLLBACK');
     }
     expect((await passesRun(ALICE, 'rhythm lorem -tempo3')).passes).toEqual(['full']);
+  });
+
+  it('reads every public match of a word with exclusions that the window cannot fill, and ranks only the page', async () => {
+    // Every match of "lorem -rhythm" ranks alike: the newest pass sorts the public matches by date,
+    // then ranks the page. It never reads them in date order until a page is found (the window
+    // just found them too few), which at this size the planner would otherwise choose.
+    const { passes, plans } = await passesRun(ALICE, 'lorem -rhythm');
+    expect(passes).toEqual(['recent (no page)', 'newest']);
+    const rowsThrough = (which: (node: PlanNode) => boolean) => {
+      let rows = 0;
+      const walk = (node: PlanNode) => {
+        if (which(node)) rows += Number(node['Actual Rows']) * Number(node['Actual Loops']);
+        children(node).forEach(walk);
+      };
+      walk(rootOf(plans[1]));
+      return rows;
+    };
+    const conditions = (node: PlanNode) => [node['Index Cond'], node.Filter, node['Recheck Cond']].join(' ');
+    const publicMatches = (node: PlanNode) => node['Relation Name'] === 'documents' && conditions(node).includes('is_public') && conditions(node).includes('@@');
+    // Where ts_rank is computed: the nodes above show it in parentheses, as a column passed on.
+    const ranking = (node: PlanNode) => ((node.Output as string[] | undefined) ?? []).some((column) => column.startsWith('ts_rank('));
+    expect(rowsThrough(publicMatches)).toBeGreaterThan(20 * 2);
+    expect(rowsThrough(ranking)).toBeGreaterThan(0);
+    expect(rowsThrough(ranking)).toBeLessThanOrEqual(20);
   });
 
   it.each([
@@ -268,9 +292,9 @@ describe('searchDocuments', () => {
     ['vowel or vowels', ['title', 'head', 'full']],
     ['vowel or rhythm', ['either', 'head', 'full']],
     ['vowel or rhythm or stress', ['head', 'full']],
-    ['vowel -coffee', ['recent', 'full']],
+    ['vowel -coffee', ['recent', 'newest']],
     ['vowel -coffee -"tea time"', ['full']],
-    ['-coffee', ['recent', 'full']],
+    ['-coffee', ['recent', 'newest']],
     ['-coffee -tea', ['full']],
     ['vowel rhythm', ['full']],
     ['"vowel vowel"', ['phrase']],
@@ -279,7 +303,7 @@ describe('searchDocuments', () => {
     ['"bit and beat"', ['full']],
     ['"minimal pairs" or vowel', ['full']],
     ['"minimal pairs" -vowel', ['full']],
-    ['vowel -vowel', ['recent', 'full']],
+    ['vowel -vowel', ['recent', 'newest']],
     ['the and of', []],
   ])('takes the passes its tsquery allows: %s', async (typed, passes) => {
     const { rows } = await t.client.query(`SELECT websearch_to_tsquery('english', $1)::text AS q`, [typed]);
@@ -291,7 +315,7 @@ describe('searchDocuments', () => {
     ["'a' & 'a' | 'a'", ['title', 'head', 'full']],
     ["'a' | 'b'", ['either', 'head', 'full']],
     ["'it''s' | 'b'", ['either', 'head', 'full']],
-    ["'a' & !'b' & !'c'", ['recent', 'full']],
+    ["'a' & !'b' & !'c'", ['recent', 'newest']],
     // Not written by websearch_to_tsquery, and not taken by any pass before the full one: a prefix
     // adds up every lexeme it finds, a weight ranks only some, a distance is a phrase.
     ["'a':*", ['full']],
