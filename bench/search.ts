@@ -7,9 +7,10 @@
  * --url URL runs the queries against that database instead (a held one, loaded with the same
  *   --docs, --users and --public), applying any migration it lacks first: to measure a change of
  *   the search or a new migration without loading the corpus again.
- * --rounds N runs the same query mix N times in a row, the first right after the load (its pages
- *   partly out of PostgreSQL's buffers: the index builds read other data last), and reports each
- *   round and the median of the rounds: issue 16's targets are medians of several runs.
+ * --rounds N runs the same query mix N times in a row, the first right after the load and 200
+ *   warm-up queries (its pages partly out of PostgreSQL's buffers: the index builds read other
+ *   data last), and reports each round and the median of the rounds: issue 16's targets are
+ *   medians of several runs. A median row may take its percentiles from different rounds.
  * --json writes the overall percentiles to FILE, the medians and each round (bench/search-growth.ts
  *   reads them).
  *

@@ -126,7 +126,8 @@ const decides = (pass: SearchPass, rows: unknown[]) => rows.length > 0 || pass =
  * The passes searchDocuments takes for a query, in order, from its tsquery as text (what
  * websearch_to_tsquery made of what the user typed: stop words gone, words stemmed, `'a' & !'b'`).
  * Each pass but the last decides only when it fills a page ranked above its bound (see
- * documentSearchSql); the last ranks every public match. None for a query with no words left.
+ * documentSearchSql); the last (newest, phrase or full) reads every public match. None for a query
+ * with no words left.
  */
 export function searchPasses(tsquery: string): SearchPass[] {
   const lexemes = tsquery.match(QUOTED_LEXEME_JS) ?? [];
@@ -183,9 +184,9 @@ export function searchQueryTextSql(options: DocumentSearchOptions): SQL {
  *   description (idx_documents_public_head_search): any other match ranks below
  *   CONTENT_ONLY_RANK_CEILING.
  * A pass decides when it fills a page ranked above its bound: no other match can enter it.
- * Otherwise, and for any query with AND, a phrase or a negation (whose title-and-description
+ * Otherwise, and for any other query with AND, a phrase or a negation (whose title-and-description
  * matches say nothing of where the rest of the rank comes from), the full pass ranks every public
- * match (idx_documents_public_search).
+ * match (idx_documents_public_search), but for the two kinds below.
  *
  * One word with exclusions (`word -other`), or a single exclusion, ranks every match alike: ts_rank
  * scores an AND by the pairs of different query words a document holds (PostgreSQL 15's

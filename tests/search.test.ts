@@ -179,6 +179,8 @@ describe('searchDocuments', () => {
     ['lorem -rhythm'], ['rhythm -lorem'], ['rhythm -tempo3 -tempo5'], ['quince -kumquat'], ['lorem -zzz'], ['-lorem -rhythm'], ['-ipsum'], ['-lorem -rhythm -zzz'],
     // ...when the newest public documents hold less than a page of its matches, or none.
     ['gooseberry -zzz'], ['gooseberry -kumquat -rhythm'], ['gooseberry -new'], ['gooseberry -old'],
+    // ...among the user's own private documents, others' private ones and soft-deleted ones.
+    ['vowel -coffee'],
     // Close to that shape and not it: the excluded phrase's words count in the rank; a leading exclusion.
     ['rhythm -"lorem tempo3"'], ['rhythm -zzz -"lorem tempo3"'], ['-lorem rhythm'], ['rhythm lorem -tempo3'], ['lorem lorem -rhythm'], ['lorem --rhythm'], ['rhythm -tempo3 or lorem'],
     // One word repeated ranks as the word alone; a phrase of it does not match as the word does.
@@ -280,7 +282,12 @@ describe('searchDocuments', () => {
     const publicMatches = (node: PlanNode) => node['Relation Name'] === 'documents' && conditions(node).includes('is_public') && conditions(node).includes('@@');
     // Where ts_rank is computed: the nodes above show it in parentheses, as a column passed on.
     const ranking = (node: PlanNode) => ((node.Output as string[] | undefined) ?? []).some((column) => column.startsWith('ts_rank('));
-    expect(rowsThrough(publicMatches)).toBeGreaterThan(20 * 2);
+    const { rows } = await t.client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM documents WHERE is_public AND deleted_at IS NULL AND user_id <> $1 AND search_vector @@ websearch_to_tsquery('english', 'lorem -rhythm')`,
+      [ALICE],
+    );
+    expect(rows[0].n).toBeGreaterThan(20 * 2);
+    expect(rowsThrough(publicMatches)).toBe(rows[0].n);
     expect(rowsThrough(ranking)).toBeGreaterThan(0);
     expect(rowsThrough(ranking)).toBeLessThanOrEqual(20);
   });
