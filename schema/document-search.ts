@@ -53,6 +53,19 @@ const QUOTED_LEXEME_PATTERN = "('(?:[^']|'')*')";
 const QUOTED_LEXEME = sql.raw(`'${QUOTED_LEXEME_PATTERN.replaceAll("'", "''")}'`);
 /** For searchPasses, which reads the tsquery's text in JavaScript. */
 const QUOTED_LEXEME_JS = new RegExp(QUOTED_LEXEME_PATTERN, 'g');
+/** A tsquery's text that is one lexeme, without weight or prefix, in both dialects. */
+const ONE_LEXEME_PATTERN = `^${QUOTED_LEXEME_PATTERN}$`;
+const ONE_LEXEME = new RegExp(ONE_LEXEME_PATTERN);
+
+/**
+ * What the user typed when it is one word: letters (with their combining marks) and nothing else.
+ * websearch_to_tsquery makes such a text one lexeme (or none, for a stop word), so its search
+ * starts with the title pass, and that pass's statement computes the tsquery itself
+ * (oneWordTitleSql): one round trip instead of two for a word that titles decide. A guess from the
+ * text only, which costs at most a statement when wrong: that statement decides only when the
+ * tsquery it computed is one lexeme.
+ */
+const ONE_WORD = /^\s*[\p{L}\p{M}]+\s*$/u;
 
 /**
  * How many of the newest public documents the search for one word with exclusions reads before it
@@ -216,10 +229,28 @@ export function searchQueryTextSql(options: DocumentSearchOptions): SQL {
  * tests/search.test.ts compares the result with ranking every match.
  */
 export function documentSearchSql(pass: SearchPass, tsqueryText: string, options: Omit<DocumentSearchOptions, 'query'>): SQL {
-  const limit = clampLimit(options.limit);
   // What the server made of the user's text (searchQueryTextSql), the one source of every pass's
   // words, phrase pairs included: tsquery's text form reads back as the same tsquery.
-  const tsquery = sql`${tsqueryText}::tsquery`;
+  return passSql(pass, sql`${tsqueryText}::tsquery`, tsqueryText, options);
+}
+
+/**
+ * The title pass as the first statement of a one-word search (ONE_WORD): it searches for
+ * websearch_to_tsquery of what the user typed, computed in the statement (and folded to a constant
+ * when it is planned, as the tsquery text is), and decides only when that is one lexeme. When it
+ * does not decide, the search asks for the tsquery (searchQueryTextSql) and goes on from there.
+ */
+export function oneWordTitleSql(options: DocumentSearchOptions): SQL {
+  const tsquery = sql`websearch_to_tsquery(${SEARCH_CONFIG}::regconfig, ${options.query})`;
+  return passSql('title', tsquery, null, options, sql`(${tsquery})::text ~ ${ONE_LEXEME_PATTERN}`);
+}
+
+/**
+ * documentSearchSql, for `tsquery` as SQL: `tsqueryText` is its text where the statement needs it
+ * in JavaScript (the phrase pass's pairs), and `also` a further condition of deciding.
+ */
+function passSql(pass: SearchPass, tsquery: SQL, tsqueryText: string | null, options: Omit<DocumentSearchOptions, 'query'>, also: SQL = sql`true`): SQL {
+  const limit = clampLimit(options.limit);
   const d = documents;
   const columns = sql`${d.id} AS id, ${d.userId} AS user_id, ${d.title} AS title, ${d.description} AS description,
     ${d.isPublic} AS is_public, ${d.createdAt} AS created_at, ts_rank(${d.searchVector}, ${tsquery}) AS rank`;
@@ -244,7 +275,8 @@ export function documentSearchSql(pass: SearchPass, tsqueryText: string, options
   }
   if (pass === 'full' || pass === 'phrase') {
     // Every match holds the pairs' tokens: the index finds those documents, the phrase itself is checked.
-    const pairsFilter = pass === 'phrase' ? sql`AND ${searchPairs(d.searchVector)} @@ ${pairTokensQuery(tsqueryText)}` : sql``;
+    if (pass === 'phrase' && tsqueryText === null) throw new Error('the phrase pass reads its pairs from the tsquery as text');
+    const pairsFilter = pass === 'phrase' ? sql`AND ${searchPairs(d.searchVector)} @@ ${pairTokensQuery(tsqueryText!)}` : sql``;
     return sql`(SELECT ${columns} FROM ${d} WHERE ${ownMatches} ${order})
       UNION ALL
       (SELECT ${columns} FROM ${d} WHERE ${othersPublic} ${pairsFilter} AND ${d.searchVector} @@ ${tsquery} ${order})
@@ -282,7 +314,7 @@ export function documentSearchSql(pass: SearchPass, tsqueryText: string, options
       sql`count(*) = ${limit}`,
     ],
   }[pass];
-  return sql`WITH page AS (${page}), decides AS (SELECT ${decides} AS yes FROM page)
+  return sql`WITH page AS (${page}), decides AS (SELECT ${decides} AND ${also} AS yes FROM page)
     (SELECT ${columns} FROM ${d} WHERE (SELECT yes FROM decides) AND ${ownMatches} ${order})
     UNION ALL
     SELECT * FROM page WHERE (SELECT yes FROM decides)
@@ -310,9 +342,18 @@ async function runSearch(
 ): Promise<SearchRow[]> {
   clampLimit(options.limit); // first, so that a bad limit is refused even for an empty query
   if (options.query.trim() === '') return [];
+  let titleRan = false;
+  if (ONE_WORD.test(options.query)) {
+    const page = await run('title', oneWordTitleSql(options));
+    if (decides('title', page)) return page;
+    titleRan = true;
+  }
   const { rows } = await db.execute<{ tsquery: string }>(searchQueryTextSql(options));
-  for (const pass of searchPasses(rows[0].tsquery)) {
-    const page = await run(pass, documentSearchSql(pass, rows[0].tsquery, options));
+  const tsquery = rows[0].tsquery;
+  for (const pass of searchPasses(tsquery)) {
+    // The title pass that ran first searched for this very tsquery when it is one lexeme.
+    if (pass === 'title' && titleRan && ONE_LEXEME.test(tsquery)) continue;
+    const page = await run(pass, documentSearchSql(pass, tsquery, options));
     if (decides(pass, page)) return page;
   }
   return [];

@@ -1,4 +1,4 @@
-import { type DocumentSearchOptions, documentTitleQuery, explainDocumentSearch, findDocumentsByTitle, phrasePairs, searchDocuments, searchPasses } from '../schema/document-search';
+import { type DocumentSearchOptions, documentSearchSql, documentTitleQuery, explainDocumentSearch, findDocumentsByTitle, oneWordTitleSql, phrasePairs, searchDocuments, searchPasses } from '../schema/document-search';
 import { demoId } from '../schema/seeds/demo';
 import { freshDatabase, type TestDatabase } from './helpers/db';
 
@@ -206,6 +206,36 @@ describe('searchDocuments', () => {
     const { passes, plans } = await passesRun(ALICE, query);
     expect(passes).toEqual(['title']);
     expect(loopsByIndex(...plans).idx_documents_public_title_search).toBe(1);
+  });
+
+  it.each([
+    // One word that titles decide: the title pass computes the tsquery itself.
+    ['rhythm', 1],
+    // One word they do not: then the tsquery, and the passes after the title pass.
+    ['stress', 3],
+    ['vowel', 4],
+    // A stop word: the title pass finds nothing, the tsquery is empty.
+    ['the', 2],
+    // Not one word: the tsquery first, then the title pass.
+    ['rhythm rhythm', 2],
+    ['Rhythm!', 2],
+  ])('sends as few statements as it can: %s (%i)', async (query, statements) => {
+    const sent = jest.spyOn(t.client, 'query');
+    try {
+      await searchDocuments(t.db, { userId: ALICE, query });
+      expect(sent).toHaveBeenCalledTimes(statements);
+    } finally {
+      sent.mockRestore();
+    }
+  });
+
+  it('decides a one-word search in its first statement only when the text made one lexeme', async () => {
+    // "rhythm rhythm" makes 'rhythm' & 'rhythm', whose title matches are those of 'rhythm': the
+    // title pass for it decides, but the first statement of a one-word search does not.
+    const rows = async (statement: ReturnType<typeof oneWordTitleSql>) => (await t.db.execute(statement)).rows.length;
+    expect(await rows(documentSearchSql('title', "'rhythm' & 'rhythm'", { userId: ALICE }))).toBe(20);
+    expect(await rows(oneWordTitleSql({ userId: ALICE, query: 'rhythm rhythm' }))).toBe(0);
+    expect(await rows(oneWordTitleSql({ userId: ALICE, query: 'Rhythm' }))).toBe(20);
   });
 
   it('decides on titles and descriptions when the first passes cannot, never running the full pass', async () => {
