@@ -16,13 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../common/paths';
-
-interface Percentiles {
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
+import type { Percentiles } from './timing';
 
 /** What bench/search.ts --json writes: the medians of its rounds, and each round. */
 interface Figures extends Percentiles {

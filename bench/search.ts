@@ -33,6 +33,7 @@ import { searchDocuments } from '../schema/document-search';
 import { createDatabase, startPostgres } from '../tests/helpers/postgres';
 import { mulberry32 } from '../tests/helpers/random';
 import { loadCorpus, stopWords as readStopWords, userId, VOCABULARY, vocabulary, zipfSampler } from './corpus';
+import { medianPercentiles, type Percentiles, percentiles } from './timing';
 
 const { values } = parseArgs({
   options: {
@@ -64,31 +65,6 @@ const SETTINGS = {
   max_parallel_workers_per_gather: '2',
 };
 
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-interface Figures {
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
-
-function figures(samples: number[]): Figures {
-  const x = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(x, 50), p95: percentile(x, 95), p99: percentile(x, 99), max: x[x.length - 1] };
-}
-
-/** Each percentile's median over the rounds (the middle round's, or the mean of the middle two). */
-function medianOf(rounds: Figures[]): Figures {
-  const median = (key: keyof Figures) => {
-    const x = rounds.map((r) => r[key]).sort((a, b) => a - b);
-    return x.length % 2 ? x[(x.length - 1) / 2] : (x[x.length / 2 - 1] + x[x.length / 2]) / 2;
-  };
-  return { p50: median('p50'), p95: median('p95'), p99: median('p99'), max: median('max') };
-}
 
 async function main(): Promise<void> {
   const stopWords = readStopWords();
@@ -174,17 +150,17 @@ async function main(): Promise<void> {
     console.log(`${DOCS.toLocaleString('en')} documents, ${USERS.toLocaleString('en')} users, ${PUBLIC_SHARE * 100}% public; ${server ? `loaded and indexed in ${loadSeconds.toFixed(0)} s` : `the database at --url (migrated in ${migrateSeconds.toFixed(1)} s)`}`);
     console.log(`${cpus.length} x ${cpus[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; server settings: ${Object.entries(SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}`);
     console.log(`"${common}" is in ${rows[0].all} documents (${rows[0].public} public)\n`);
-    const line = (name: string, f: Figures) => console.log(`| ${name} | ${f.p50.toFixed(1)} | ${f.p95.toFixed(1)} | ${f.p99.toFixed(1)} | ${f.max.toFixed(1)} |`);
-    const overall = rounds.map((r) => figures(r.all));
+    const line = (name: string, f: Percentiles) => console.log(`| ${name} | ${f.p50.toFixed(1)} | ${f.p95.toFixed(1)} | ${f.p99.toFixed(1)} | ${f.max.toFixed(1)} |`);
+    const overall = rounds.map((r) => percentiles(r.all));
     console.log(`| ${QUERIES} queries (half one common word), all | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|`);
     overall.forEach((f, i) => line(`round ${i + 1}${i === 0 ? (server ? ' (right after the load)' : ' (first)') : ''}`, f));
-    line(`median of ${ROUNDS} rounds`, medianOf(overall));
+    line(`median of ${ROUNDS} rounds`, medianPercentiles(overall));
     console.log(`\n| by kind, median of ${ROUNDS} rounds | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|`);
     for (const groups of ['byShape', 'byUser'] as const) {
-      for (const name of rounds[0][groups].keys()) line(name, medianOf(rounds.map((r) => figures(r[groups].get(name)!))));
+      for (const name of rounds[0][groups].keys()) line(name, medianPercentiles(rounds.map((r) => percentiles(r[groups].get(name)!))));
     }
     if (values.json) {
-      fs.writeFileSync(values.json, JSON.stringify({ docs: DOCS, users: USERS, queries: QUERIES, loadSeconds, ...medianOf(overall), rounds: overall }));
+      fs.writeFileSync(values.json, JSON.stringify({ docs: DOCS, users: USERS, queries: QUERIES, loadSeconds, ...medianPercentiles(overall), rounds: overall }));
     }
     console.log(`\nmean results per query (round 1): ${(returned / QUERIES).toFixed(1)}\n`);
     console.log('| worst case (a user with no matching documents of their own) | ms, best of 3 | results |\n|---|---|---|');

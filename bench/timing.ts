@@ -29,6 +29,27 @@ export function summary(samples: number[]): { median: number; min: number; max: 
   return { median, min: sorted[0], max: sorted[n - 1] };
 }
 
+/** p50, p95, p99 and the slowest of a set of latencies. */
+export interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** The samples' percentiles, each the nearest rank's sample. */
+export function percentiles(samples: number[]): Percentiles {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+  return { p50: rank(50), p95: rank(95), p99: rank(99), max: sorted[sorted.length - 1] };
+}
+
+/** Each percentile's median over several runs (summary's median): a row may mix runs. */
+export function medianPercentiles(runs: Percentiles[]): Percentiles {
+  const median = (key: keyof Percentiles) => summary(runs.map((r) => r[key])).median;
+  return { p50: median('p50'), p95: median('p95'), p99: median('p99'), max: median('max') };
+}
+
 /** `median | min | max`, in whole milliseconds, for a Markdown table row. */
 export function stats(samples: number[]): string {
   const { median, min, max } = summary(samples);

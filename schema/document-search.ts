@@ -119,8 +119,8 @@ export function phrasePairs(tsquery: string): string | null {
 }
 
 /** The tokens of a phrase query's pairs (phrasePairs), hashed by search_pairs on the server, all required. */
-function pairTokensQuery(tsquery: string): SQL {
-  const pairs = phrasePairs(tsquery);
+function pairTokensQuery(tsquery: string | null): SQL {
+  const pairs = tsquery === null ? null : phrasePairs(tsquery);
   if (pairs === null) throw new Error(`the phrase pass needs a phrase, not ${tsquery}`);
   return sql`array_to_string(tsvector_to_array(${searchPairs(sql`${pairs}::tsvector`)}), ' & ')::tsquery`;
 }
@@ -267,16 +267,15 @@ function passSql(pass: SearchPass, tsquery: SQL, tsqueryText: string | null, opt
     // just found them too few for that, and where the words' frequencies mislead the estimate
     // (`word -word` matches nothing) that scan would read every public document.
     const newest = sql`ORDER BY created_at DESC, id LIMIT ${limit}`;
-    return sql`WITH own AS MATERIALIZED (SELECT ${d.id} AS id, ${d.createdAt} AS created_at FROM ${d} WHERE ${ownMatches}),
-        others AS MATERIALIZED (SELECT ${d.id} AS id, ${d.createdAt} AS created_at FROM ${d} WHERE ${othersPublic} AND ${d.searchVector} @@ ${tsquery})
+    const idsAndDates = (where: SQL) => sql`MATERIALIZED (SELECT ${d.id} AS id, ${d.createdAt} AS created_at FROM ${d} WHERE ${where})`;
+    return sql`WITH own AS ${idsAndDates(ownMatches)}, others AS ${idsAndDates(sql`${othersPublic} AND ${d.searchVector} @@ ${tsquery}`)}
       SELECT ${columns} FROM ((SELECT * FROM own ${newest}) UNION ALL (SELECT * FROM others ${newest}) ${newest}) page
         JOIN ${d} ON ${d.id} = page.id
       ${order}`;
   }
   if (pass === 'full' || pass === 'phrase') {
     // Every match holds the pairs' tokens: the index finds those documents, the phrase itself is checked.
-    if (pass === 'phrase' && tsqueryText === null) throw new Error('the phrase pass reads its pairs from the tsquery as text');
-    const pairsFilter = pass === 'phrase' ? sql`AND ${searchPairs(d.searchVector)} @@ ${pairTokensQuery(tsqueryText!)}` : sql``;
+    const pairsFilter = pass === 'phrase' ? sql`AND ${searchPairs(d.searchVector)} @@ ${pairTokensQuery(tsqueryText)}` : sql``;
     return sql`(SELECT ${columns} FROM ${d} WHERE ${ownMatches} ${order})
       UNION ALL
       (SELECT ${columns} FROM ${d} WHERE ${othersPublic} ${pairsFilter} AND ${d.searchVector} @@ ${tsquery} ${order})

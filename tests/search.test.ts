@@ -107,16 +107,19 @@ function loopsByIndex(...plans: unknown[]): Record<string, number> {
   return loops;
 }
 
-/** How many times the plans' nodes for which `which` holds ran (one behind a one-time filter that fails never does). */
-function loopsWhere(which: (node: PlanNode) => boolean, ...plans: unknown[]): number {
-  let loops = 0;
+/** The sum of `measure` over the plans' nodes for which `which` holds. */
+function sumWhere(which: (node: PlanNode) => boolean, measure: (node: PlanNode) => number, ...plans: unknown[]): number {
+  let sum = 0;
   const walk = (node: PlanNode) => {
-    if (which(node)) loops += Number(node['Actual Loops']);
+    if (which(node)) sum += measure(node);
     children(node).forEach(walk);
   };
   plans.forEach((plan) => walk(rootOf(plan)));
-  return loops;
+  return sum;
 }
+
+/** How many times the plans' nodes for which `which` holds ran (one behind a one-time filter that fails never does). */
+const loopsWhere = (which: (node: PlanNode) => boolean, ...plans: unknown[]) => sumWhere(which, (node) => Number(node['Actual Loops']), ...plans);
 
 /**
  * Runs `body` in a transaction rolled back, then VACUUMs documents: rows written there, or their
@@ -299,15 +302,7 @@ describe('searchDocuments', () => {
     // just found them too few), which at this size the planner would otherwise choose.
     const { passes, plans } = await passesRun(ALICE, 'lorem -rhythm');
     expect(passes).toEqual(['recent (no page)', 'newest']);
-    const rowsThrough = (which: (node: PlanNode) => boolean) => {
-      let rows = 0;
-      const walk = (node: PlanNode) => {
-        if (which(node)) rows += Number(node['Actual Rows']) * Number(node['Actual Loops']);
-        children(node).forEach(walk);
-      };
-      walk(rootOf(plans[1]));
-      return rows;
-    };
+    const rowsThrough = (which: (node: PlanNode) => boolean) => sumWhere(which, (node) => Number(node['Actual Rows']) * Number(node['Actual Loops']), plans[1]);
     const conditions = (node: PlanNode) => [node['Index Cond'], node.Filter, node['Recheck Cond']].join(' ');
     const publicMatches = (node: PlanNode) => node['Relation Name'] === 'documents' && conditions(node).includes('is_public') && conditions(node).includes('@@');
     // Where ts_rank is computed: the nodes above show it in parentheses, as a column passed on.
