@@ -199,7 +199,7 @@ describe('searchDocuments', () => {
   });
 
   it.each([[1], [7], [50]])('returns exactly what ranking every visible match returns with a limit of %i', async (limit) => {
-    for (const query of ['rhythm', 'stress', 'ipsum', 'alpha or beta', 'lorem -rhythm', 'gooseberry -zzz', '-ipsum', 'rhythm rhythm', 'rhythm -tempo3']) {
+    for (const query of ['rhythm', 'stress', 'ipsum', 'alpha or beta', 'gamma or delta', 'rhythm lorem', 'lorem -rhythm', 'lorem -ipsum', 'the -rhythm', 'gooseberry -zzz', '-ipsum', 'rhythm rhythm', 'rhythm -tempo3']) {
       const got = await idsAndRanks({ userId: ALICE, query, limit });
       expect([query, got]).toEqual([query, await reference(ALICE, query, limit)]);
     }
