@@ -1,7 +1,7 @@
 /**
  * Ranked document search over a large corpus: latency of searchDocuments() as the app calls it.
  *
- *   npm run bench:search [-- --docs 1000000 --users 10000 --public 0.1 --queries 3000 --rounds 3] [--hold] [--json FILE]
+ *   npm run bench:search [-- --docs 1000000 --users 10000 --public 0.1 --queries 3000 --rounds 3] [--hold] [--profile] [--json FILE]
  *
  * --hold keeps the server running afterwards and prints its URL, for EXPLAIN; Ctrl-C stops it.
  * --url URL runs the queries against that database instead (a held one, loaded with the same
@@ -11,6 +11,10 @@
  *   warm-up queries (its pages partly out of PostgreSQL's buffers: the index builds read other
  *   data last), and reports each round and the median of the rounds: issue 16's targets are
  *   medians of several runs. A median row may take its percentiles from different rounds.
+ * --profile times each statement of each search as well, and prints, for each round, the
+ *   statements the slowest 5% of the queries took (tsquery, title, head, ... as
+ *   bench/statements.ts names them) beside how many queries of the whole mix took the same, and
+ *   the ten slowest queries with each statement's time: where the tail comes from.
  * --json writes the overall percentiles to FILE, the medians and each round (bench/search-growth.ts
  *   reads them).
  *
@@ -33,6 +37,7 @@ import { searchDocuments } from '../schema/document-search';
 import { createDatabase, startPostgres } from '../tests/helpers/postgres';
 import { mulberry32 } from '../tests/helpers/random';
 import { loadCorpus, stopWords as readStopWords, userId, VOCABULARY, vocabulary, zipfSampler } from './corpus';
+import { recordStatements, type SentStatement } from './statements';
 import { medianPercentiles, type Percentiles, percentiles } from './timing';
 
 const { values } = parseArgs({
@@ -44,6 +49,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     hold: { type: 'boolean', default: false },
     json: { type: 'string' },
+    profile: { type: 'boolean', default: false },
     url: { type: 'string' },
   },
 });
@@ -65,6 +71,28 @@ const SETTINGS = {
   max_parallel_workers_per_gather: '2',
 };
 
+
+/** One query of the mix under --profile. */
+interface Profiled {
+  shape: string;
+  query: string;
+  ms: number;
+  statements: SentStatement[];
+}
+
+/** The statements the slowest 5% of `queries` took, against the whole mix, and the ten slowest. */
+function printProfile(name: string, queries: Profiled[]): void {
+  const path = (q: Profiled) => `${q.shape}: ${q.statements.map((s) => s.kind).join(' > ')}`;
+  const slowest = [...queries].sort((a, b) => b.ms - a.ms);
+  const tail = slowest.slice(0, Math.ceil(queries.length * 0.05));
+  const count = (list: Profiled[]) => list.reduce((m, q) => m.set(path(q), (m.get(path(q)) ?? 0) + 1), new Map<string, number>());
+  const inTail = count(tail);
+  const inMix = count(queries);
+  console.log(`\n| ${name}: the slowest ${tail.length} queries (from ${tail[tail.length - 1].ms.toFixed(1)} ms), by kind and statements | in them | in the mix |\n|---|---:|---:|`);
+  for (const [p, n] of [...inTail].sort((a, b) => b[1] - a[1])) console.log(`| ${p} | ${n} | ${inMix.get(p)} |`);
+  console.log(`\n| ${name}: the ten slowest | ms | statements, ms each |\n|---|---:|---|`);
+  for (const q of slowest.slice(0, 10)) console.log(`| ${q.shape}: \`${q.query}\` | ${q.ms.toFixed(1)} | ${q.statements.map((s) => `${s.kind} ${s.ms.toFixed(1)}`).join(', ')} |`);
+}
 
 async function main(): Promise<void> {
   const stopWords = readStopWords();
@@ -107,10 +135,12 @@ async function main(): Promise<void> {
     // from a user with none (a new user: an id no document has).
     const searcher = (): [string, string] =>
       random() < 0.2 ? ['users with no documents', userId(USERS + Math.floor(random() * USERS))] : [`users with ${Math.round(DOCS / USERS)} documents`, userId(Math.floor(random() * USERS))];
+    const recorder = values.profile ? recordStatements(client) : undefined;
     const timed = async (query: string, user: string) => {
+      recorder?.take();
       const t0 = process.hrtime.bigint();
       const results = await searchDocuments(db, { userId: user, query });
-      return { ms: Number(process.hrtime.bigint() - t0) / 1e6, count: results.length };
+      return { ms: Number(process.hrtime.bigint() - t0) / 1e6, count: results.length, statements: recorder?.take() ?? [] };
     };
     for (let i = 0; i < 200; i++) await timed(shapes[i % shapes.length][1](), userId(Math.floor(random() * USERS)));
 
@@ -123,12 +153,14 @@ async function main(): Promise<void> {
     });
     const rounds: { all: number[]; byShape: Map<string, number[]>; byUser: Map<string, number[]> }[] = [];
     let returned = 0;
+    const profiles: Profiled[][] = Array.from({ length: ROUNDS }, () => []);
     for (let round = 0; round < ROUNDS; round++) {
       const all: number[] = [];
       const byShape = new Map<string, number[]>();
       const byUser = new Map<string, number[]>();
       for (const { shape, who, user, query } of mix) {
         const r = await timed(query, user);
+        if (values.profile) profiles[round].push({ shape, query, ms: r.ms, statements: r.statements });
         all.push(r.ms);
         byShape.set(shape, [...(byShape.get(shape) ?? []), r.ms]);
         byUser.set(who, [...(byUser.get(who) ?? []), r.ms]);
@@ -162,6 +194,7 @@ async function main(): Promise<void> {
     if (values.json) {
       fs.writeFileSync(values.json, JSON.stringify({ docs: DOCS, users: USERS, queries: QUERIES, loadSeconds, ...medianPercentiles(overall), rounds: overall }));
     }
+    if (values.profile) profiles.forEach((queries, i) => printProfile(`round ${i + 1}`, queries));
     console.log(`\nmean results per query (round 1): ${(returned / QUERIES).toFixed(1)}\n`);
     console.log('| worst case (a user with no matching documents of their own) | ms, best of 3 | results |\n|---|---|---|');
     for (const [name, query] of worst) {
