@@ -296,6 +296,22 @@ describe('searchDocuments', () => {
     expect((await passesRun(ALICE, 'rhythm lorem -tempo3')).passes).toEqual(['full']);
   });
 
+  it("reads the rest of the window only when its newest 300 documents hold matches at a page's rate: 4, not 3", async () => {
+    await rolledBack(async () => {
+      await t.client.query('SET LOCAL enable_seqscan = off');
+      const medlars = (from: number, to: number) =>
+        t.client.query(`INSERT INTO documents (user_id, title, content, is_public) SELECT $1, 'Medlar ' || g, 'medlar', true FROM generate_series(${from}, ${to}) g`, [BOB]);
+      await medlars(1, 3);
+      const three = await passesRun(ALICE, 'medlar -zzz');
+      expect(three.passes).toEqual(['recent (no page)', 'newest']);
+      expect(loopsByIndex(three.plans[0]).idx_documents_public_recent).toBe(1);
+      await medlars(4, 4);
+      const four = await passesRun(ALICE, 'medlar -zzz');
+      expect(four.passes).toEqual(['recent (no page)', 'newest']);
+      expect(loopsByIndex(four.plans[0]).idx_documents_public_recent).toBe(2);
+    });
+  });
+
   it('reads every public match of a word with exclusions that the window cannot fill, and ranks only the page', async () => {
     // Every match of "lorem -rhythm" ranks alike: the newest pass sorts the public matches by date,
     // then ranks the page. It never reads them in date order until a page is found (the window
