@@ -12,6 +12,7 @@ const path = require('node:path');
 const UNIT = [
   'backups-leftovers',
   'backups-stack',
+  'bench-statements',
   'cli-config',
   'config',
   'connection',

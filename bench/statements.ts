@@ -12,9 +12,13 @@ export interface SentStatement {
 }
 
 /**
- * Which of the search's statements an SQL text is, from what each holds alone (its CTE and
- * column names, the indexes' expressions). Read from schema/document-search.ts; a statement that
- * matches none is 'other', which a change there would show at once in the profile.
+ * Which of the search's statements an SQL text is, read from schema/document-search.ts. The checks
+ * run in order, each on a marker the statements after it lack: the tsquery statement's column, the
+ * newest pass's MATERIALIZED, the recent pass's probe, the phrase pass's search_pairs, the either
+ * pass's regexp_matches, the head pass's description; then the title pass is the remaining
+ * `WITH page AS` statement and the full pass the remaining `UNION ALL` one. A new pass needs a
+ * marker of its own here (tests/bench-statements.test.ts names every SearchPass, so it fails until
+ * then).
  */
 export function statementKind(text: string): string {
   if (/ AS tsquery$/.test(text)) return 'tsquery';

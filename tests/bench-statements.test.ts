@@ -13,15 +13,18 @@ test('names the tsquery statement and the one-word title statement', () => {
   expect(statementKind(text(oneWordTitleSql({ ...options, query: 'vowel' })))).toBe('title');
 });
 
-test.each<[SearchPass, string]>([
-  ['title', "'vowel'"],
-  ['either', "'vowel' | 'stress'"],
-  ['head', "'vowel'"],
-  ['recent', "'vowel' & !'stress'"],
-  ['newest', "'vowel' & !'stress'"],
-  ['phrase', "'vowel' <-> 'stress'"],
-  ['full', "'vowel' & 'stress'"],
-])('names the %s pass', (pass, tsquery) => {
+// A tsquery for each pass: `satisfies` makes a new SearchPass a type error here until it is listed.
+const tsqueries = {
+  title: "'vowel'",
+  either: "'vowel' | 'stress'",
+  head: "'vowel'",
+  recent: "'vowel' & !'stress'",
+  newest: "'vowel' & !'stress'",
+  phrase: "'vowel' <-> 'stress'",
+  full: "'vowel' & 'stress'",
+} satisfies Record<SearchPass, string>;
+
+test.each(Object.entries(tsqueries) as [SearchPass, string][])('names the %s pass', (pass, tsquery) => {
   expect(statementKind(text(documentSearchSql(pass, tsquery, options)))).toBe(pass);
 });
 
