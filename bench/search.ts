@@ -72,20 +72,21 @@ const SETTINGS = {
 };
 
 
-/** One query of the mix under --profile. */
-interface Profiled {
+/** One query of the mix as a round ran it: its kind, its searcher's, its time and (--profile) its statements. */
+interface Timed {
   shape: string;
+  who: string;
   query: string;
   ms: number;
   statements: SentStatement[];
 }
 
 /** The statements the slowest 5% of `queries` took, against the whole mix, and the ten slowest. */
-function printProfile(name: string, queries: Profiled[]): void {
-  const path = (q: Profiled) => `${q.shape}: ${q.statements.map((s) => s.kind).join(' > ')}`;
+function printProfile(name: string, queries: Timed[]): void {
+  const path = (q: Timed) => `${q.shape}: ${q.statements.map((s) => s.kind).join(' > ')}`;
   const slowest = [...queries].sort((a, b) => b.ms - a.ms);
   const tail = slowest.slice(0, Math.ceil(queries.length * 0.05));
-  const count = (list: Profiled[]) => list.reduce((m, q) => m.set(path(q), (m.get(path(q)) ?? 0) + 1), new Map<string, number>());
+  const count = (list: Timed[]) => list.reduce((m, q) => m.set(path(q), (m.get(path(q)) ?? 0) + 1), new Map<string, number>());
   const inTail = count(tail);
   const inMix = count(queries);
   console.log(`\n| ${name}: the slowest ${tail.length} queries (from ${tail[tail.length - 1].ms.toFixed(1)} ms), by kind and statements | in them | in the mix |\n|---|---:|---:|`);
@@ -151,22 +152,18 @@ async function main(): Promise<void> {
       const [who, user] = searcher();
       return { shape, who, user, query: make() };
     });
-    const rounds: { all: number[]; byShape: Map<string, number[]>; byUser: Map<string, number[]> }[] = [];
+    // Each round: every query of the mix with its time (and, under --profile, its statements); the
+    // tables below are drawn from these alone.
+    const rounds: Timed[][] = [];
     let returned = 0;
-    const profiles: Profiled[][] = Array.from({ length: ROUNDS }, () => []);
     for (let round = 0; round < ROUNDS; round++) {
-      const all: number[] = [];
-      const byShape = new Map<string, number[]>();
-      const byUser = new Map<string, number[]>();
+      const timings: Timed[] = [];
       for (const { shape, who, user, query } of mix) {
         const r = await timed(query, user);
-        if (values.profile) profiles[round].push({ shape, query, ms: r.ms, statements: r.statements });
-        all.push(r.ms);
-        byShape.set(shape, [...(byShape.get(shape) ?? []), r.ms]);
-        byUser.set(who, [...(byUser.get(who) ?? []), r.ms]);
+        timings.push({ shape, who, query, ms: r.ms, statements: r.statements });
         if (round === 0) returned += r.count;
       }
-      rounds.push({ all, byShape, byUser });
+      rounds.push(timings);
     }
     const common = words[stopWords.length];
     const second = words[stopWords.length + 1];
@@ -183,18 +180,20 @@ async function main(): Promise<void> {
     console.log(`${cpus.length} x ${cpus[0].model}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; server settings: ${Object.entries(SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}`);
     console.log(`"${common}" is in ${rows[0].all} documents (${rows[0].public} public)\n`);
     const line = (name: string, f: Percentiles) => console.log(`| ${name} | ${f.p50.toFixed(1)} | ${f.p95.toFixed(1)} | ${f.p99.toFixed(1)} | ${f.max.toFixed(1)} |`);
-    const overall = rounds.map((r) => percentiles(r.all));
+    const overall = rounds.map((r) => percentiles(r.map((q) => q.ms)));
     console.log(`| ${QUERIES} queries (half one common word), all | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|`);
     overall.forEach((f, i) => line(`round ${i + 1}${i === 0 ? (server ? ' (right after the load)' : ' (first)') : ''}`, f));
     line(`median of ${ROUNDS} rounds`, medianPercentiles(overall));
     console.log(`\n| by kind, median of ${ROUNDS} rounds | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|`);
-    for (const groups of ['byShape', 'byUser'] as const) {
-      for (const name of rounds[0][groups].keys()) line(name, medianPercentiles(rounds.map((r) => percentiles(r[groups].get(name)!))));
+    for (const group of ['shape', 'who'] as const) {
+      for (const name of new Set(mix.map((q) => q[group]))) {
+        line(name, medianPercentiles(rounds.map((r) => percentiles(r.filter((q) => q[group] === name).map((q) => q.ms)))));
+      }
     }
     if (values.json) {
       fs.writeFileSync(values.json, JSON.stringify({ docs: DOCS, users: USERS, queries: QUERIES, loadSeconds, ...medianPercentiles(overall), rounds: overall }));
     }
-    if (values.profile) profiles.forEach((queries, i) => printProfile(`round ${i + 1}`, queries));
+    if (values.profile) rounds.forEach((queries, i) => printProfile(`round ${i + 1}`, queries));
     console.log(`\nmean results per query (round 1): ${(returned / QUERIES).toFixed(1)}\n`);
     console.log('| worst case (a user with no matching documents of their own) | ms, best of 3 | results |\n|---|---|---|');
     for (const [name, query] of worst) {

@@ -121,6 +121,9 @@ function sumWhere(which: (node: PlanNode) => boolean, measure: (node: PlanNode) 
 /** How many times the plans' nodes for which `which` holds ran (one behind a one-time filter that fails never does). */
 const loopsWhere = (which: (node: PlanNode) => boolean, ...plans: unknown[]) => sumWhere(which, (node) => Number(node['Actual Loops']), ...plans);
 
+/** A plan node's conditions, as one text: its index condition, filter and recheck condition. */
+const conditions = (node: PlanNode) => [node['Index Cond'], node.Filter, node['Recheck Cond']].join(' ');
+
 /**
  * Runs `body` in a transaction rolled back, then VACUUMs documents: rows written there, or their
  * entries left in the GIN indexes' pending lists, would change the estimates other tests' plans
@@ -265,7 +268,7 @@ describe('searchDocuments', () => {
     // Whatever the planner reads them with: the loops of every node that looks for her documents.
     const { plans } = await passesRun(ALICE, 'stress');
     const ownReads = (plan: unknown) =>
-      loopsWhere((node) => node['Relation Name'] === 'documents' && [node['Index Cond'], node.Filter, node['Recheck Cond']].join(' ').includes(`user_id = '${ALICE}'`), plan);
+      loopsWhere((node) => node['Relation Name'] === 'documents' && conditions(node).includes(`user_id = '${ALICE}'`), plan);
     expect(ownReads(plans[0])).toBe(0);
     expect(ownReads(plans[1])).toBeGreaterThan(0);
   });
@@ -319,7 +322,6 @@ describe('searchDocuments', () => {
     const { passes, plans } = await passesRun(ALICE, 'lorem -rhythm');
     expect(passes).toEqual(['recent (no page)', 'newest']);
     const rowsThrough = (which: (node: PlanNode) => boolean) => sumWhere(which, (node) => Number(node['Actual Rows']) * Number(node['Actual Loops']), plans[1]);
-    const conditions = (node: PlanNode) => [node['Index Cond'], node.Filter, node['Recheck Cond']].join(' ');
     const publicMatches = (node: PlanNode) => node['Relation Name'] === 'documents' && conditions(node).includes('is_public') && conditions(node).includes('@@');
     // Where ts_rank is computed: the nodes above show it in parentheses, as a column passed on.
     const ranking = (node: PlanNode) => ((node.Output as string[] | undefined) ?? []).some((column) => column.startsWith('ts_rank('));
